@@ -1,0 +1,427 @@
+package bundle
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+
+	"valise/schema"
+)
+
+// Option configures a Reader.
+type Option func(*options) error
+
+type options struct {
+	maxBytes int64
+}
+
+func defaultOptions() options { return options{maxBytes: DefaultMaxBytes} }
+
+// WithMaxBytes caps the decompressed payload of a bundle at n bytes
+// (default DefaultMaxBytes). A bundle that inflates beyond is refused.
+func WithMaxBytes(n int64) Option {
+	return func(o *options) error {
+		if n < 1<<10 {
+			return errors.New("bundle: max bytes must be at least 1 KiB")
+		}
+		o.maxBytes = n
+		return nil
+	}
+}
+
+// tailReader releases the bytes of its source except the trailer at the
+// end, which it keeps: the footer names the trailer's length. It hashes and
+// counts what it releases, which is exactly the payload.
+type tailReader struct {
+	src     io.Reader
+	buf     []byte
+	start   int // released up to here
+	hold    int // bytes kept back until the end is known
+	eof     bool
+	trailer []byte
+	n       int64
+	h       hash.Hash
+	err     *Error
+}
+
+const tailChunk = 64 << 10
+
+func newTailReader(src io.Reader) *tailReader {
+	return &tailReader{src: src, buf: make([]byte, 0, tailChunk+MaxTrailerSize+footerLen),
+		hold: MaxTrailerSize + footerLen, h: sha256.New()}
+}
+
+func (t *tailReader) Read(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	for !t.eof && len(t.buf)-t.start <= t.hold {
+		if t.start > 0 {
+			n := copy(t.buf, t.buf[t.start:])
+			t.buf = t.buf[:n]
+			t.start = 0
+		}
+		n, err := t.src.Read(t.buf[len(t.buf):cap(t.buf)])
+		t.buf = t.buf[:len(t.buf)+n]
+		if err == io.EOF {
+			t.eof = true
+			if e := t.atEOF(); e != nil {
+				t.err = e
+				return 0, e
+			}
+		} else if err != nil {
+			t.err = wrapFail("read", ErrMalformed, err, "reading the bundle: %v", err)
+			return 0, t.err
+		}
+	}
+	avail := len(t.buf) - t.start - t.hold
+	if avail <= 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, t.buf[t.start:t.start+avail])
+	t.h.Write(p[:n])
+	t.n += int64(n)
+	t.start += n
+	return n, nil
+}
+
+// atEOF reads the footer and splits the held-back bytes into the end of the
+// payload and the trailer.
+func (t *tailReader) atEOF() *Error {
+	rest := t.buf[t.start:]
+	if len(rest) < footerLen {
+		return fail("trailer", ErrMalformed, "bundle is truncated: no footer")
+	}
+	foot := rest[len(rest)-footerLen:]
+	if string(foot[:len(footerPrefix)]) != footerPrefix || foot[footerLen-1] != '\n' {
+		return fail("trailer", ErrMalformed, "bundle is truncated or has bytes after its end: no footer line")
+	}
+	digits := string(foot[len(footerPrefix) : footerLen-1])
+	n, err := strconv.ParseUint(digits, 16, 16)
+	if err != nil || fmt.Sprintf("%04x", n) != digits {
+		return fail("trailer", ErrMalformed, "malformed footer %q", schema.Printable(digits))
+	}
+	if int(n) > MaxTrailerSize || int(n)+footerLen > len(rest) {
+		return fail("trailer", ErrMalformed, "footer declares a trailer of %d bytes, more than the bundle holds or %d", n, MaxTrailerSize)
+	}
+	t.trailer = append([]byte(nil), rest[len(rest)-footerLen-int(n):len(rest)-footerLen]...)
+	t.hold = int(n) + footerLen
+	return nil
+}
+
+// Reader reads a bundle in one pass.
+type Reader struct {
+	src         *bufio.Reader
+	opts        options
+	Header      *Header
+	HeaderBytes []byte
+	tail        *tailReader
+	trailer     *Trailer
+}
+
+// Open reads and parses the header of the bundle in src. Nothing else is
+// read until Verify or Decrypt.
+func Open(src io.Reader, opts ...Option) (*Reader, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
+	br := bufio.NewReaderSize(src, 64<<10)
+	raw, err := readBlock(br, MaxHeaderSize)
+	if err != nil {
+		return nil, wrapFail("header", ErrMalformed, err, "%v", err)
+	}
+	h, err := ParseHeader(raw)
+	if err != nil {
+		return nil, wrapFail("header", ErrMalformed, err, "%v", err)
+	}
+	return &Reader{src: br, opts: o, Header: h, HeaderBytes: raw, tail: newTailReader(br)}, nil
+}
+
+// readBlock reads lines up to and including a "---" line, at most max bytes.
+func readBlock(r *bufio.Reader, max int) ([]byte, error) {
+	var out []byte
+	for {
+		line, err := r.ReadSlice('\n')
+		if len(out)+len(line) > max || err == bufio.ErrBufferFull {
+			return nil, fmt.Errorf("larger than %d bytes or a line too long", max)
+		}
+		out = append(out, line...)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return nil, fmt.Errorf("truncated: no %q line", endMark)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if string(line) == endMark+"\n" {
+			return out, nil
+		}
+		if len(out) == len(line) && len(out) > 0 && !bytes.HasPrefix(out, []byte("valise-")) {
+			return nil, fmt.Errorf("not a valise bundle")
+		}
+	}
+}
+
+// finish checks the trailer once the payload has been read to its end.
+func (r *Reader) finish(pub ed25519.PublicKey) (*Trailer, error) {
+	if r.tail.err != nil {
+		return nil, r.tail.err
+	}
+	if !r.tail.eof {
+		return nil, fail("payload", ErrMalformed, "payload not read to its end")
+	}
+	t, err := parseTrailer(r.tail.trailer)
+	if err != nil {
+		return nil, wrapFail("trailer", ErrMalformed, err, "%v", err)
+	}
+	if t.PayloadLength != r.tail.n {
+		return nil, fail("payload length", ErrMalformed, "trailer declares %d payload bytes, the bundle holds %d", t.PayloadLength, r.tail.n)
+	}
+	var sum [32]byte
+	copy(sum[:], r.tail.h.Sum(nil))
+	if sum != t.PayloadHash {
+		return nil, fail("payload hash", ErrAuth, "payload SHA-256 %s does not match the signed %s", hex.EncodeToString(sum[:8]), hex.EncodeToString(t.PayloadHash[:8]))
+	}
+	if !ed25519.Verify(pub, signedMessage(r.HeaderBytes, t.body()), t.Signature) {
+		return nil, fail("signature", ErrAuth, "signature does not match sender %s key %s", r.Header.Sender, r.Header.SenderKey)
+	}
+	r.trailer = t
+	return t, nil
+}
+
+// Verify reads the rest of the bundle without decrypting it and checks
+// the trailer, the payload hash and the sender's signature with pub.
+func (r *Reader) Verify(pub ed25519.PublicKey) (*Trailer, error) {
+	if _, err := io.Copy(io.Discard, r.tail); err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return nil, e
+		}
+		return nil, wrapFail("read", ErrMalformed, err, "%v", err)
+	}
+	return r.finish(pub)
+}
+
+// PayloadOffset is the byte offset where the age payload starts.
+func (r *Reader) PayloadOffset() int64 { return int64(len(r.HeaderBytes)) }
+
+// capReader fails once more than max bytes have been read through it.
+type capReader struct {
+	r   io.Reader
+	n   int64
+	max int64
+}
+
+var errCap = errors.New("size cap exceeded")
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > c.max-c.n+1 {
+		p = p[:c.max-c.n+1]
+	}
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.n > c.max {
+		return n, errCap
+	}
+	return n, err
+}
+
+// RecordReader returns the records of a bundle being decrypted.
+type RecordReader struct {
+	r        *Reader
+	pub      ed25519.PublicKey
+	age      io.Reader
+	zr       *zstd.Decoder
+	out      *capReader
+	br       *bufio.Reader
+	Manifest *Manifest
+	count    uint64
+	err      error
+	done     bool
+}
+
+// Decrypt starts decrypting the payload with ids and checks the inner
+// manifest against the header. pub is the sender's signing key, checked at
+// the end.
+//
+// Records returned by Next come from age-authenticated chunks, but the
+// bundle as a whole — its signature, payload hash, record count — is only
+// proven when Next returns io.EOF. A caller must not commit, display or
+// act on any record before that; on any other error it must discard them
+// all.
+func (r *Reader) Decrypt(pub ed25519.PublicKey, ids ...age.Identity) (*RecordReader, error) {
+	ar, err := age.Decrypt(r.tail, ids...)
+	if err != nil {
+		return nil, r.classify(err, "decryption", ErrAuth)
+	}
+	zr, err := zstd.NewReader(ar, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20),
+		zstd.WithDecoderMaxMemory(64<<20), zstd.WithDecoderLowmem(true))
+	if err != nil {
+		return nil, err
+	}
+	rr := &RecordReader{r: r, pub: pub, age: ar, zr: zr}
+	rr.out = &capReader{r: zr, max: r.opts.maxBytes}
+	rr.br = bufio.NewReaderSize(rr.out, 64<<10)
+	raw, err := readBlock(rr.br, MaxHeaderSize)
+	if err != nil {
+		zr.Close()
+		return nil, rr.classify(err, "manifest", ErrAuth)
+	}
+	m, err := parseManifest(raw)
+	if err != nil {
+		zr.Close()
+		return nil, wrapFail("manifest", ErrAuth, err, "%v", err)
+	}
+	if err := checkManifest(m, r.Header, r.HeaderBytes); err != nil {
+		zr.Close()
+		return nil, err
+	}
+	rr.Manifest = m
+	return rr, nil
+}
+
+func checkManifest(m *Manifest, h *Header, raw []byte) error {
+	if m.Sender != h.Sender || m.SenderKey != h.SenderKey {
+		return fail("manifest", ErrAuth, "payload was sealed by %s (%s) but the header names %s (%s): the bundle was re-signed", m.Sender, m.SenderKey, h.Sender, h.SenderKey)
+	}
+	if m.ID != h.ID {
+		return fail("manifest", ErrAuth, "payload belongs to bundle %s, the header says %s", m.ID, h.ID)
+	}
+	same := len(m.Recipients) == len(h.Recipients)
+	for i := 0; same && i < len(m.Recipients); i++ {
+		same = m.Recipients[i] == h.Recipients[i]
+	}
+	if !same {
+		return fail("manifest", ErrAuth, "payload was addressed to other recipients than the header names: the bundle was re-addressed")
+	}
+	if m.HeaderHash != sha256.Sum256(raw) {
+		return fail("manifest", ErrAuth, "payload is bound to another header: header fields were changed or swapped")
+	}
+	return nil
+}
+
+// classify turns an error from the decryption pipeline into an *Error,
+// preferring the tail reader's own finding (truncation, bad footer).
+func (r *Reader) classify(err error, check string, kind error) error {
+	if r.tail.err != nil {
+		return r.tail.err
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	if errors.Is(err, errCap) {
+		return fail("decompressed size", ErrMalformed, "payload inflates beyond the cap of %d bytes", r.opts.maxBytes)
+	}
+	return wrapFail(check, kind, err, "%v", err)
+}
+
+func (rr *RecordReader) classify(err error, check string, kind error) error {
+	if errors.Is(err, errCap) {
+		return fail("decompressed size", ErrMalformed, "payload inflates beyond the cap of %d bytes", rr.r.opts.maxBytes)
+	}
+	if _, ok := err.(*Error); !ok && rr.r.tail.err == nil && errors.Is(err, zstd.ErrWindowSizeExceeded) {
+		return wrapFail("decompression", ErrMalformed, err, "zstd window larger than allowed")
+	}
+	return rr.r.classify(err, check, kind)
+}
+
+// Next returns the next record, or io.EOF once every record has been read
+// and every check of the bundle has passed.
+func (rr *RecordReader) Next() (*schema.Record, []byte, error) {
+	if rr.err != nil {
+		return nil, nil, rr.err
+	}
+	line, err := rr.readLine()
+	if err == io.EOF {
+		rr.err = rr.end()
+		if rr.err == nil {
+			rr.err = io.EOF
+		}
+		return nil, nil, rr.err
+	}
+	if err != nil {
+		rr.err = err
+		return nil, nil, err
+	}
+	rr.count++
+	rec, derr := schema.DecodeCanonical(line)
+	if derr != nil {
+		rr.err = wrapFail("record", ErrContent, derr, "record %d: %v", rr.count, derr)
+		return nil, nil, rr.err
+	}
+	if probs := rec.Validate(); len(probs) > 0 {
+		rr.err = wrapFail("record", ErrContent, probs[0], "record %d: %v", rr.count, probs[0])
+		return nil, nil, rr.err
+	}
+	return rec, line, nil
+}
+
+func (rr *RecordReader) readLine() ([]byte, error) {
+	line, err := rr.br.ReadSlice('\n')
+	if err == nil {
+		return line[:len(line)-1], nil
+	}
+	if err == bufio.ErrBufferFull {
+		buf := append([]byte(nil), line...)
+		for {
+			line, err = rr.br.ReadSlice('\n')
+			buf = append(buf, line...)
+			if len(buf) > schema.MaxRecordBytes+1 {
+				return nil, fail("record", ErrMalformed, "record %d is longer than %d bytes", rr.count+1, schema.MaxRecordBytes)
+			}
+			if err == nil {
+				return buf[:len(buf)-1], nil
+			}
+			if err != bufio.ErrBufferFull {
+				break
+			}
+		}
+	}
+	if err == io.EOF && len(line) == 0 {
+		return nil, io.EOF
+	}
+	if err == io.EOF {
+		return nil, fail("record", ErrMalformed, "payload ends inside record %d", rr.count+1)
+	}
+	return nil, rr.classify(err, "decryption", ErrAuth)
+}
+
+// end runs once the decompressed stream has ended: the age stream must end
+// there too, then the trailer, hash, signature and count are checked.
+func (rr *RecordReader) end() error {
+	defer rr.zr.Close()
+	var one [1]byte
+	if n, err := rr.age.Read(one[:]); n > 0 || err != io.EOF {
+		if n > 0 {
+			return fail("payload", ErrMalformed, "data after the end of the compressed stream")
+		}
+		return rr.classify(err, "decryption", ErrAuth)
+	}
+	t, err := rr.r.finish(rr.pub)
+	if err != nil {
+		return err
+	}
+	if t.Records != rr.count {
+		return fail("record count", ErrAuth, "trailer declares %d records, the payload holds %d", t.Records, rr.count)
+	}
+	return nil
+}
+
+// Trailer returns the verified trailer once Next has returned io.EOF.
+func (rr *RecordReader) Trailer() *Trailer { return rr.r.trailer }
+
+// Close releases the decoder. It is safe to call more than once.
+func (rr *RecordReader) Close() { rr.zr.Close() }

@@ -1,0 +1,173 @@
+package bundle
+
+import (
+	"bufio"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+
+	"filippo.io/age"
+	"github.com/klauspost/compress/zstd"
+
+	"valise/schema"
+)
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+func unb64(s string, n int) ([]byte, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) != n || b64(b) != s {
+		return nil, fmt.Errorf("want canonical base64 of %d bytes", n)
+	}
+	return b, nil
+}
+
+// ErrBroken is returned by every call on a Writer after one failed.
+var ErrBroken = errors.New("bundle writer failed earlier")
+
+// countWriter counts and hashes what passes through it.
+type countWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.h.Write(p[:n])
+	c.n += int64(n)
+	return n, err
+}
+
+// Writer writes one bundle in a single pass: the header at once, records
+// as they come, and the signed trailer on Close.
+type Writer struct {
+	dst     io.Writer
+	key     ed25519.PrivateKey
+	header  []byte
+	payload *countWriter
+	age     io.WriteCloser
+	zw      *zstd.Encoder
+	buf     *bufio.Writer
+	records uint64
+	line    []byte
+	err     error
+	closed  bool
+}
+
+// NewWriter writes h to dst and returns a Writer for the records. The
+// payload is encrypted to recipients, which must all be of the kind h
+// declares (h.Encryption). key signs header and trailer; h.SenderKey must be
+// the fingerprint of the card holding its public half.
+func NewWriter(dst io.Writer, h *Header, key ed25519.PrivateKey, recipients []age.Recipient) (*Writer, error) {
+	if err := h.check(); err != nil {
+		return nil, fmt.Errorf("bundle header: %w", err)
+	}
+	if len(recipients) == 0 {
+		return nil, errors.New("bundle: no age recipients")
+	}
+	w := &Writer{dst: dst, key: key, header: h.Marshal()}
+	if _, err := dst.Write(w.header); err != nil {
+		return nil, err
+	}
+	w.payload = &countWriter{w: dst, h: sha256.New()}
+	aw, err := age.Encrypt(w.payload, recipients...)
+	if err != nil {
+		return nil, fmt.Errorf("bundle: encrypting: %w", err)
+	}
+	w.age = aw
+	zw, err := zstd.NewWriter(aw, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1),
+		zstd.WithWindowSize(4<<20))
+	if err != nil {
+		return nil, err
+	}
+	w.zw = zw
+	w.buf = bufio.NewWriterSize(zw, 256<<10)
+	m := &Manifest{ID: h.ID, Sender: h.Sender, SenderKey: h.SenderKey, Recipients: h.Recipients,
+		HeaderHash: sha256.Sum256(w.header)}
+	if _, err := w.buf.Write(m.marshal()); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// Write adds one record. It is validated and written in canonical form.
+func (w *Writer) Write(r *schema.Record) error {
+	if w.err != nil {
+		return w.err
+	}
+	if probs := r.Validate(); len(probs) > 0 {
+		return fmt.Errorf("bundle: %w", probs[0])
+	}
+	w.line = r.AppendCanonical(w.line[:0])
+	if len(w.line) > schema.MaxRecordBytes {
+		return fmt.Errorf("bundle: record %s: canonical form larger than %d bytes", r.ID, schema.MaxRecordBytes)
+	}
+	return w.WriteCanonical(w.line)
+}
+
+// WriteCanonical adds one record already in canonical form and validated.
+func (w *Writer) WriteCanonical(line []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if _, err := w.buf.Write(line); err != nil {
+		return w.broken(err)
+	}
+	if err := w.buf.WriteByte('\n'); err != nil {
+		return w.broken(err)
+	}
+	w.records++
+	return nil
+}
+
+func (w *Writer) broken(err error) error {
+	w.err = fmt.Errorf("%w: %v", ErrBroken, err)
+	return err
+}
+
+// Close finishes the payload and writes the signed trailer. It does not
+// close dst.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	if w.err != nil {
+		w.zw.Close()
+		return w.err
+	}
+	if err := w.buf.Flush(); err != nil {
+		w.zw.Close()
+		return w.broken(err)
+	}
+	if err := w.zw.Close(); err != nil {
+		return w.broken(err)
+	}
+	if err := w.age.Close(); err != nil {
+		return w.broken(err)
+	}
+	t := &Trailer{PayloadLength: w.payload.n, Records: w.records}
+	copy(t.PayloadHash[:], w.payload.h.Sum(nil))
+	t.Signature = ed25519.Sign(w.key, signedMessage(w.header, t.body()))
+	tb := t.marshal()
+	tb = append(tb, fmt.Sprintf("%s%04x\n", footerPrefix, len(tb))...)
+	if _, err := w.dst.Write(tb); err != nil {
+		return w.broken(err)
+	}
+	return nil
+}
+
+// Records returns the number of records written so far.
+func (w *Writer) Records() uint64 { return w.records }
+
+func signedMessage(header, trailerBody []byte) []byte {
+	msg := make([]byte, 0, len(sigContext)+len(header)+len(trailerBody))
+	msg = append(msg, sigContext...)
+	msg = append(msg, header...)
+	return append(msg, trailerBody...)
+}

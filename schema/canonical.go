@@ -1,0 +1,771 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// AppendCanonical appends the canonical encoding of r to dst (see the
+// package documentation) and returns the extended buffer.
+func (r *Record) AppendCanonical(dst []byte) []byte {
+	keys := make([]string, 0, 8+len(r.Extra))
+	keys = append(keys, "id", "schema", "properties", "origin", "handling")
+	if r.Deleted {
+		keys = append(keys, "deleted")
+	}
+	if r.Evaluation != nil {
+		keys = append(keys, "evaluation")
+	}
+	if !r.Version.IsZero() {
+		keys = append(keys, "version")
+	}
+	for k := range r.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	dst = append(dst, '{')
+	for i, k := range keys {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+		switch k {
+		case "id":
+			dst = appendString(dst, r.ID)
+		case "schema":
+			dst = appendString(dst, r.Schema)
+		case "origin":
+			dst = appendString(dst, r.Origin)
+		case "deleted":
+			dst = append(dst, "true"...)
+		case "properties":
+			dst = appendProps(dst, r.Properties)
+		case "handling":
+			dst = r.Handling.appendCanonical(dst)
+		case "evaluation":
+			dst = append(dst, `{"credibility":`...)
+			dst = appendString(dst, r.Evaluation.Credibility)
+			dst = append(dst, `,"reliability":`...)
+			dst = appendString(dst, r.Evaluation.Reliability)
+			dst = append(dst, '}')
+		case "version":
+			dst = r.Version.appendCanonical(dst)
+		default:
+			dst = append(dst, r.Extra[k]...)
+		}
+	}
+	return append(dst, '}')
+}
+
+func appendProps(dst []byte, props map[string][]string) []byte {
+	names := make([]string, 0, len(props))
+	for n, v := range props {
+		if len(v) > 0 {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	dst = append(dst, '{')
+	for i, n := range names {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, n)
+		dst = append(dst, ':')
+		dst = appendStrings(dst, props[n])
+	}
+	return append(dst, '}')
+}
+
+func appendStrings(dst []byte, l []string) []byte {
+	dst = append(dst, '[')
+	for i, v := range l {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendString(dst, v)
+	}
+	return append(dst, ']')
+}
+
+func (h *Handling) appendCanonical(dst []byte) []byte {
+	dst = append(dst, '{')
+	first := true
+	field := func(k string) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+	}
+	if h.Code != "" {
+		field("code")
+		dst = appendString(dst, h.Code)
+	}
+	if len(h.NotReleasableTo) > 0 {
+		field("not_releasable_to")
+		dst = appendStrings(dst, h.NotReleasableTo)
+	}
+	if len(h.ReleasableTo) > 0 {
+		field("releasable_to")
+		dst = appendStrings(dst, h.ReleasableTo)
+	}
+	if h.RetainUntil != "" {
+		field("retain_until")
+		dst = appendString(dst, h.RetainUntil)
+	}
+	field("tlp")
+	dst = appendString(dst, h.TLP)
+	return append(dst, '}')
+}
+
+func (v *Version) appendCanonical(dst []byte) []byte {
+	dst = append(dst, '{')
+	first := true
+	field := func(k string) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = appendString(dst, k)
+		dst = append(dst, ':')
+	}
+	if v.At != "" {
+		field("at")
+		dst = appendString(dst, v.At)
+	}
+	if v.By != "" {
+		field("by")
+		dst = appendString(dst, v.By)
+	}
+	if len(v.Props) > 0 {
+		field("props")
+		keys := sortedKeys(v.Props)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = appendString(dst, v.Props[k])
+		}
+		dst = append(dst, '}')
+	}
+	if len(v.Vector) > 0 {
+		field("vv")
+		keys := make([]string, 0, len(v.Vector))
+		for k := range v.Vector {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':')
+			dst = strconv.AppendUint(dst, v.Vector[k], 10)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, '}')
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a canonical JSON string: only '"', '\\' and
+// control characters are escaped. s must be valid UTF-8 (Decode and Validate
+// guarantee it); invalid bytes are written as U+FFFD.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, "\ufffd"...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\b':
+			dst = append(dst, '\\', 'b')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\f':
+			dst = append(dst, '\\', 'f')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// SyntaxError is a malformed JSON input, with the byte offset of the problem.
+type SyntaxError struct {
+	Offset int
+	Msg    string
+}
+
+func (e *SyntaxError) Error() string { return fmt.Sprintf("byte %d: %s", e.Offset, e.Msg) }
+func (e *SyntaxError) Unwrap() error { return ErrInvalid }
+
+// Limits of the decoder.
+const (
+	maxDepth  = 32   // nesting of extra values
+	maxExtras = 64   // unknown top-level keys of one record
+	maxKeys   = 4096 // keys of one object
+)
+
+type decoder struct {
+	data []byte
+	pos  int
+}
+
+func (d *decoder) fail(format string, args ...any) error {
+	return &SyntaxError{Offset: d.pos, Msg: fmt.Sprintf(format, args...)}
+}
+
+func (d *decoder) ws() {
+	for d.pos < len(d.data) {
+		switch d.data[d.pos] {
+		case ' ', '\t', '\n', '\r':
+			d.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (d *decoder) peek() byte {
+	d.ws()
+	if d.pos >= len(d.data) {
+		return 0
+	}
+	return d.data[d.pos]
+}
+
+func (d *decoder) expect(c byte) error {
+	if d.peek() != c {
+		if d.pos >= len(d.data) {
+			return d.fail("unexpected end of input, want %q", c)
+		}
+		return d.fail("want %q, found %q", c, d.data[d.pos])
+	}
+	d.pos++
+	return nil
+}
+
+// str parses a JSON string, refusing malformed UTF-8 and lone surrogates.
+func (d *decoder) str() (string, error) {
+	if err := d.expect('"'); err != nil {
+		return "", err
+	}
+	start := d.pos
+	// Fast path: no escapes, all ASCII or valid UTF-8.
+	for d.pos < len(d.data) {
+		c := d.data[d.pos]
+		if c == '"' {
+			s := d.data[start:d.pos]
+			if !utf8.Valid(s) {
+				return "", d.fail("malformed UTF-8 in string")
+			}
+			d.pos++
+			return string(s), nil
+		}
+		if c == '\\' {
+			break
+		}
+		if c < 0x20 {
+			return "", d.fail("control character 0x%02x in string", c)
+		}
+		d.pos++
+	}
+	buf := append([]byte(nil), d.data[start:d.pos]...)
+	for {
+		if d.pos >= len(d.data) {
+			return "", d.fail("unterminated string")
+		}
+		c := d.data[d.pos]
+		switch {
+		case c == '"':
+			d.pos++
+			if !utf8.Valid(buf) {
+				return "", d.fail("malformed UTF-8 in string")
+			}
+			return string(buf), nil
+		case c < 0x20:
+			return "", d.fail("control character 0x%02x in string", c)
+		case c != '\\':
+			buf = append(buf, c)
+			d.pos++
+			continue
+		}
+		d.pos++
+		if d.pos >= len(d.data) {
+			return "", d.fail("unterminated escape")
+		}
+		e := d.data[d.pos]
+		d.pos++
+		switch e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			r, err := d.hex4()
+			if err != nil {
+				return "", err
+			}
+			if utf16.IsSurrogate(r) {
+				if r >= 0xdc00 || d.pos+6 > len(d.data) || d.data[d.pos] != '\\' || d.data[d.pos+1] != 'u' {
+					return "", d.fail("lone UTF-16 surrogate in string")
+				}
+				d.pos += 2
+				r2, err := d.hex4()
+				if err != nil {
+					return "", err
+				}
+				r = utf16.DecodeRune(r, r2)
+				if r == utf8.RuneError {
+					return "", d.fail("invalid UTF-16 surrogate pair in string")
+				}
+			}
+			buf = utf8.AppendRune(buf, r)
+		default:
+			return "", d.fail("invalid escape \\%c", e)
+		}
+	}
+}
+
+func (d *decoder) hex4() (rune, error) {
+	if d.pos+4 > len(d.data) {
+		return 0, d.fail("short \\u escape")
+	}
+	var r rune
+	for _, c := range d.data[d.pos : d.pos+4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, d.fail("invalid \\u escape")
+		}
+	}
+	d.pos += 4
+	return r, nil
+}
+
+// object calls fn for each key of a JSON object, refusing duplicate keys.
+func (d *decoder) object(fn func(key string) error) error {
+	if err := d.expect('{'); err != nil {
+		return err
+	}
+	var seen []string
+	if d.peek() == '}' {
+		d.pos++
+		return nil
+	}
+	for {
+		at := d.pos
+		k, err := d.str()
+		if err != nil {
+			return err
+		}
+		for _, s := range seen {
+			if s == k {
+				d.pos = at
+				return d.fail("duplicate key %q", Printable(k))
+			}
+		}
+		if len(seen) >= maxKeys {
+			return d.fail("more than %d keys in an object", maxKeys)
+		}
+		seen = append(seen, k)
+		if err := d.expect(':'); err != nil {
+			return err
+		}
+		if err := fn(k); err != nil {
+			return err
+		}
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case '}':
+			d.pos++
+			return nil
+		default:
+			return d.fail("want ',' or '}' in object")
+		}
+	}
+}
+
+func (d *decoder) strList() ([]string, error) {
+	if err := d.expect('['); err != nil {
+		return nil, err
+	}
+	var out []string
+	if d.peek() == ']' {
+		d.pos++
+		return []string{}, nil
+	}
+	for {
+		if d.peek() != '"' {
+			return nil, d.fail("want a string in the list")
+		}
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		if len(out) >= MaxValues {
+			return nil, d.fail("more than %d values in a list", MaxValues)
+		}
+		out = append(out, s)
+		switch d.peek() {
+		case ',':
+			d.pos++
+		case ']':
+			d.pos++
+			return out, nil
+		default:
+			return nil, d.fail("want ',' or ']' in list")
+		}
+	}
+}
+
+func (d *decoder) uint() (uint64, error) {
+	d.ws()
+	start := d.pos
+	for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
+		d.pos++
+	}
+	s := string(d.data[start:d.pos])
+	if s == "" || (len(s) > 1 && s[0] == '0') {
+		return 0, d.fail("want a non-negative integer without leading zeros")
+	}
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, d.fail("integer out of range")
+	}
+	return n, nil
+}
+
+// value parses any JSON value and appends its canonical form to dst.
+func (d *decoder) value(dst []byte, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return nil, d.fail("nesting deeper than %d", maxDepth)
+	}
+	switch c := d.peek(); {
+	case c == '"':
+		s, err := d.str()
+		if err != nil {
+			return nil, err
+		}
+		return appendString(dst, s), nil
+	case c == '{':
+		type kv struct {
+			k string
+			v []byte
+		}
+		var kvs []kv
+		err := d.object(func(k string) error {
+			v, err := d.value(nil, depth+1)
+			kvs = append(kvs, kv{k, v})
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		sort.Slice(kvs, func(i, j int) bool { return kvs[i].k < kvs[j].k })
+		dst = append(dst, '{')
+		for i, e := range kvs {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, e.k)
+			dst = append(dst, ':')
+			dst = append(dst, e.v...)
+		}
+		return append(dst, '}'), nil
+	case c == '[':
+		d.pos++
+		dst = append(dst, '[')
+		if d.peek() == ']' {
+			d.pos++
+			return append(dst, ']'), nil
+		}
+		for n := 0; ; n++ {
+			if n > 0 {
+				dst = append(dst, ',')
+			}
+			var err error
+			if dst, err = d.value(dst, depth+1); err != nil {
+				return nil, err
+			}
+			switch d.peek() {
+			case ',':
+				d.pos++
+			case ']':
+				d.pos++
+				return append(dst, ']'), nil
+			default:
+				return nil, d.fail("want ',' or ']' in array")
+			}
+		}
+	case c == 't' || c == 'f' || c == 'n':
+		for _, lit := range []string{"true", "false", "null"} {
+			if len(d.data)-d.pos >= len(lit) && string(d.data[d.pos:d.pos+len(lit)]) == lit {
+				d.pos += len(lit)
+				return append(dst, lit...), nil
+			}
+		}
+		return nil, d.fail("invalid literal")
+	case c == '-' || c >= '0' && c <= '9':
+		return d.number(dst)
+	case c == 0:
+		return nil, d.fail("unexpected end of input")
+	default:
+		return nil, d.fail("unexpected character %q", c)
+	}
+}
+
+// number parses a JSON number and appends its RFC 8785 form.
+func (d *decoder) number(dst []byte) ([]byte, error) {
+	start := d.pos
+	if d.data[d.pos] == '-' {
+		d.pos++
+	}
+	digitsFrom := d.pos
+	for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
+		d.pos++
+	}
+	if d.pos == digitsFrom || (d.data[digitsFrom] == '0' && d.pos-digitsFrom > 1) {
+		return nil, d.fail("malformed number")
+	}
+	if d.pos < len(d.data) && d.data[d.pos] == '.' {
+		d.pos++
+		f := d.pos
+		for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
+			d.pos++
+		}
+		if d.pos == f {
+			return nil, d.fail("malformed number")
+		}
+	}
+	if d.pos < len(d.data) && (d.data[d.pos] == 'e' || d.data[d.pos] == 'E') {
+		d.pos++
+		if d.pos < len(d.data) && (d.data[d.pos] == '+' || d.data[d.pos] == '-') {
+			d.pos++
+		}
+		f := d.pos
+		for d.pos < len(d.data) && d.data[d.pos] >= '0' && d.data[d.pos] <= '9' {
+			d.pos++
+		}
+		if d.pos == f {
+			return nil, d.fail("malformed number")
+		}
+	}
+	f, err := strconv.ParseFloat(string(d.data[start:d.pos]), 64)
+	if err != nil || math.IsInf(f, 0) {
+		return nil, d.fail("number out of range")
+	}
+	return appendNumber(dst, f), nil
+}
+
+func appendNumber(dst []byte, f float64) []byte {
+	if f == 0 {
+		return append(dst, '0')
+	}
+	a := math.Abs(f)
+	if a >= 1e-6 && a < 1e21 {
+		return strconv.AppendFloat(dst, f, 'f', -1, 64)
+	}
+	return strconv.AppendFloat(dst, f, 'e', -1, 64)
+}
+
+// Decode parses one record from JSON. It accepts any valid JSON spelling
+// but refuses duplicate keys, malformed UTF-8, wrong value kinds and
+// trailing data; it does not validate the record against the model (see
+// [Record.Validate]).
+func Decode(data []byte) (*Record, error) {
+	d := &decoder{data: data}
+	r := &Record{}
+	err := d.object(func(k string) error {
+		var err error
+		switch k {
+		case "id":
+			r.ID, err = d.str()
+		case "schema":
+			r.Schema, err = d.str()
+		case "origin":
+			r.Origin, err = d.str()
+		case "deleted":
+			switch {
+			case d.peek() == 't' && len(d.data)-d.pos >= 4 && string(d.data[d.pos:d.pos+4]) == "true":
+				d.pos += 4
+				r.Deleted = true
+			case d.peek() == 'f' && len(d.data)-d.pos >= 5 && string(d.data[d.pos:d.pos+5]) == "false":
+				d.pos += 5
+			default:
+				err = d.fail("deleted must be true or false")
+			}
+		case "properties":
+			r.Properties = map[string][]string{}
+			err = d.object(func(p string) error {
+				l, err := d.strList()
+				r.Properties[p] = l
+				return err
+			})
+		case "handling":
+			err = d.object(func(f string) error {
+				var err error
+				switch f {
+				case "tlp":
+					r.Handling.TLP, err = d.str()
+				case "code":
+					r.Handling.Code, err = d.str()
+				case "releasable_to":
+					r.Handling.ReleasableTo, err = d.strList()
+				case "not_releasable_to":
+					r.Handling.NotReleasableTo, err = d.strList()
+				case "retain_until":
+					r.Handling.RetainUntil, err = d.str()
+				default:
+					err = d.fail("unknown handling field %q", Printable(f))
+				}
+				return err
+			})
+		case "evaluation":
+			r.Evaluation = &Evaluation{}
+			err = d.object(func(f string) error {
+				var err error
+				switch f {
+				case "reliability":
+					r.Evaluation.Reliability, err = d.str()
+				case "credibility":
+					r.Evaluation.Credibility, err = d.str()
+				default:
+					err = d.fail("unknown evaluation field %q", Printable(f))
+				}
+				return err
+			})
+		case "version":
+			err = d.object(func(f string) error {
+				var err error
+				switch f {
+				case "vv":
+					r.Version.Vector = map[string]uint64{}
+					err = d.object(func(a string) error {
+						n, err := d.uint()
+						r.Version.Vector[a] = n
+						return err
+					})
+				case "props":
+					r.Version.Props = map[string]string{}
+					err = d.object(func(p string) error {
+						s, err := d.str()
+						r.Version.Props[p] = s
+						return err
+					})
+				case "by":
+					r.Version.By, err = d.str()
+				case "at":
+					r.Version.At, err = d.str()
+				default:
+					err = d.fail("unknown version field %q", Printable(f))
+				}
+				return err
+			})
+		default:
+			if len(r.Extra) >= maxExtras {
+				return d.fail("more than %d unknown top-level keys", maxExtras)
+			}
+			v, err := d.value(nil, 1)
+			if err != nil {
+				return err
+			}
+			if r.Extra == nil {
+				r.Extra = map[string][]byte{}
+			}
+			r.Extra[k] = v
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	d.ws()
+	if d.pos != len(d.data) {
+		return nil, d.fail("trailing data after the record")
+	}
+	return r, nil
+}
+
+// DecodeCanonical parses data and refuses it unless it is exactly the
+// canonical encoding of the record it holds.
+func DecodeCanonical(data []byte) (*Record, error) {
+	r, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	if string(r.AppendCanonical(make([]byte, 0, len(data)))) != string(data) {
+		return nil, ErrNotCanonical
+	}
+	return r, nil
+}
+
+// ErrNotCanonical reports a record that is valid JSON but not in the one
+// canonical encoding.
+var ErrNotCanonical = errors.New("record is not in canonical encoding")
+
+func decodeRune(s string) (rune, int) { return utf8.DecodeRuneInString(s) }

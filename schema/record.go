@@ -1,0 +1,273 @@
+package schema
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Sentinel errors callers branch on.
+var (
+	// ErrInvalid is wrapped by every validation failure of a record.
+	ErrInvalid = errors.New("invalid record")
+	// ErrSchemaVersion reports a schema major version this build cannot read.
+	ErrSchemaVersion = errors.New("unsupported schema version")
+)
+
+// Record is one entity or link with its valise envelope.
+type Record struct {
+	ID         string
+	Schema     string
+	Properties map[string][]string
+	Origin     string      // the agency that created the record; never changes
+	Handling   Handling    // who may receive it and for how long
+	Evaluation *Evaluation // optional source evaluation
+	Version    Version     // maintained by valise
+	Deleted    bool        // a tombstone
+	// Extra holds unknown top-level keys of imported data, each value in
+	// canonical JSON, so that they travel and export unchanged.
+	Extra map[string][]byte
+}
+
+// TLP levels (TLP 2.0), from least to most restrictive.
+var TLPLevels = []string{"clear", "green", "amber", "amber+strict", "red"}
+
+// Handling is the dissemination envelope of a record (SPEC §5).
+type Handling struct {
+	TLP             string   // one of TLPLevels
+	Code            string   // "", "H0" … "H3"; H2: no onward dissemination without the originator's permission
+	ReleasableTo    []string // agencies; when set, only these may receive the record
+	NotReleasableTo []string // agencies that may never receive the record
+	RetainUntil     string   // date after which the record is not exported
+}
+
+// Evaluation is the Admiralty grading of a record's source and content.
+type Evaluation struct {
+	Reliability string // A–F
+	Credibility string // 1–6
+}
+
+// Version is the version information valise keeps with a record; see
+// docs/MERGE.md. It is left out of the content hash.
+type Version struct {
+	Vector map[string]uint64 // agency → number of changes that agency made ("vv")
+	Props  map[string]string // property → "AGENCY:N", the change that last set it ("props")
+	By     string            // agency of the latest change
+	At     string            // UTC time of the latest change, RFC 3339, informational only
+}
+
+// IsZero reports whether v holds no version information.
+func (v Version) IsZero() bool {
+	return len(v.Vector) == 0 && len(v.Props) == 0 && v.By == "" && v.At == ""
+}
+
+// CheckAgency reports whether id is a valid agency id: [A-Z0-9-]{2,32}.
+func CheckAgency(id string) error {
+	if len(id) < 2 || len(id) > 32 {
+		return fmt.Errorf("agency id %q must be 2 to 32 characters", Printable(id))
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
+			return fmt.Errorf("agency id %q may hold only A-Z, 0-9 and -", Printable(id))
+		}
+	}
+	return nil
+}
+
+// Problem is one validation failure: which record, property and rule.
+type Problem struct {
+	ID       string // record id, when known
+	Property string // property or envelope field, when the problem is in one
+	Rule     string // what is wrong
+}
+
+func (p *Problem) Error() string {
+	var b strings.Builder
+	if p.ID != "" {
+		fmt.Fprintf(&b, "record %s: ", Printable(p.ID))
+	}
+	if p.Property != "" {
+		fmt.Fprintf(&b, "property %s: ", Printable(p.Property))
+	}
+	b.WriteString(p.Rule)
+	return b.String()
+}
+
+func (p *Problem) Unwrap() error { return ErrInvalid }
+
+// Validate checks r against the model and returns every problem found.
+func (r *Record) Validate() []*Problem {
+	var out []*Problem
+	add := func(prop, format string, args ...any) {
+		out = append(out, &Problem{ID: r.ID, Property: prop, Rule: fmt.Sprintf(format, args...)})
+	}
+	if err := CheckID(r.ID); err != nil {
+		add("", "%v", err)
+	}
+	s, ok := schemas[r.Schema]
+	switch {
+	case r.Schema == "":
+		add("", "missing schema")
+	case !ok:
+		add("", "unknown schema %q", Printable(r.Schema))
+	case s.Abstract:
+		add("", "schema %s is abstract and cannot be used by a record", r.Schema)
+	}
+	if err := CheckAgency(r.Origin); err != nil {
+		add("origin", "%v", err)
+	}
+	r.Handling.validate(add)
+	if e := r.Evaluation; e != nil {
+		if len(e.Reliability) != 1 || e.Reliability[0] < 'A' || e.Reliability[0] > 'F' {
+			add("evaluation.reliability", "must be one of A–F")
+		}
+		if len(e.Credibility) != 1 || e.Credibility[0] < '1' || e.Credibility[0] > '6' {
+			add("evaluation.credibility", "must be one of 1–6")
+		}
+	}
+	for a, n := range r.Version.Vector {
+		if CheckAgency(a) != nil || n == 0 {
+			add("version.vv", "entry %q: %d is not an agency and a positive count", Printable(a), n)
+		}
+	}
+	for p, dot := range r.Version.Props {
+		if _, _, err := ParseDot(dot); err != nil {
+			add("version.props", "property %s: %v", Printable(p), err)
+		}
+	}
+	if r.Version.By != "" && CheckAgency(r.Version.By) != nil {
+		add("version.by", "not an agency id")
+	}
+	if s == nil || s.Abstract {
+		return out
+	}
+	names := make([]string, 0, len(r.Properties))
+	for name := range r.Properties {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		values := r.Properties[name]
+		p, ok := s.props[name]
+		if !ok {
+			add(name, "not a property of %s", r.Schema)
+			continue
+		}
+		if len(values) > MaxValues {
+			add(name, "more than %d values", MaxValues)
+			continue
+		}
+		for i, v := range values {
+			if why := checkValue(p.Type, v); why != "" {
+				add(name, "value %d %q: %s", i+1, Printable(v), why)
+			}
+		}
+	}
+	if !r.Deleted {
+		for _, req := range s.Required {
+			if len(r.Properties[req]) == 0 {
+				add(req, "required by %s but missing", r.Schema)
+			}
+		}
+	}
+	return out
+}
+
+func (h *Handling) validate(add func(prop, format string, args ...any)) {
+	ok := false
+	for _, l := range TLPLevels {
+		ok = ok || h.TLP == l
+	}
+	if !ok {
+		add("handling.tlp", "must be one of %s", strings.Join(TLPLevels, ", "))
+	}
+	switch h.Code {
+	case "", "H0", "H1", "H2", "H3":
+	default:
+		add("handling.code", "must be one of H0, H1, H2, H3")
+	}
+	for _, l := range [][]string{h.ReleasableTo, h.NotReleasableTo} {
+		for _, a := range l {
+			if err := CheckAgency(a); err != nil {
+				add("handling", "%v", err)
+			}
+		}
+	}
+	if h.RetainUntil != "" && (len(h.RetainUntil) != 10 || !ValidDate(h.RetainUntil)) {
+		add("handling.retain_until", "must be a date YYYY-MM-DD")
+	}
+}
+
+// ParseDot splits a property version stamp "AGENCY:N".
+func ParseDot(s string) (agency string, n uint64, err error) {
+	a, num, ok := strings.Cut(s, ":")
+	if !ok || CheckAgency(a) != nil || !digits(num) || len(num) > 19 || num[0] == '0' {
+		return "", 0, fmt.Errorf("%q is not a version stamp AGENCY:N", Printable(s))
+	}
+	for i := 0; i < len(num); i++ {
+		n = n*10 + uint64(num[i]-'0')
+	}
+	return a, n, nil
+}
+
+// ContentHash is the SHA-256 of the record's canonical encoding without its
+// version information: equal content gives an equal hash on every machine.
+func (r *Record) ContentHash() [32]byte {
+	c := *r
+	c.Version = Version{}
+	return sha256.Sum256(c.AppendCanonical(nil))
+}
+
+// Clone returns a deep copy of r.
+func (r *Record) Clone() *Record {
+	c := *r
+	c.Properties = make(map[string][]string, len(r.Properties))
+	for k, v := range r.Properties {
+		c.Properties[k] = append([]string(nil), v...)
+	}
+	c.Handling.ReleasableTo = append([]string(nil), r.Handling.ReleasableTo...)
+	c.Handling.NotReleasableTo = append([]string(nil), r.Handling.NotReleasableTo...)
+	if r.Evaluation != nil {
+		e := *r.Evaluation
+		c.Evaluation = &e
+	}
+	c.Version.Vector = make(map[string]uint64, len(r.Version.Vector))
+	for k, v := range r.Version.Vector {
+		c.Version.Vector[k] = v
+	}
+	c.Version.Props = make(map[string]string, len(r.Version.Props))
+	for k, v := range r.Version.Props {
+		c.Version.Props[k] = v
+	}
+	if r.Extra != nil {
+		c.Extra = make(map[string][]byte, len(r.Extra))
+		for k, v := range r.Extra {
+			c.Extra[k] = append([]byte(nil), v...)
+		}
+	}
+	return &c
+}
+
+// Printable returns s with every control, bidirectional-override and
+// invalid byte escaped, safe to show on a terminal.
+func Printable(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := decodeRune(s[i:])
+		switch {
+		case r == 0xfffd && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || isBidiControl(r) || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		case r == '\\':
+			b.WriteString(`\\`)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}
