@@ -35,7 +35,7 @@ func newOffice(t testing.TB, agency string) office {
 func testRecords(n int) []*schema.Record {
 	var out []*schema.Record
 	for i := 0; i < n; i++ {
-		out = append(out, &schema.Record{ID: fmt.Sprintf("p-%d", i), Schema: "Person", Origin: "KZ-NCB",
+		out = append(out, &schema.Record{ID: fmt.Sprintf("p-%06d", i), Schema: "Person", Origin: "KZ-NCB",
 			Properties: map[string][]string{"name": {fmt.Sprintf("Person %d", i)}, "birthDate": {"1975-03-02"}},
 			Handling:   schema.Handling{TLP: "amber"}})
 	}

@@ -248,6 +248,7 @@ type RecordReader struct {
 	br       *bufio.Reader
 	Manifest *Manifest
 	count    uint64
+	lastID   string
 	err      error
 	done     bool
 }
@@ -366,6 +367,15 @@ func (rr *RecordReader) Next() (*schema.Record, []byte, error) {
 		rr.err = wrapFail("record", ErrContent, probs[0], "record %d: %v", rr.count, probs[0])
 		return nil, nil, rr.err
 	}
+	if rr.count > 1 && rec.ID <= rr.lastID {
+		if rec.ID == rr.lastID {
+			rr.err = fail("record order", ErrContent, "record %d: duplicate id %s", rr.count, schema.Printable(rec.ID))
+		} else {
+			rr.err = fail("record order", ErrContent, "record %d: id %s after %s: records must be in increasing id order", rr.count, schema.Printable(rec.ID), schema.Printable(rr.lastID))
+		}
+		return nil, nil, rr.err
+	}
+	rr.lastID = rec.ID
 	return rec, line, nil
 }
 

@@ -54,6 +54,7 @@ type Writer struct {
 	zw      *zstd.Encoder
 	buf     *bufio.Writer
 	records uint64
+	lastID  string
 	line    []byte
 	err     error
 	closed  bool
@@ -103,6 +104,10 @@ func (w *Writer) Write(r *schema.Record) error {
 	if probs := r.Validate(); len(probs) > 0 {
 		return fmt.Errorf("bundle: %w", probs[0])
 	}
+	if w.records > 0 && r.ID <= w.lastID {
+		return fmt.Errorf("bundle: record %s written after %s: records must be in strictly increasing id order", r.ID, w.lastID)
+	}
+	w.lastID = r.ID
 	w.line = r.AppendCanonical(w.line[:0])
 	if len(w.line) > schema.MaxRecordBytes {
 		return fmt.Errorf("bundle: record %s: canonical form larger than %d bytes", r.ID, schema.MaxRecordBytes)
@@ -110,7 +115,8 @@ func (w *Writer) Write(r *schema.Record) error {
 	return w.WriteCanonical(w.line)
 }
 
-// WriteCanonical adds one record already in canonical form and validated.
+// WriteCanonical adds one record already in canonical form, validated and
+// in id order (see Write).
 func (w *Writer) WriteCanonical(line []byte) error {
 	if w.err != nil {
 		return w.err
@@ -171,3 +177,6 @@ func signedMessage(header, trailerBody []byte) []byte {
 	msg = append(msg, header...)
 	return append(msg, trailerBody...)
 }
+
+// PayloadHash returns the SHA-256 of the payload once Close has returned.
+func (w *Writer) PayloadHash() []byte { return w.payload.h.Sum(nil) }

@@ -294,3 +294,49 @@ func (c *Card) HasHybrid() bool {
 	}
 	return false
 }
+
+// Keyring errors.
+var (
+	// ErrUnknownSigner: no trusted card for the agency and fingerprint.
+	ErrUnknownSigner = errors.New("unknown signer")
+	// ErrRevoked: the card was revoked.
+	ErrRevoked = errors.New("signer revoked")
+)
+
+// Keyring is the set of cards an office (or an auditor) trusts.
+type Keyring struct {
+	cards   map[string]*Card
+	revoked map[string]bool // fingerprints
+}
+
+// NewKeyring returns an empty keyring.
+func NewKeyring() *Keyring {
+	return &Keyring{cards: map[string]*Card{}, revoked: map[string]bool{}}
+}
+
+// Add trusts c. A later card for the same agency replaces the earlier one.
+func (k *Keyring) Add(c *Card) { k.cards[c.Agency] = c }
+
+// Revoke marks the card with fingerprint fpr as revoked.
+func (k *Keyring) Revoke(fpr string) { k.revoked[fpr] = true }
+
+// Card returns the trusted card of agency.
+func (k *Keyring) Card(agency string) (*Card, bool) {
+	c, ok := k.cards[agency]
+	return c, ok && !k.revoked[c.Fingerprint()]
+}
+
+// Lookup returns the trusted card of agency whose fingerprint is fpr.
+func (k *Keyring) Lookup(agency, fpr string) (*Card, error) {
+	if k.revoked[fpr] {
+		return nil, fmt.Errorf("%w: %s key %s was revoked", ErrRevoked, agency, fpr)
+	}
+	c, ok := k.cards[agency]
+	if !ok {
+		return nil, fmt.Errorf("%w: no trusted card for %s", ErrUnknownSigner, schema.Printable(agency))
+	}
+	if c.Fingerprint() != fpr {
+		return nil, fmt.Errorf("%w: %s is trusted with key %s, the bundle names key %s", ErrUnknownSigner, agency, c.Fingerprint(), schema.Printable(fpr))
+	}
+	return c, nil
+}

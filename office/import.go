@@ -1,0 +1,283 @@
+package office
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"valise/bundle"
+	"valise/merge"
+	"valise/schema"
+	"valise/store"
+)
+
+// ImportReport tells what importing one bundle did.
+type ImportReport struct {
+	File      string
+	Header    *bundle.Header
+	Records   uint64
+	Counts    map[merge.Kind]int
+	Conflicts []store.Conflict
+	DryRun    bool
+}
+
+// errDryRun rolls back a dry run's transaction.
+var errDryRun = errors.New("dry run")
+
+// Import verifies, decrypts, validates and merges one bundle. Nothing of
+// it is committed unless every check passed; a refusal is written to the
+// ledger and the audit log only.
+func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
+	rep := &ImportReport{File: path, Counts: map[merge.Kind]int{}, DryRun: dryRun}
+	refuse := func(h *bundle.Header, err error) (*ImportReport, error) {
+		if !dryRun {
+			e := store.LedgerEntry{Bundle: "-", Peer: "-", File: path, Result: err.Error()}
+			if h != nil {
+				e.Bundle, e.Peer = h.ID.String(), h.Sender
+				if r, ok := h.Recipient(o.Agency()); ok {
+					e.Sequence = r.Sequence
+				}
+			}
+			if lerr := o.Store.Refused(e); lerr != nil {
+				return rep, errors.Join(err, fmt.Errorf("recording the refusal: %w", lerr))
+			}
+		}
+		return rep, err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return rep, err
+	}
+	defer f.Close()
+	r, err := bundle.Open(f)
+	if err != nil {
+		return refuse(nil, err)
+	}
+	h := r.Header
+	rep.Header = h
+	me, ok := h.Recipient(o.Agency())
+	if !ok {
+		return refuse(h, &bundle.Error{Check: "addressing", Kind: bundle.ErrNotAddressed,
+			Msg: fmt.Sprintf("bundle is addressed to %s, not to %s", recipientList(h), o.Agency())})
+	}
+	if me.Fingerprint != o.Card.Fingerprint() {
+		return refuse(h, &bundle.Error{Check: "addressing", Kind: bundle.ErrNotAddressed,
+			Msg: fmt.Sprintf("bundle is addressed to %s key %s, this office's key is %s", o.Agency(), me.Fingerprint, o.Card.Fingerprint())})
+	}
+	kr, err := o.Keyring()
+	if err != nil {
+		return rep, err
+	}
+	sender, err := kr.Lookup(h.Sender, h.SenderKey)
+	if err != nil {
+		return refuse(h, senderError(err))
+	}
+	if h.Sender == o.Agency() {
+		return refuse(h, &bundle.Error{Check: "sender", Kind: bundle.ErrAuth, Msg: "bundle claims to come from this office"})
+	}
+	if prev, err := o.Store.Received(h.ID.String()); err != nil {
+		return rep, err
+	} else if prev != nil {
+		return refuse(h, fmt.Errorf("%w: bundle %s from %s (sequence %d) was already imported on %s; nothing changed", ErrReplay, h.ID, h.Sender, prev.Sequence, prev.At))
+	}
+	if prev, err := o.Store.ReceivedSequence(h.Sender, me.Sequence); err != nil {
+		return rep, err
+	} else if prev != nil {
+		return refuse(h, fmt.Errorf("%w: ALERT: sequence %d from %s was already used by bundle %s; this bundle %s reuses it with different content", ErrReplay, me.Sequence, h.Sender, prev.Bundle, h.ID))
+	}
+	keys, err := o.Keys()
+	if err != nil {
+		return rep, err
+	}
+	rr, err := r.Decrypt(sender.SigningKey, keys.Identities...)
+	if err != nil {
+		return refuse(h, err)
+	}
+	defer rr.Close()
+	now := o.Now().UTC().Format(time.RFC3339)
+	err = o.Store.Update(func(tx *store.Tx) error {
+		for {
+			rec, _, err := rr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if slicesContains(rec.Handling.NotReleasableTo, o.Agency()) {
+				return &bundle.Error{Check: "handling", Kind: bundle.ErrContent,
+					Msg: fmt.Sprintf("record %s is not releasable to %s: the sender broke its handling", schema.Printable(rec.ID), o.Agency())}
+			}
+			held, err := tx.Get(rec.ID)
+			if err != nil {
+				return err
+			}
+			if held != nil && held.Schema != rec.Schema {
+				return &bundle.Error{Check: "record", Kind: bundle.ErrContent,
+					Msg: fmt.Sprintf("record %s is a %s here but a %s in the bundle", schema.Printable(rec.ID), held.Schema, rec.Schema)}
+			}
+			res := merge.Merge(held, rec)
+			rep.Counts[res.Kind]++
+			if res.Record == nil {
+				continue
+			}
+			if err := tx.Put(res.Record, store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}); err != nil {
+				return err
+			}
+			open, err := tx.Conflicts(rec.ID)
+			if err != nil {
+				return err
+			}
+			cs := carryConflicts(open, res.Record)
+			for _, c := range res.Conflicts {
+				cs = upsertConflict(cs, store.Conflict{ID: rec.ID, Property: c.Property, Held: c.Held, Incoming: c.Incoming,
+					HeldBy: c.HeldBy, IncomingBy: c.IncomingBy, HeldDot: c.HeldDot, IncomingDot: c.IncomingDot,
+					Bundle: h.ID.String(), At: now})
+			}
+			if len(open) > 0 || len(cs) > 0 {
+				if err := tx.SetConflicts(rec.ID, cs); err != nil {
+					return err
+				}
+			}
+			for _, c := range cs {
+				if c.Bundle == h.ID.String() {
+					rep.Conflicts = append(rep.Conflicts, c)
+				}
+			}
+		}
+		rep.Records = rr.Trailer().Records
+		if dryRun {
+			return errDryRun
+		}
+		if err := tx.AddLedger(store.LedgerEntry{Bundle: h.ID.String(), Direction: "received", Peer: h.Sender, Sequence: me.Sequence,
+			Records: int64(rep.Records), PayloadSHA256: fmt.Sprintf("%x", rr.Trailer().PayloadHash), File: filepath.Base(path), Result: "ok"}); err != nil {
+			return err
+		}
+		return tx.Audit("import", fmt.Sprintf("bundle %s from %s seq %d: %s", h.ID, h.Sender, me.Sequence, countsLine(rep.Counts)))
+	})
+	if errors.Is(err, errDryRun) {
+		return rep, nil
+	}
+	if err != nil {
+		var be *bundle.Error
+		if errors.As(err, &be) {
+			return refuse(h, err)
+		}
+		return rep, err
+	}
+	return rep, nil
+}
+
+// carryConflicts keeps the open conflicts that the new held version has
+// not settled: a conflict on a property stays open while the property's
+// stamp is still one of the two conflicting changes.
+func carryConflicts(open []store.Conflict, rec *schema.Record) []store.Conflict {
+	var out []store.Conflict
+	for _, c := range open {
+		d := rec.Version.Props[c.Property]
+		if d == c.HeldDot || d == c.IncomingDot || d == "" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func upsertConflict(cs []store.Conflict, c store.Conflict) []store.Conflict {
+	for i := range cs {
+		if cs[i].Property == c.Property {
+			cs[i] = c
+			return cs
+		}
+	}
+	return append(cs, c)
+}
+
+func slicesContains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func recipientList(h *bundle.Header) string {
+	s := ""
+	for i, r := range h.Recipients {
+		if i > 0 {
+			s += ", "
+		}
+		s += r.Agency
+	}
+	return s
+}
+
+// countsLine renders the counts in SPEC §6 order.
+func countsLine(c map[merge.Kind]int) string {
+	s := ""
+	for k := merge.Inserted; k <= merge.DeleteModify; k++ {
+		if s != "" {
+			s += ", "
+		}
+		s += fmt.Sprintf("%d %s", c[k], k)
+	}
+	return s
+}
+
+// CountsLine renders import counts for people.
+func CountsLine(c map[merge.Kind]int) string { return countsLine(c) }
+
+// BundleFiles lists the bundles in dir in import order (sender, then
+// sequence number for this office), and the files that are not bundles.
+func (o *Office) BundleFiles(dir string) (bundles []string, skipped []string, err error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	type item struct {
+		path   string
+		sender string
+		seq    uint64
+	}
+	var items []item
+	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		f, err := os.Open(p)
+		if err != nil {
+			skipped = append(skipped, p)
+			continue
+		}
+		r, err := bundle.Open(f)
+		f.Close()
+		if err != nil {
+			skipped = append(skipped, p)
+			continue
+		}
+		it := item{path: p, sender: r.Header.Sender}
+		if me, ok := r.Header.Recipient(o.Agency()); ok {
+			it.seq = me.Sequence
+		}
+		items = append(items, it)
+	}
+	sort.Slice(items, func(i, j int) bool {
+		a, b := items[i], items[j]
+		if a.sender != b.sender {
+			return a.sender < b.sender
+		}
+		if a.seq != b.seq {
+			return a.seq < b.seq
+		}
+		return a.path < b.path
+	})
+	for _, it := range items {
+		bundles = append(bundles, it.path)
+	}
+	return bundles, skipped, nil
+}

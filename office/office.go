@@ -1,0 +1,247 @@
+// Package office carries out an office's work on top of the store: it
+// creates the identity, ingests record files, packs bundles for peers,
+// verifies bundles for auditors and imports bundles from peers. It is the
+// one package that knows both the bundle format and the store.
+package office
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"valise/crypto"
+	"valise/schema"
+	"valise/store"
+)
+
+// Files in an office's home directory.
+const (
+	IdentityFile = "identity.txt" // age identity file (secret, 0600)
+	SigningFile  = "signing.key"  // Ed25519 signing key (secret, 0600)
+	CardFile     = "card.txt"     // this office's public card
+	StoreFile    = "store.db"     // the SQLite store
+)
+
+// Sentinel errors.
+var (
+	// ErrReplay: a bundle already imported, or a sequence number reused.
+	ErrReplay = errors.New("replay or ordering")
+	// ErrNoHome: the home directory holds no office.
+	ErrNoHome = errors.New("no valise office here")
+	// ErrNotTrusted: a peer named on the command line is not trusted.
+	ErrNotTrusted = errors.New("peer not trusted")
+)
+
+// Office is an initialised office: its home, card and store. Secret keys
+// are loaded only when needed.
+type Office struct {
+	Home       string
+	Card       *crypto.Card
+	Store      *store.Store
+	Passphrase func() (string, error) // asked for when a key file is passphrase-protected
+	keys       *crypto.Keys
+	Now        func() time.Time
+}
+
+// InitOptions configure Init.
+type InitOptions struct {
+	Agency     string
+	Name       string
+	Passphrase string // "" for unencrypted key files
+	Now        time.Time
+}
+
+// Init creates an office in home: keys, card and store. It refuses to touch
+// a home that already holds any of them, and removes what it created when
+// it fails.
+func Init(home string, o InitOptions) (*Office, error) {
+	if err := schema.CheckAgency(o.Agency); err != nil {
+		return nil, err
+	}
+	if o.Name == "" {
+		o.Name = o.Agency
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{IdentityFile, SigningFile, CardFile, StoreFile} {
+		if _, err := os.Lstat(filepath.Join(home, f)); err == nil {
+			return nil, fmt.Errorf("%s already holds an office (%s exists); valise never overwrites keys", home, f)
+		}
+	}
+	keys, err := crypto.Generate()
+	if err != nil {
+		return nil, err
+	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	card, err := crypto.NewCard(o.Agency, o.Name, o.Now, keys)
+	if err != nil {
+		return nil, err
+	}
+	created := []string{}
+	cleanup := func() {
+		for _, f := range created {
+			os.Remove(f)
+		}
+	}
+	idPath, sigPath := filepath.Join(home, IdentityFile), filepath.Join(home, SigningFile)
+	if err := keys.WriteFiles(idPath, sigPath, o.Agency, o.Passphrase); err != nil {
+		return nil, err
+	}
+	created = append(created, idPath, sigPath)
+	cardPath := filepath.Join(home, CardFile)
+	if err := writeFileExcl(cardPath, card.Marshal(), 0o644); err != nil {
+		cleanup()
+		return nil, err
+	}
+	created = append(created, cardPath)
+	st, err := store.Create(filepath.Join(home, StoreFile), o.Agency)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	return &Office{Home: home, Card: card, Store: st, keys: keys, Now: time.Now}, nil
+}
+
+// Open opens the office in home.
+func Open(home string) (*Office, error) {
+	data, err := readLimited(filepath.Join(home, CardFile), crypto.MaxCardSize)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("%w: %s has no %s; run valise init --agency ID first (or pass --home)", ErrNoHome, home, CardFile)
+		}
+		return nil, err
+	}
+	card, err := crypto.ParseCard(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(home, CardFile), err)
+	}
+	st, err := store.Open(filepath.Join(home, StoreFile))
+	if err != nil {
+		return nil, err
+	}
+	if st.Agency() != card.Agency {
+		st.Close()
+		return nil, fmt.Errorf("store belongs to %s but the card to %s", st.Agency(), card.Agency)
+	}
+	return &Office{Home: home, Card: card, Store: st, Now: time.Now}, nil
+}
+
+// Close closes the store.
+func (o *Office) Close() error { return o.Store.Close() }
+
+// Agency returns the office's agency id.
+func (o *Office) Agency() string { return o.Card.Agency }
+
+// Keys loads the secret keys, asking for the passphrase when needed, and
+// checks that they match the card.
+func (o *Office) Keys() (*crypto.Keys, error) {
+	if o.keys != nil {
+		return o.keys, nil
+	}
+	k, err := crypto.Load(filepath.Join(o.Home, IdentityFile), filepath.Join(o.Home, SigningFile), o.Passphrase)
+	if err != nil {
+		return nil, err
+	}
+	if !k.Public().Equal(o.Card.SigningKey) {
+		return nil, fmt.Errorf("the signing key in %s does not match the card", o.Home)
+	}
+	o.keys = k
+	return k, nil
+}
+
+// Keyring returns the trusted peers as a keyring, this office's own card
+// included.
+func (o *Office) Keyring() (*crypto.Keyring, error) {
+	kr := crypto.NewKeyring()
+	kr.Add(o.Card)
+	peers, err := o.Store.Peers()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range peers {
+		c, err := crypto.ParseCard(p.Card)
+		if err != nil {
+			return nil, fmt.Errorf("keyring holds a bad card for %s: %w", p.Agency, err)
+		}
+		kr.Add(c)
+		if p.Status == "revoked" {
+			kr.Revoke(p.Fingerprint)
+		}
+	}
+	return kr, nil
+}
+
+// AddPeer trusts card data after checking that its fingerprint is fpr.
+func (o *Office) AddPeer(data []byte, fpr string) (*crypto.Card, error) {
+	c, err := crypto.ParseCard(data)
+	if err != nil {
+		return nil, err
+	}
+	want := crypto.NormalizeFingerprint(fpr)
+	if want == "" {
+		return nil, fmt.Errorf("fingerprint %q is not 32 hex digits", schema.Printable(fpr))
+	}
+	if got := c.Fingerprint(); got != want {
+		return nil, fmt.Errorf("%w: the card's fingerprint is %s, not %s: do not trust this card", crypto.ErrCard, got, want)
+	}
+	if c.Agency == o.Agency() {
+		return nil, fmt.Errorf("%s is this office's own card", c.Agency)
+	}
+	return c, o.Store.AddPeer(store.Peer{Agency: c.Agency, Fingerprint: want, Card: data})
+}
+
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return data, nil
+}
+
+// ReadCard reads and verifies a card file.
+func ReadCard(path string) (*crypto.Card, error) {
+	data, err := readLimited(path, crypto.MaxCardSize)
+	if err != nil {
+		return nil, err
+	}
+	c, err := crypto.ParseCard(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// ReadCardBytes reads a card file's bytes, bounded.
+func ReadCardBytes(path string) ([]byte, error) { return readLimited(path, crypto.MaxCardSize) }
+
+func writeFileExcl(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(path)
+		return err
+	}
+	return f.Close()
+}

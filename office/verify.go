@@ -1,0 +1,84 @@
+package office
+
+import (
+	"encoding/hex"
+	"errors"
+	"os"
+
+	"valise/bundle"
+	"valise/crypto"
+)
+
+// Verdict is what an auditor learns of one bundle.
+type Verdict struct {
+	File       string
+	Header     *bundle.Header
+	Trailer    *bundle.Trailer
+	SenderCard *crypto.Card
+	// RecipientCards holds, per recipient agency, whether the keyring's
+	// card for it has the fingerprint the header names ("match",
+	// "mismatch" or "unknown").
+	RecipientCards map[string]string
+	PayloadOffset  int64
+	Err            error // nil when every check passed
+}
+
+// OK reports whether every check passed.
+func (v *Verdict) OK() bool { return v.Err == nil }
+
+// PayloadSHA returns the verified payload hash in hex.
+func (v *Verdict) PayloadSHA() string {
+	if v.Trailer == nil {
+		return ""
+	}
+	return hex.EncodeToString(v.Trailer.PayloadHash[:])
+}
+
+// senderError classifies a keyring refusal as a failed "sender" check.
+func senderError(err error) error {
+	if errors.Is(err, crypto.ErrUnknownSigner) || errors.Is(err, crypto.ErrRevoked) {
+		return &bundle.Error{Check: "sender", Kind: bundle.ErrAuth, Msg: err.Error(), Err: err}
+	}
+	return err
+}
+
+// Verify checks a bundle with public cards only: structure, the sender's
+// card, signature, payload hash and trailer. It never decrypts.
+func Verify(path string, kr *crypto.Keyring) *Verdict {
+	v := &Verdict{File: path, RecipientCards: map[string]string{}}
+	f, err := os.Open(path)
+	if err != nil {
+		v.Err = err
+		return v
+	}
+	defer f.Close()
+	r, err := bundle.Open(f)
+	if err != nil {
+		v.Err = err
+		return v
+	}
+	v.Header, v.PayloadOffset = r.Header, r.PayloadOffset()
+	for _, rc := range r.Header.Recipients {
+		switch c, ok := kr.Card(rc.Agency); {
+		case !ok:
+			v.RecipientCards[rc.Agency] = "unknown"
+		case c.Fingerprint() == rc.Fingerprint:
+			v.RecipientCards[rc.Agency] = "match"
+		default:
+			v.RecipientCards[rc.Agency] = "mismatch"
+		}
+	}
+	card, err := kr.Lookup(r.Header.Sender, r.Header.SenderKey)
+	if err != nil {
+		v.Err = senderError(err)
+		return v
+	}
+	v.SenderCard = card
+	t, err := r.Verify(card.SigningKey)
+	if err != nil {
+		v.Err = err
+		return v
+	}
+	v.Trailer = t
+	return v
+}

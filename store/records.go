@@ -1,0 +1,326 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"valise/schema"
+)
+
+// Change describes why a record version is written.
+type Change struct {
+	Action string // ingest, import, edit, delete, resolve
+	Agency string // the agency that made the change (this office, or the bundle's sender)
+	Bundle string // bundle id, for imports
+	Source string // published list the record comes from ("un-sc"), for ingests of list editions
+}
+
+// Conflict is an open conflict on one property of a record.
+type Conflict struct {
+	ID, Property         string
+	Held, Incoming       []string
+	HeldBy, IncomingBy   string
+	HeldDot, IncomingDot string // stamps of the two changes
+	Bundle, At           string
+}
+
+// Tx is a write transaction on the store. Nothing is visible to others
+// and nothing is durable until Update's function returns nil.
+type Tx struct {
+	s       *Store
+	tx      *sql.Tx
+	changed int64
+	get     *sql.Stmt
+	put     *sql.Stmt
+	ver     *sql.Stmt
+	buf     []byte
+}
+
+// Update runs fn in one transaction, committed only when fn returns nil.
+func (s *Store) Update(fn func(*Tx) error) error {
+	return s.write(func(tx *sql.Tx) error {
+		t := &Tx{s: s, tx: tx}
+		if err := tx.QueryRow(`SELECT COALESCE(MAX(changed), 0) FROM records`).Scan(&t.changed); err != nil {
+			return err
+		}
+		defer t.close()
+		return fn(t)
+	})
+}
+
+func (t *Tx) close() {
+	for _, st := range []*sql.Stmt{t.get, t.put, t.ver} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// Get returns the record held under id, or nil.
+func (t *Tx) Get(id string) (*schema.Record, error) {
+	if t.get == nil {
+		var err error
+		if t.get, err = t.tx.Prepare(`SELECT body FROM records WHERE id = ?`); err != nil {
+			return nil, err
+		}
+	}
+	return scanRecord(t.get.QueryRow(id))
+}
+
+func scanRecord(row *sql.Row) (*schema.Record, error) {
+	var body []byte
+	if err := row.Scan(&body); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		return nil, mapErr(err)
+	}
+	r, err := schema.Decode(body)
+	if err != nil {
+		return nil, fmt.Errorf("store holds a malformed record: %w", err)
+	}
+	return r, nil
+}
+
+// Put writes r as the held version of its id and appends it to the
+// record's history.
+func (t *Tx) Put(r *schema.Record, c Change) error {
+	if t.put == nil {
+		var err error
+		t.put, err = t.tx.Prepare(`INSERT INTO records(id, schema, origin, deleted, source, content_hash, body, changed, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
+			  source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
+			  changed = excluded.changed, updated_at = excluded.updated_at`)
+		if err != nil {
+			return err
+		}
+		t.ver, err = t.tx.Prepare(`INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body)
+			VALUES (?, (SELECT COALESCE(MAX(n), 0) + 1 FROM versions WHERE id = ?), ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+	}
+	t.buf = r.AppendCanonical(t.buf[:0])
+	sum := r.ContentHash()
+	hash := hex.EncodeToString(sum[:])
+	at := t.s.now().UTC().Format(time.RFC3339)
+	t.changed++
+	var source any
+	if c.Source != "" {
+		source = c.Source
+	}
+	var bundle any
+	if c.Bundle != "" {
+		bundle = c.Bundle
+	}
+	if _, err := t.put.Exec(r.ID, r.Schema, r.Origin, r.Deleted, source, hash, t.buf, t.changed, at); err != nil {
+		return mapErr(err)
+	}
+	if _, err := t.ver.Exec(r.ID, r.ID, at, c.Action, c.Agency, bundle, hash, t.buf); err != nil {
+		return mapErr(err)
+	}
+	return nil
+}
+
+// SetConflicts replaces the open conflicts of record id.
+func (t *Tx) SetConflicts(id string, cs []Conflict) error {
+	if _, err := t.tx.Exec(`DELETE FROM conflicts WHERE id = ?`, id); err != nil {
+		return mapErr(err)
+	}
+	for _, c := range cs {
+		if _, err := t.tx.Exec(`INSERT INTO conflicts(id, property, held, incoming, held_by, incoming_by, held_dot, incoming_dot, bundle, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			id, c.Property, joinValues(c.Held), joinValues(c.Incoming), c.HeldBy, c.IncomingBy, c.HeldDot, c.IncomingDot, c.Bundle, c.At); err != nil {
+			return mapErr(err)
+		}
+	}
+	return nil
+}
+
+// Conflicts returns the open conflicts of id inside the transaction.
+func (t *Tx) Conflicts(id string) ([]Conflict, error) {
+	rows, err := t.tx.Query(`SELECT property, held, incoming, held_by, incoming_by, held_dot, incoming_dot, COALESCE(bundle, ''), at FROM conflicts WHERE id = ? ORDER BY property`, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []Conflict
+	for rows.Next() {
+		c := Conflict{ID: id}
+		var held, inc string
+		if err := rows.Scan(&c.Property, &held, &inc, &c.HeldBy, &c.IncomingBy, &c.HeldDot, &c.IncomingDot, &c.Bundle, &c.At); err != nil {
+			return nil, mapErr(err)
+		}
+		c.Held, c.Incoming = splitValues(held), splitValues(inc)
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// Changed returns the transaction's change counter: every Put raises it.
+func (t *Tx) Changed() int64 { return t.changed }
+
+// Audit appends an audit entry inside the transaction.
+func (t *Tx) Audit(action, detail string) error { return appendAudit(t.tx, t.s.now(), action, detail) }
+
+// Get returns the record held under id, or ErrNotFound.
+func (s *Store) Get(id string) (*schema.Record, error) {
+	r, err := scanRecord(s.db.QueryRow(`SELECT body FROM records WHERE id = ?`, id))
+	if err == nil && r == nil {
+		return nil, fmt.Errorf("record %s: %w", schema.Printable(id), ErrNotFound)
+	}
+	return r, err
+}
+
+// Filter selects records for Each.
+type Filter struct {
+	Type           string // schema name, "" for all
+	IncludeDeleted bool
+	Source         string // "" for all
+}
+
+// Each calls fn for every record matching f, in id order.
+func (s *Store) Each(f Filter, fn func(*schema.Record) error) error {
+	q := `SELECT body FROM records WHERE 1 = 1`
+	var args []any
+	if f.Type != "" {
+		q += ` AND schema = ?`
+		args = append(args, f.Type)
+	}
+	if !f.IncludeDeleted {
+		q += ` AND deleted = 0`
+	}
+	if f.Source != "" {
+		q += ` AND source = ?`
+		args = append(args, f.Source)
+	}
+	rows, err := s.db.Query(q+` ORDER BY id`, args...)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return mapErr(err)
+		}
+		r, err := schema.Decode(body)
+		if err != nil {
+			return fmt.Errorf("store holds a malformed record: %w", err)
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return mapErr(rows.Err())
+}
+
+// Count returns the number of records held, tombstones excluded.
+func (s *Store) Count() (int64, error) {
+	var n int64
+	err := s.db.QueryRow(`SELECT COUNT(*) FROM records WHERE deleted = 0`).Scan(&n)
+	return n, mapErr(err)
+}
+
+// VersionEntry is one version in a record's history.
+type VersionEntry struct {
+	N                                int64
+	At, Action, Agency, Bundle, Hash string
+	Record                           *schema.Record
+}
+
+// History returns every version of id, oldest first.
+func (s *Store) History(id string) ([]VersionEntry, error) {
+	rows, err := s.db.Query(`SELECT n, at, action, agency, COALESCE(bundle, ''), content_hash, body FROM versions WHERE id = ? ORDER BY n`, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []VersionEntry
+	for rows.Next() {
+		var e VersionEntry
+		var body []byte
+		if err := rows.Scan(&e.N, &e.At, &e.Action, &e.Agency, &e.Bundle, &e.Hash, &body); err != nil {
+			return nil, mapErr(err)
+		}
+		if e.Record, err = schema.Decode(body); err != nil {
+			return nil, fmt.Errorf("store holds a malformed version: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// Conflicts returns open conflicts, of one record when id is not "".
+func (s *Store) Conflicts(id string) ([]Conflict, error) {
+	q := `SELECT id, property, held, incoming, held_by, incoming_by, held_dot, incoming_dot, COALESCE(bundle, ''), at FROM conflicts`
+	var args []any
+	if id != "" {
+		q += ` WHERE id = ?`
+		args = append(args, id)
+	}
+	rows, err := s.db.Query(q+` ORDER BY id, property`, args...)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []Conflict
+	for rows.Next() {
+		var c Conflict
+		var held, inc string
+		if err := rows.Scan(&c.ID, &c.Property, &held, &inc, &c.HeldBy, &c.IncomingBy, &c.HeldDot, &c.IncomingDot, &c.Bundle, &c.At); err != nil {
+			return nil, mapErr(err)
+		}
+		c.Held, c.Incoming = splitValues(held), splitValues(inc)
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// SourceHashes returns id → content hash of every live record from source.
+func (s *Store) SourceHashes(source string) (map[string]string, error) {
+	rows, err := s.db.Query(`SELECT id, content_hash FROM records WHERE source = ? AND deleted = 0`, source)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var id, h string
+		if err := rows.Scan(&id, &h); err != nil {
+			return nil, mapErr(err)
+		}
+		out[id] = h
+	}
+	return out, mapErr(rows.Err())
+}
+
+// Snapshot returns a digest of the records, versions and open conflicts:
+// equal snapshots mean the store is unchanged in the sense of SPEC §7.
+func (s *Store) Snapshot() (string, error) {
+	h := newDigest()
+	for _, q := range []string{
+		`SELECT id || x'00' || content_hash || x'00' || body FROM records ORDER BY id`,
+		`SELECT id || x'00' || n || x'00' || content_hash FROM versions ORDER BY id, n`,
+		`SELECT id || x'00' || property || x'00' || held || x'00' || incoming FROM conflicts ORDER BY id, property`,
+	} {
+		rows, err := s.db.Query(q)
+		if err != nil {
+			return "", mapErr(err)
+		}
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				rows.Close()
+				return "", mapErr(err)
+			}
+			h.add(line)
+		}
+		rows.Close()
+		h.add("--")
+	}
+	return h.sum(), nil
+}

@@ -1,0 +1,295 @@
+// Package store is an office's local database: records and their versions,
+// open conflicts, trusted peers, the ledger of bundles sent and received,
+// and the hash-chained audit log. It is one SQLite file (docs/STORE.md
+// documents every table) that the sqlite3 shell can read.
+//
+// The store knows records (package schema) but not bundles: the package
+// that moves records between bundles and the store is exchange.
+package store
+
+import (
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"valise/schema"
+)
+
+// Sentinel errors.
+var (
+	// ErrBusy: another valise command holds the store.
+	ErrBusy = errors.New("store is busy: another valise command is using it")
+	// ErrNotFound: no such record or peer.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: the store already exists.
+	ErrExists = errors.New("store already exists")
+)
+
+// Version of the store layout.
+const layoutVersion = "1"
+
+const ddl = `
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
+CREATE TABLE records (
+  id           TEXT PRIMARY KEY,
+  schema       TEXT NOT NULL,
+  origin       TEXT NOT NULL,
+  deleted      INTEGER NOT NULL DEFAULT 0,
+  source       TEXT,
+  content_hash TEXT NOT NULL,
+  body         TEXT NOT NULL,
+  changed      INTEGER NOT NULL,
+  updated_at   TEXT NOT NULL
+);
+CREATE INDEX records_changed ON records(changed);
+CREATE INDEX records_source ON records(source) WHERE source IS NOT NULL;
+CREATE TABLE versions (
+  id           TEXT NOT NULL,
+  n            INTEGER NOT NULL,
+  at           TEXT NOT NULL,
+  action       TEXT NOT NULL,
+  agency       TEXT NOT NULL,
+  bundle       TEXT,
+  content_hash TEXT NOT NULL,
+  body         TEXT NOT NULL,
+  PRIMARY KEY (id, n)
+);
+CREATE TABLE conflicts (
+  id        TEXT NOT NULL,
+  property  TEXT NOT NULL,
+  held      TEXT NOT NULL,
+  incoming  TEXT NOT NULL,
+  held_by   TEXT NOT NULL,
+  incoming_by TEXT NOT NULL,
+  held_dot  TEXT NOT NULL,
+  incoming_dot TEXT NOT NULL,
+  bundle    TEXT,
+  at        TEXT NOT NULL,
+  PRIMARY KEY (id, property)
+);
+CREATE TABLE peers (
+  agency      TEXT PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  card        TEXT NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('trusted', 'revoked')),
+  added_at    TEXT NOT NULL,
+  revoked_at  TEXT
+);
+CREATE TABLE ledger (
+  n         INTEGER PRIMARY KEY,
+  bundle    TEXT NOT NULL,
+  direction TEXT NOT NULL CHECK (direction IN ('sent', 'received', 'refused')),
+  peer      TEXT NOT NULL,
+  sequence  INTEGER,
+  records   INTEGER NOT NULL DEFAULT 0,
+  payload_sha256 TEXT,
+  file      TEXT,
+  high_water INTEGER,
+  at        TEXT NOT NULL,
+  result    TEXT NOT NULL
+);
+CREATE INDEX ledger_bundle ON ledger(bundle);
+CREATE TABLE audit (
+  n      INTEGER PRIMARY KEY,
+  at     TEXT NOT NULL,
+  action TEXT NOT NULL,
+  detail TEXT NOT NULL,
+  prev   TEXT NOT NULL,
+  hash   TEXT NOT NULL
+);
+`
+
+// Store is an open store.
+type Store struct {
+	db     *sql.DB
+	path   string
+	agency string
+	now    func() time.Time
+}
+
+func dsn(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+}
+
+// Create makes a new store at path for agency. It refuses an existing file.
+func Create(path, agency string) (*Store, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%s: %w", path, ErrExists)
+		}
+		return nil, err
+	}
+	f.Close()
+	s, err := open(path)
+	if err != nil {
+		os.Remove(path)
+		return nil, err
+	}
+	err = s.write(func(tx *sql.Tx) error {
+		if _, err := tx.Exec(ddl); err != nil {
+			return err
+		}
+		for k, v := range map[string]string{"agency": agency, "layout": layoutVersion, "schema": schema.ModelVersion,
+			"created": s.now().UTC().Format(time.RFC3339)} {
+			if _, err := tx.Exec(`INSERT INTO meta(key, value) VALUES (?, ?)`, k, v); err != nil {
+				return err
+			}
+		}
+		return appendAudit(tx, s.now(), "init", "store created for "+agency)
+	})
+	if err != nil {
+		s.Close()
+		os.Remove(path)
+		os.Remove(path + "-wal")
+		os.Remove(path + "-shm")
+		return nil, err
+	}
+	s.agency = agency
+	return s, nil
+}
+
+// Open opens an existing store.
+func Open(path string) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, err
+	}
+	s, err := open(path)
+	if err != nil {
+		return nil, err
+	}
+	var layout string
+	err = s.db.QueryRow(`SELECT value FROM meta WHERE key = 'layout'`).Scan(&layout)
+	if err == nil {
+		err = s.db.QueryRow(`SELECT value FROM meta WHERE key = 'agency'`).Scan(&s.agency)
+	}
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("%s is not a valise store: %w", path, mapErr(err))
+	}
+	if layout != layoutVersion {
+		s.Close()
+		return nil, fmt.Errorf("%s has store layout %s, this valise reads %s", path, layout, layoutVersion)
+	}
+	return s, nil
+}
+
+func open(path string) (*Store, error) {
+	db, err := sql.Open("sqlite", dsn(path))
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	if err := db.Ping(); err != nil {
+		db.Close()
+		return nil, mapErr(err)
+	}
+	return &Store{db: db, path: path, now: time.Now}, nil
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Agency returns the agency whose store this is.
+func (s *Store) Agency() string { return s.agency }
+
+// SetClock replaces the store's clock (tests).
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
+
+// Now returns the store clock's current time.
+func (s *Store) Now() time.Time { return s.now() }
+
+// mapErr turns SQLite's busy and locked errors into ErrBusy.
+func mapErr(err error) error {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return fmt.Errorf("%w (%v)", ErrBusy, err)
+		}
+	}
+	return err
+}
+
+// write runs fn in one immediate transaction, committed only when fn
+// returns nil.
+func (s *Store) write(fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.Begin()
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return mapErr(err)
+	}
+	return mapErr(tx.Commit())
+}
+
+// appendAudit adds an entry to the hash chain: hash = SHA-256(prev hash,
+// n, time, action, detail), each field NUL-separated.
+func appendAudit(tx *sql.Tx, now time.Time, action, detail string) error {
+	var n int64
+	prev := strings.Repeat("0", 64)
+	err := tx.QueryRow(`SELECT n, hash FROM audit ORDER BY n DESC LIMIT 1`).Scan(&n, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	n++
+	at := now.UTC().Format(time.RFC3339Nano)
+	_, err = tx.Exec(`INSERT INTO audit(n, at, action, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?)`,
+		n, at, action, detail, prev, auditHash(prev, n, at, action, detail))
+	return err
+}
+
+func auditHash(prev string, n int64, at, action, detail string) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%d\x00%s\x00%s\x00%s", prev, n, at, action, detail)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	N                              int64
+	At, Action, Detail, Prev, Hash string
+}
+
+// Audit appends one entry to the audit log in its own transaction.
+func (s *Store) Audit(action, detail string) error {
+	return s.write(func(tx *sql.Tx) error { return appendAudit(tx, s.now(), action, detail) })
+}
+
+// CheckAudit verifies the hash chain and returns the entries and the first
+// broken one (0 when the chain is whole).
+func (s *Store) CheckAudit() ([]AuditEntry, int64, error) {
+	rows, err := s.db.Query(`SELECT n, at, action, detail, prev, hash FROM audit ORDER BY n`)
+	if err != nil {
+		return nil, 0, mapErr(err)
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	prev := strings.Repeat("0", 64)
+	var broken, want int64 = 0, 1
+	for rows.Next() {
+		var e AuditEntry
+		if err := rows.Scan(&e.N, &e.At, &e.Action, &e.Detail, &e.Prev, &e.Hash); err != nil {
+			return nil, 0, err
+		}
+		if broken == 0 && (e.N != want || e.Prev != prev || auditHash(e.Prev, e.N, e.At, e.Action, e.Detail) != e.Hash) {
+			broken = e.N
+		}
+		prev, want = e.Hash, e.N+1
+		out = append(out, e)
+	}
+	return out, broken, rows.Err()
+}
