@@ -265,7 +265,7 @@ type RecordReader struct {
 func (r *Reader) Decrypt(pub ed25519.PublicKey, ids ...age.Identity) (*RecordReader, error) {
 	ar, err := age.Decrypt(r.tail, ids...)
 	if err != nil {
-		return nil, r.classify(err, "decryption", ErrAuth)
+		return nil, r.diagnose(pub, r.classify(err, "decryption", ErrAuth))
 	}
 	zr, err := zstd.NewReader(ar, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20),
 		zstd.WithDecoderMaxMemory(64<<20), zstd.WithDecoderLowmem(true))
@@ -278,16 +278,16 @@ func (r *Reader) Decrypt(pub ed25519.PublicKey, ids ...age.Identity) (*RecordRea
 	raw, err := readBlock(rr.br, MaxHeaderSize)
 	if err != nil {
 		zr.Close()
-		return nil, rr.classify(err, "manifest", ErrAuth)
+		return nil, r.diagnose(pub, rr.classify(err, "manifest", ErrAuth))
 	}
 	m, err := parseManifest(raw)
 	if err != nil {
 		zr.Close()
-		return nil, wrapFail("manifest", ErrAuth, err, "%v", err)
+		return nil, r.diagnose(pub, wrapFail("manifest", ErrAuth, err, "%v", err))
 	}
 	if err := checkManifest(m, r.Header, r.HeaderBytes); err != nil {
 		zr.Close()
-		return nil, err
+		return nil, r.diagnose(pub, err)
 	}
 	rr.Manifest = m
 	return rr, nil
@@ -311,6 +311,24 @@ func checkManifest(m *Manifest, h *Header, raw []byte) error {
 		return fail("manifest", ErrAuth, "payload is bound to another header: header fields were changed or swapped")
 	}
 	return nil
+}
+
+// diagnose runs after a failure while decrypting: it reads the rest of the
+// bundle and checks the signature. Anyone who knows a recipient's public
+// key can produce a payload that age accepts, so only the sender's
+// signature says who made it; when that check fails too, it is the one
+// reported, as the more fundamental finding.
+func (r *Reader) diagnose(pub ed25519.PublicKey, err error) error {
+	if r.tail.err != nil {
+		return r.tail.err
+	}
+	if r.trailer != nil {
+		return err
+	}
+	if _, verr := r.Verify(pub); verr != nil {
+		return verr
+	}
+	return err
 }
 
 // classify turns an error from the decryption pipeline into an *Error,
@@ -354,17 +372,17 @@ func (rr *RecordReader) Next() (*schema.Record, []byte, error) {
 		return nil, nil, rr.err
 	}
 	if err != nil {
-		rr.err = err
-		return nil, nil, err
+		rr.err = rr.r.diagnose(rr.pub, err)
+		return nil, nil, rr.err
 	}
 	rr.count++
 	rec, derr := schema.DecodeCanonical(line)
 	if derr != nil {
-		rr.err = wrapFail("record", ErrContent, derr, "record %d: %v", rr.count, derr)
+		rr.err = rr.r.diagnose(rr.pub, wrapFail("record", ErrContent, derr, "record %d: %v", rr.count, derr))
 		return nil, nil, rr.err
 	}
 	if probs := rec.Validate(); len(probs) > 0 {
-		rr.err = wrapFail("record", ErrContent, probs[0], "record %d: %v", rr.count, probs[0])
+		rr.err = rr.r.diagnose(rr.pub, wrapFail("record", ErrContent, probs[0], "record %d: %v", rr.count, probs[0]))
 		return nil, nil, rr.err
 	}
 	if rr.count > 1 && rec.ID <= rr.lastID {
@@ -373,6 +391,7 @@ func (rr *RecordReader) Next() (*schema.Record, []byte, error) {
 		} else {
 			rr.err = fail("record order", ErrContent, "record %d: id %s after %s: records must be in increasing id order", rr.count, schema.Printable(rec.ID), schema.Printable(rr.lastID))
 		}
+		rr.err = rr.r.diagnose(rr.pub, rr.err)
 		return nil, nil, rr.err
 	}
 	rr.lastID = rec.ID
@@ -416,9 +435,9 @@ func (rr *RecordReader) end() error {
 	var one [1]byte
 	if n, err := rr.age.Read(one[:]); n > 0 || err != io.EOF {
 		if n > 0 {
-			return fail("payload", ErrMalformed, "data after the end of the compressed stream")
+			return rr.r.diagnose(rr.pub, fail("payload", ErrMalformed, "data after the end of the compressed stream"))
 		}
-		return rr.classify(err, "decryption", ErrAuth)
+		return rr.r.diagnose(rr.pub, rr.classify(err, "decryption", ErrAuth))
 	}
 	t, err := rr.r.finish(rr.pub)
 	if err != nil {

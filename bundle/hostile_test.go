@@ -1,0 +1,259 @@
+package bundle
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/google/uuid"
+	"github.com/klauspost/compress/zstd"
+
+	"valise/schema"
+)
+
+// rawBundle builds a validly signed bundle around an arbitrary plaintext,
+// so tests can feed the reader hostile payloads from an authentic sender.
+func rawBundle(t testing.TB, from, to office, plaintext func(h *Header, hdr []byte) io.Reader, records uint64) []byte {
+	t.Helper()
+	id, _ := uuid.NewV7()
+	h := &Header{ID: id, Created: time.Now().UTC().Truncate(time.Second), Sender: from.card.Agency,
+		SenderKey: from.card.Fingerprint(), Recipients: []Recipient{{Agency: to.card.Agency, Fingerprint: to.card.Fingerprint(), Sequence: 1}},
+		Schema: schema.ModelVersion, Compression: Compression, Encryption: EncryptionHybrid}
+	hdr := h.Marshal()
+	var payload bytes.Buffer
+	aw, err := age.Encrypt(&payload, to.card.AgeRecipients(true)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(aw, plaintext(h, hdr)); err != nil {
+		t.Fatal(err)
+	}
+	aw.Close()
+	tr := &Trailer{PayloadLength: int64(payload.Len()), PayloadHash: sha256.Sum256(payload.Bytes()), Records: records}
+	tr.Signature = ed25519.Sign(from.keys.Signing, signedMessage(hdr, tr.body()))
+	out := append(append([]byte(nil), hdr...), payload.Bytes()...)
+	tb := tr.marshal()
+	out = append(out, tb...)
+	return append(out, fmt.Sprintf("%s%04x\n", footerPrefix, len(tb))...)
+}
+
+func zstdOf(t testing.TB, parts ...[]byte) []byte {
+	var b bytes.Buffer
+	zw, _ := zstd.NewWriter(&b)
+	for _, p := range parts {
+		zw.Write(p)
+	}
+	zw.Close()
+	return b.Bytes()
+}
+
+func manifestOf(h *Header, hdr []byte) []byte {
+	m := &Manifest{ID: h.ID, Sender: h.Sender, SenderKey: h.SenderKey, Recipients: h.Recipients, HeaderHash: sha256.Sum256(hdr)}
+	return m.marshal()
+}
+
+// zeroReader yields n zero bytes without holding them.
+type zeroReader struct{ n int64 }
+
+func (z *zeroReader) Read(p []byte) (int, error) {
+	if z.n <= 0 {
+		return 0, io.EOF
+	}
+	if int64(len(p)) > z.n {
+		p = p[:z.n]
+	}
+	clear(p)
+	z.n -= int64(len(p))
+	return len(p), nil
+}
+
+func TestDecompressionBomb(t *testing.T) {
+	a, b := newOffice(t, "KZ-NCB"), newOffice(t, "CARICC")
+	// 1 GiB of zeros after a valid manifest: compresses to a few tens of KB.
+	data := rawBundle(t, a, b, func(h *Header, hdr []byte) io.Reader {
+		var c bytes.Buffer
+		zw, _ := zstd.NewWriter(&c, zstd.WithEncoderLevel(zstd.SpeedFastest))
+		zw.Write(manifestOf(h, hdr))
+		io.Copy(zw, &zeroReader{n: 1 << 30})
+		zw.Close()
+		return &c
+	}, 1)
+	if len(data) > 1<<20 {
+		t.Fatalf("bomb is %d bytes, expected it to be small", len(data))
+	}
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	start := time.Now()
+	_, err := readAll(data, a, b)
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("got %v, want a refused over-long record", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("refusing the bomb took %v", d)
+	}
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	if grown := int64(after.TotalAlloc - before.TotalAlloc); grown > 200<<20 {
+		t.Errorf("allocated %d MiB refusing the bomb", grown>>20)
+	}
+}
+
+func TestDecompressedCap(t *testing.T) {
+	a, b := newOffice(t, "KZ-NCB"), newOffice(t, "CARICC")
+	recs := testRecords(200)
+	data := pack(t, a, b, recs)
+	r, err := Open(bytes.NewReader(data), WithMaxBytes(4<<10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := r.Decrypt(a.card.SigningKey, b.keys.Identities...)
+	if err == nil {
+		for err == nil {
+			_, _, err = rr.Next()
+		}
+	}
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "cap") {
+		t.Fatalf("got %v, want the decompressed size cap", err)
+	}
+	if _, err := Open(bytes.NewReader(data), WithMaxBytes(10)); err == nil {
+		t.Fatal("a cap below 1 KiB was accepted")
+	}
+}
+
+func TestManifestBindsHeader(t *testing.T) {
+	a, b, c := newOffice(t, "KZ-NCB"), newOffice(t, "CARICC"), newOffice(t, "KG-NCB")
+	// A payload whose manifest names another sender: the signature is
+	// valid (made by a), the manifest says the content was sealed by c.
+	data := rawBundle(t, a, b, func(h *Header, hdr []byte) io.Reader {
+		m := &Manifest{ID: h.ID, Sender: c.card.Agency, SenderKey: c.card.Fingerprint(), Recipients: h.Recipients, HeaderHash: sha256.Sum256(hdr)}
+		return bytes.NewReader(zstdOf(t, m.marshal()))
+	}, 0)
+	if _, err := readAll(data, a, b); !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "re-signed") {
+		t.Fatalf("got %v, want a manifest failure naming re-signing", err)
+	}
+	// A manifest bound to another header.
+	data = rawBundle(t, a, b, func(h *Header, hdr []byte) io.Reader {
+		return bytes.NewReader(zstdOf(t, manifestOf(h, append([]byte("x"), hdr...))))
+	}, 0)
+	if _, err := readAll(data, a, b); !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), `"manifest"`) {
+		t.Fatalf("got %v, want a manifest failure", err)
+	}
+}
+
+func TestRecordRules(t *testing.T) {
+	a, b := newOffice(t, "KZ-NCB"), newOffice(t, "CARICC")
+	line := func(id string) []byte {
+		r := testRecords(1)[0]
+		r.ID = id
+		return append(r.AppendCanonical(nil), '\n')
+	}
+	cases := map[string]struct {
+		lines [][]byte
+		count uint64
+		want  string
+	}{
+		"duplicate id":     {[][]byte{line("a"), line("a")}, 2, "duplicate id"},
+		"unsorted":         {[][]byte{line("b"), line("a")}, 2, "increasing id order"},
+		"count mismatch":   {[][]byte{line("a")}, 2, "record count"},
+		"not canonical":    {[][]byte{[]byte(`{ "id":"a","schema":"Person","properties":{"name":["x"]},"origin":"KZ-NCB","handling":{"tlp":"amber"}}` + "\n")}, 1, "canonical"},
+		"invalid record":   {[][]byte{[]byte(`{"handling":{"tlp":"amber"},"id":"a","origin":"KZ-NCB","properties":{"birthDate":["1975-13-01"],"name":["x"]},"schema":"Person"}` + "\n")}, 1, "ISO 8601"},
+		"no final newline": {[][]byte{bytes.TrimSuffix(line("a"), []byte("\n"))}, 1, "ends inside"},
+	}
+	for name, tc := range cases {
+		data := rawBundle(t, a, b, func(h *Header, hdr []byte) io.Reader {
+			return bytes.NewReader(zstdOf(t, append([][]byte{manifestOf(h, hdr)}, tc.lines...)...))
+		}, tc.count)
+		if _, err := readAll(data, a, b); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want an error mentioning %q", name, err, tc.want)
+		}
+	}
+}
+
+func TestContextlessSignatureRefused(t *testing.T) {
+	a, b := newOffice(t, "KZ-NCB"), newOffice(t, "CARICC")
+	data := pack(t, a, b, testRecords(2))
+	r, _ := Open(bytes.NewReader(data))
+	tr, err := r.Verify(a.card.SigningKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Re-sign header and trailer body by the same key without the context.
+	msg := append(append([]byte(nil), r.HeaderBytes...), tr.body()...)
+	tr.Signature = ed25519.Sign(a.keys.Signing, msg)
+	end := bytes.LastIndex(data, []byte(trailerMagic))
+	tb := tr.marshal()
+	bad := append(append(append([]byte(nil), data[:end]...), tb...), fmt.Sprintf("%s%04x\n", footerPrefix, len(tb))...)
+	r, _ = Open(bytes.NewReader(bad))
+	if _, err := r.Verify(a.card.SigningKey); !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("context-less signature: got %v", err)
+	}
+}
+
+func TestHugeDeclaredSizes(t *testing.T) {
+	a, b := newOffice(t, "KZ-NCB"), newOffice(t, "CARICC")
+	data := pack(t, a, b, testRecords(1))
+	end := bytes.LastIndex(data, []byte(trailerMagic))
+	for _, tr := range []string{
+		"valise-trailer/v1\npayload-length: 9223372036854775808\n",
+		"valise-trailer/v1\npayload-length: 4294967296\npayload-sha256: " + strings.Repeat("0", 64) + "\nrecords: 1000000000000\n",
+	} {
+		tb := []byte(tr + "signature: " + strings.Repeat("A", 86) + "==\n")
+		bad := append(append(append([]byte(nil), data[:end]...), tb...), fmt.Sprintf("%s%04x\n", footerPrefix, len(tb))...)
+		start := time.Now()
+		r, _ := Open(bytes.NewReader(bad))
+		if _, err := r.Verify(a.card.SigningKey); err == nil {
+			t.Fatalf("trailer %q accepted", tr)
+		}
+		if time.Since(start) > time.Second {
+			t.Fatal("took over a second")
+		}
+	}
+	// A header claiming an absurd sequence.
+	h := strings.Replace(string(data), " 1\nschema:", " 9223372036854775808\nschema:", 1)
+	if _, err := Open(strings.NewReader(h)); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("huge sequence: %v", err)
+	}
+}
+
+func FuzzHeader(f *testing.F) {
+	a, b := newOffice(f, "KZ-NCB"), newOffice(f, "CARICC")
+	data := pack(f, a, b, nil)
+	r, _ := Open(bytes.NewReader(data))
+	f.Add(r.HeaderBytes)
+	f.Add([]byte("valise-bundle/v1\n---\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		h, err := ParseHeader(in)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(h.Marshal(), in) {
+			t.Fatalf("parse then marshal is not the identity")
+		}
+	})
+}
+
+func FuzzReader(f *testing.F) {
+	a, b := newOffice(f, "KZ-NCB"), newOffice(f, "CARICC")
+	f.Add(pack(f, a, b, testRecords(2)))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		// Whatever the input, the reader must not panic or run away, and
+		// what import accepts the auditor must accept too.
+		r, err := Open(bytes.NewReader(in), WithMaxBytes(1<<20))
+		if err != nil {
+			return
+		}
+		_, verr := r.Verify(a.card.SigningKey)
+		if _, err := readAll(in, a, b); err == nil && verr != nil {
+			t.Fatalf("import accepted a bundle that verify refuses: %v", verr)
+		}
+	})
+}
