@@ -79,15 +79,31 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 	if h.Sender == o.Agency() {
 		return refuse(h, &bundle.Error{Check: "sender", Kind: bundle.ErrAuth, Msg: "bundle claims to come from this office"})
 	}
-	if prev, err := o.Store.Received(h.ID.String()); err != nil {
+	// A bundle id or sequence number seen before: authenticate the bundle
+	// first (without decrypting), so that a forgery is reported as one and
+	// only an authentic bundle is called a replay or raises an alert.
+	prevID, err := o.Store.Received(h.ID.String())
+	if err != nil {
 		return rep, err
-	} else if prev != nil {
-		return refuse(h, fmt.Errorf("%w: bundle %s from %s (sequence %d) was already imported on %s; nothing changed", ErrReplay, h.ID, h.Sender, prev.Sequence, prev.At))
 	}
-	if prev, err := o.Store.ReceivedSequence(h.Sender, me.Sequence); err != nil {
+	prevSeq, err := o.Store.ReceivedSequence(h.Sender, me.Sequence)
+	if err != nil {
 		return rep, err
-	} else if prev != nil {
-		return refuse(h, fmt.Errorf("%w: ALERT: sequence %d from %s was already used by bundle %s; this bundle %s reuses it with different content", ErrReplay, me.Sequence, h.Sender, prev.Bundle, h.ID))
+	}
+	if prevID != nil || prevSeq != nil {
+		t, err := r.Verify(sender.SigningKey)
+		if err != nil {
+			return refuse(h, err)
+		}
+		sum := fmt.Sprintf("%x", t.PayloadHash)
+		switch {
+		case prevID != nil && prevID.PayloadSHA256 == sum:
+			return refuse(h, fmt.Errorf("%w: bundle %s from %s (sequence %d) was already imported on %s; nothing changed", ErrReplay, h.ID, h.Sender, prevID.Sequence, prevID.At))
+		case prevID != nil:
+			return refuse(h, fmt.Errorf("%w: ALERT: %s signed two different bundles with the same id %s", ErrReplay, h.Sender, h.ID))
+		default:
+			return refuse(h, fmt.Errorf("%w: ALERT: sequence %d from %s was already used by bundle %s; bundle %s reuses it with different content", ErrReplay, me.Sequence, h.Sender, prevSeq.Bundle, h.ID))
+		}
 	}
 	keys, err := o.Keys()
 	if err != nil {

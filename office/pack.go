@@ -172,6 +172,11 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
+	// A bundle is encrypted and signed: it is meant to travel, so it gets
+	// ordinary file permissions rather than CreateTemp's 0600.
+	if err := tmp.Chmod(0o644); err != nil {
+		return nil, err
+	}
 	if err := tmp.Sync(); err != nil {
 		return nil, err
 	}
