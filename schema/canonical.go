@@ -411,7 +411,11 @@ func (d *decoder) object(fn func(key string) error) error {
 	if err := d.expect('{'); err != nil {
 		return err
 	}
+	// A short list finds duplicates fastest in the common case; past a few
+	// keys a map keeps a hostile object of maxKeys keys linear.
 	var seen []string
+	var seenMap map[string]bool
+	n := 0
 	if d.peek() == '}' {
 		d.pos++
 		return nil
@@ -422,16 +426,37 @@ func (d *decoder) object(fn func(key string) error) error {
 		if err != nil {
 			return err
 		}
-		for _, s := range seen {
-			if s == k {
-				d.pos = at
-				return d.fail("duplicate key %q", Printable(k))
+		dup := false
+		if seenMap != nil {
+			dup = seenMap[k]
+		} else {
+			for _, s := range seen {
+				if s == k {
+					dup = true
+					break
+				}
 			}
 		}
-		if len(seen) >= maxKeys {
+		if dup {
+			d.pos = at
+			return d.fail("duplicate key %q", k)
+		}
+		if n >= maxKeys {
 			return d.fail("more than %d keys in an object", maxKeys)
 		}
-		seen = append(seen, k)
+		n++
+		switch {
+		case seenMap != nil:
+			seenMap[k] = true
+		case len(seen) < 16:
+			seen = append(seen, k)
+		default:
+			seenMap = make(map[string]bool, 64)
+			for _, s := range seen {
+				seenMap[s] = true
+			}
+			seenMap[k] = true
+		}
 		if err := d.expect(':'); err != nil {
 			return err
 		}
@@ -630,7 +655,17 @@ func appendNumber(dst []byte, f float64) []byte {
 	if a >= 1e-6 && a < 1e21 {
 		return strconv.AppendFloat(dst, f, 'f', -1, 64)
 	}
-	return strconv.AppendFloat(dst, f, 'e', -1, 64)
+	// ECMAScript (and so RFC 8785) writes the exponent without leading
+	// zeros: 1e-7, not Go's 1e-07.
+	start := len(dst)
+	dst = strconv.AppendFloat(dst, f, 'e', -1, 64)
+	for i := start; i < len(dst); i++ {
+		if dst[i] == 'e' && i+3 < len(dst) && dst[i+2] == '0' {
+			dst = append(dst[:i+2], dst[i+3:]...)
+			break
+		}
+	}
+	return dst
 }
 
 // Decode parses one record from JSON. It accepts any valid JSON spelling
@@ -681,7 +716,7 @@ func Decode(data []byte) (*Record, error) {
 				case "retain_until":
 					r.Handling.RetainUntil, err = d.str()
 				default:
-					err = d.fail("unknown handling field %q", Printable(f))
+					err = d.fail("unknown handling field %q", f)
 				}
 				return err
 			})
@@ -695,7 +730,7 @@ func Decode(data []byte) (*Record, error) {
 				case "credibility":
 					r.Evaluation.Credibility, err = d.str()
 				default:
-					err = d.fail("unknown evaluation field %q", Printable(f))
+					err = d.fail("unknown evaluation field %q", f)
 				}
 				return err
 			})
@@ -722,7 +757,7 @@ func Decode(data []byte) (*Record, error) {
 				case "at":
 					r.Version.At, err = d.str()
 				default:
-					err = d.fail("unknown version field %q", Printable(f))
+					err = d.fail("unknown version field %q", f)
 				}
 				return err
 			})

@@ -118,7 +118,8 @@ var model = []decl{
 	{name: "LegalEntity", parent: "Thing", props: "!name:name email:email phone:phone website:url legalForm:string incorporationDate:date " +
 		"dissolutionDate:date taxNumber:identifier registrationNumber:identifier idNumber:identifier innCode:identifier " +
 		"ogrnCode:identifier kppCode:identifier leiCode:identifier permId:identifier uniqueEntityId:identifier " +
-		"jurisdiction:country mainCountry:country status:string sector:string classification:string opencorporatesUrl:url"},
+		"jurisdiction:country mainCountry:country status:string sector:string classification:string opencorporatesUrl:url " +
+		"unscId:identifier"},
 	{name: "Person", parent: "LegalEntity", props: "title:string firstName:name secondName:name middleName:name fatherName:name " +
 		"motherName:name lastName:name nameSuffix:name birthDate:date birthPlace:string birthCountry:country deathDate:date " +
 		"position:string nationality:country citizenship:country passportNumber:identifier socialSecurityNumber:identifier " +
@@ -138,7 +139,7 @@ var model = []decl{
 		"creationDate:date privateKey:identifier"},
 	{name: "Vehicle", parent: "Thing", props: "!name:name registrationNumber:identifier type:string model:string owner:entity operator:entity " +
 		"buildDate:date registrationDate:date callSign:identifier flag:country tonnage:amount grossRegisteredTonnage:amount " +
-		"imoNumber:identifier mmsi:identifier vesselType:string pastFlags:country"},
+		"imoNumber:identifier mmsi:identifier vesselType:string pastFlags:country ownerName:string"},
 	{name: "Sanction", parent: "Interval", props: "!entity:entity authority:string authorityId:identifier unscId:identifier " +
 		"program:string programId:identifier programUrl:url provisions:string status:string duration:string reason:text " +
 		"country:country listingDate:date", link: [2]string{"entity", ""}},

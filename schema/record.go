@@ -31,6 +31,10 @@ type Record struct {
 	Extra map[string][]byte
 }
 
+// reservedKeys are the top-level keys of a record that are not extras.
+var reservedKeys = map[string]bool{"id": true, "schema": true, "properties": true, "origin": true,
+	"handling": true, "evaluation": true, "version": true, "deleted": true}
+
 // TLP levels (TLP 2.0), from least to most restrictive.
 var TLPLevels = []string{"clear", "green", "amber", "amber+strict", "red"}
 
@@ -66,12 +70,12 @@ func (v Version) IsZero() bool {
 // CheckAgency reports whether id is a valid agency id: [A-Z0-9-]{2,32}.
 func CheckAgency(id string) error {
 	if len(id) < 2 || len(id) > 32 {
-		return fmt.Errorf("agency id %q must be 2 to 32 characters", Printable(id))
+		return fmt.Errorf("agency id %q must be 2 to 32 characters", id)
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
 		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-') {
-			return fmt.Errorf("agency id %q may hold only A-Z, 0-9 and -", Printable(id))
+			return fmt.Errorf("agency id %q may hold only A-Z, 0-9 and -", id)
 		}
 	}
 	return nil
@@ -112,7 +116,7 @@ func (r *Record) Validate() []*Problem {
 	case r.Schema == "":
 		add("", "missing schema")
 	case !ok:
-		add("", "unknown schema %q", Printable(r.Schema))
+		add("", "unknown schema %q", r.Schema)
 	case s.Abstract:
 		add("", "schema %s is abstract and cannot be used by a record", r.Schema)
 	}
@@ -128,9 +132,32 @@ func (r *Record) Validate() []*Problem {
 			add("evaluation.credibility", "must be one of 1–6")
 		}
 	}
+	// An extra key that names a record field would be written twice by
+	// AppendCanonical, and an empty value is not JSON: either makes an
+	// encoding that no reader accepts.
+	badExtra := func(k string) bool { return reservedKeys[k] || len(r.Extra[k]) == 0 }
+	for k := range r.Extra {
+		if !badExtra(k) {
+			continue
+		}
+		keys := make([]string, 0, len(r.Extra))
+		for k := range r.Extra {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			switch {
+			case reservedKeys[k]:
+				add("", "extra key %q is a record field", k)
+			case len(r.Extra[k]) == 0:
+				add("", "extra key %q has no value", k)
+			}
+		}
+		break
+	}
 	for a, n := range r.Version.Vector {
 		if CheckAgency(a) != nil || n == 0 {
-			add("version.vv", "entry %q: %d is not an agency and a positive count", Printable(a), n)
+			add("version.vv", "entry %q: %d is not an agency and a positive count", a, n)
 		}
 	}
 	for p, dot := range r.Version.Props {
@@ -162,7 +189,7 @@ func (r *Record) Validate() []*Problem {
 		}
 		for i, v := range values {
 			if why := checkValue(p.Type, v); why != "" {
-				add(name, "value %d %q: %s", i+1, Printable(v), why)
+				add(name, "value %d %q: %s", i+1, v, why)
 			}
 		}
 	}
@@ -205,7 +232,7 @@ func (h *Handling) validate(add func(prop, format string, args ...any)) {
 func ParseDot(s string) (agency string, n uint64, err error) {
 	a, num, ok := strings.Cut(s, ":")
 	if !ok || CheckAgency(a) != nil || !digits(num) || len(num) > 19 || num[0] == '0' {
-		return "", 0, fmt.Errorf("%q is not a version stamp AGENCY:N", Printable(s))
+		return "", 0, fmt.Errorf("%q is not a version stamp AGENCY:N", s)
 	}
 	for i := 0; i < len(num); i++ {
 		n = n*10 + uint64(num[i]-'0')

@@ -11,7 +11,7 @@ type PropType uint8
 
 // The property types of SPEC §5.
 const (
-	TypeString     PropType = iota // free, short text
+	TypeString     PropType = iota // free, short text; may hold line breaks and tabs
 	TypeName                       // a name of a person, organisation or thing
 	TypeText                       // long free text (notes, remarks)
 	TypeDate                       // ISO 8601 prefix: 1975, 1975-03, 1975-03-02, optionally with a time
@@ -66,7 +66,9 @@ func checkValue(t PropType, v string) string {
 		if isBidiControl(r) {
 			return "contains a bidirectional control character"
 		}
-		if r < 0x20 && !(t == TypeText && (r == '\n' || r == '\t' || r == '\r')) {
+		// Free text may span lines: real data has multi-line addresses and
+		// places of birth in string properties, not only in text ones.
+		if r < 0x20 && !((t == TypeText || t == TypeString) && (r == '\n' || r == '\t' || r == '\r')) {
 			return "contains a control character"
 		}
 		if r == 0x7f || (r >= 0x80 && r < 0xa0) {

@@ -1,0 +1,376 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"valise/crypto"
+	"valise/formats"
+	"valise/merge"
+	"valise/office"
+	"valise/schema"
+)
+
+type packOptions struct {
+	to     []string
+	all    bool
+	input  string
+	format string
+	output string
+}
+
+func (o *packOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.to, "to", nil, "recipient agency (repeat for several)")
+	fs.BoolVar(&o.all, "all", false, "send every record the recipients may receive, not only the changes since the last bundle")
+	fs.StringVar(&o.input, "input", "", "pack the records of FILE (valise JSON lines or FtM) instead of the store's")
+	fs.StringVar(&o.format, "format", "", "format of --input (jsonl, ftm, csv; default: detect)")
+	fs.StringVarP(&o.output, "output", "o", "", "bundle file to create (default AGENCY-DATE-ID.valise)")
+}
+
+func init() {
+	o := &packOptions{}
+	register(&command{name: "pack", short: "pack records into a signed, encrypted bundle for peers", maxArgs: 0, opts: o,
+		example: "  valise pack --to CARICC --to KG-NCB -o /media/usb/kz-week48.valise",
+		run: func(e *env, args []string) error {
+			if len(o.to) == 0 {
+				return usagef("--to is required")
+			}
+			opts := office.PackOptions{To: o.to, All: o.all, Output: o.output}
+			if o.input != "" {
+				recs, err := readInput(e, o.input, o.format)
+				if err != nil {
+					return err
+				}
+				opts.Input = recs
+			}
+			rep, err := e.office.Pack(opts)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return printJSON(e.stdout, map[string]any{"file": rep.File, "bundle": rep.Header.ID.String(),
+					"recipients": rep.Header.Recipients, "records": rep.Records, "bytes": rep.Size,
+					"payload_sha256": rep.PayloadSHA, "withheld": rep.Withheld, "note": rep.Note})
+			}
+			fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", rep.Records, rep.File, rep.Size)
+			fmt.Fprintf(e.stdout, "  bundle     %s\n", rep.Header.ID)
+			for _, r := range rep.Header.Recipients {
+				fmt.Fprintf(e.stdout, "  to         %s (key %s), sequence %d\n", r.Agency, r.Fingerprint, r.Sequence)
+			}
+			fmt.Fprintf(e.stdout, "  payload    sha256 %s\n", rep.PayloadSHA)
+			printWithheld(e, rep.Withheld)
+			if rep.Note != "" {
+				fmt.Fprintf(e.stdout, "note: %s\n", rep.Note)
+			}
+			return nil
+		}})
+}
+
+func printWithheld(e *env, w map[string]map[string]int) {
+	var peers []string
+	for p := range w {
+		peers = append(peers, p)
+	}
+	sort.Strings(peers)
+	for _, p := range peers {
+		var reasons []string
+		for r := range w[p] {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			fmt.Fprintf(e.stdout, "  withheld   %d records from %s: %s\n", w[p][r], p, r)
+		}
+	}
+}
+
+// readInput reads a record file for pack --input; every problem is
+// reported and nothing is packed when there is one.
+func readInput(e *env, path, format string) ([]*schema.Record, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	res, err := formats.Read(path, f, formats.Options{Format: format, Origin: e.office.Agency(),
+		Handling: schema.Handling{TLP: "amber"}})
+	if err != nil {
+		return nil, err
+	}
+	if len(res.Problems) > 0 {
+		for _, p := range res.Problems {
+			fmt.Fprintf(e.stderr, "%s\n", schema.Printable(p.Error()))
+		}
+		return nil, fmt.Errorf("%s: %d invalid records; nothing packed: %w", path, len(res.Problems), schema.ErrInvalid)
+	}
+	return res.Records, nil
+}
+
+type verifyOptions struct{ cards []string }
+
+func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringArrayVar(&o.cards, "card", nil, "trust this card FILE (repeat); works without any office home")
+}
+
+type verifyJSON struct {
+	File          string            `json:"file"`
+	OK            bool              `json:"ok"`
+	Check         string            `json:"check,omitempty"`
+	Error         string            `json:"error,omitempty"`
+	Bundle        string            `json:"bundle,omitempty"`
+	Sender        string            `json:"sender,omitempty"`
+	SenderKey     string            `json:"sender_key,omitempty"`
+	Created       string            `json:"created,omitempty"`
+	Recipients    []recipientJSON   `json:"recipients,omitempty"`
+	Records       *uint64           `json:"records,omitempty"`
+	PayloadOffset int64             `json:"payload_offset,omitempty"`
+	PayloadLength int64             `json:"payload_length,omitempty"`
+	PayloadSHA256 string            `json:"payload_sha256,omitempty"`
+	Schema        string            `json:"schema,omitempty"`
+	Encryption    string            `json:"encryption,omitempty"`
+	Extra         map[string]string `json:"-"`
+}
+
+type recipientJSON struct {
+	Agency      string `json:"agency"`
+	Fingerprint string `json:"fingerprint"`
+	Sequence    uint64 `json:"sequence"`
+	Card        string `json:"card"`
+}
+
+func init() {
+	o := &verifyOptions{}
+	register(&command{name: "verify", args: "FILE...", short: "auditor check of bundles with public cards only: signature, integrity, addressing",
+		noHome: true, minArgs: 1, maxArgs: -1, opts: o,
+		example: "  valise verify --card kz-ncb.card /media/usb/*.valise",
+		run: func(e *env, args []string) error {
+			kr := crypto.NewKeyring()
+			have := false
+			if off, err := office.Open(e.home); err == nil {
+				defer off.Close()
+				k, err := off.Keyring()
+				if err != nil {
+					return err
+				}
+				kr, have = k, true
+			} else if !errors.Is(err, office.ErrNoHome) && os.Getenv("VALISE_HOME") != "" {
+				return err
+			}
+			for _, path := range o.cards {
+				c, err := office.ReadCard(path)
+				if err != nil {
+					return err
+				}
+				kr.Add(c)
+				have = true
+			}
+			if !have {
+				return usagef("no cards to verify against: pass --card FILE (an auditor needs only the offices' public cards)")
+			}
+			var first error
+			var out []verifyJSON
+			for _, path := range args {
+				v := office.Verify(path, kr)
+				j := verdictJSON(v)
+				out = append(out, j)
+				if v.Err != nil && first == nil {
+					first = fmt.Errorf("%s: %w", path, v.Err)
+				}
+				if !e.json {
+					printVerdict(e, v)
+				}
+			}
+			if e.json {
+				printJSON(e.stdout, out)
+				if first != nil {
+					return silent{first}
+				}
+			}
+			return first
+		}})
+}
+
+// silent is an error already reported on standard output.
+type silent struct{ error }
+
+func (s silent) Unwrap() error { return s.error }
+
+func verdictJSON(v *office.Verdict) verifyJSON {
+	j := verifyJSON{File: v.File, OK: v.OK()}
+	if v.Err != nil {
+		j.Error, j.Check = v.Err.Error(), checkOf(v.Err)
+	}
+	if h := v.Header; h != nil {
+		j.Bundle, j.Sender, j.SenderKey, j.Created = h.ID.String(), h.Sender, h.SenderKey, h.Created.Format(time.RFC3339)
+		j.Schema, j.Encryption, j.PayloadOffset = h.Schema, h.Encryption, v.PayloadOffset
+		for _, r := range h.Recipients {
+			j.Recipients = append(j.Recipients, recipientJSON{r.Agency, r.Fingerprint, r.Sequence, v.RecipientCards[r.Agency]})
+		}
+	}
+	if t := v.Trailer; t != nil {
+		n := t.Records
+		j.Records, j.PayloadLength, j.PayloadSHA256 = &n, t.PayloadLength, v.PayloadSHA()
+	}
+	return j
+}
+
+func printVerdict(e *env, v *office.Verdict) {
+	w := e.stdout
+	fmt.Fprintf(w, "%s\n", schema.Printable(v.File))
+	if h := v.Header; h != nil {
+		fmt.Fprintf(w, "  bundle      %s\n  created     %s\n", h.ID, h.Created.Format(time.RFC3339))
+		fmt.Fprintf(w, "  sender      %s (key %s)\n", h.Sender, h.SenderKey)
+		for _, r := range h.Recipients {
+			fmt.Fprintf(w, "  recipient   %s (key %s) sequence %d, card %s\n", r.Agency, r.Fingerprint, r.Sequence, v.RecipientCards[r.Agency])
+		}
+	}
+	if t := v.Trailer; t != nil {
+		fmt.Fprintf(w, "  records     %d\n  payload     %d bytes at offset %d, sha256 %s\n", t.Records, t.PayloadLength, v.PayloadOffset, v.PayloadSHA())
+	}
+	if v.Err != nil {
+		fmt.Fprintf(w, "  verdict     FAILED: %s\n", schema.Printable(v.Err.Error()))
+		return
+	}
+	fmt.Fprintf(w, "  verdict     OK: signed by %s, intact, addressed to %s\n", v.Header.Sender, recipients(v))
+}
+
+func recipients(v *office.Verdict) string {
+	var s []string
+	for _, r := range v.Header.Recipients {
+		s = append(s, r.Agency)
+	}
+	return strings.Join(s, ", ")
+}
+
+type importOptions struct{ dryRun bool }
+
+func (o *importOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.dryRun, "dry-run", false, "check and merge, report, then roll back: the store is not changed")
+}
+
+type importJSON struct {
+	File      string         `json:"file"`
+	OK        bool           `json:"ok"`
+	Error     string         `json:"error,omitempty"`
+	Check     string         `json:"check,omitempty"`
+	Bundle    string         `json:"bundle,omitempty"`
+	Sender    string         `json:"sender,omitempty"`
+	Sequence  uint64         `json:"sequence,omitempty"`
+	Records   uint64         `json:"records"`
+	Counts    map[string]int `json:"counts,omitempty"`
+	Conflicts []any          `json:"conflicts,omitempty"`
+	DryRun    bool           `json:"dry_run,omitempty"`
+}
+
+func init() {
+	o := &importOptions{}
+	register(&command{name: "import", args: "FILE|DIR...", short: "verify, decrypt, validate and merge bundles from peers",
+		minArgs: 1, maxArgs: -1, opts: o,
+		example: "  valise import /media/usb\n  valise import --dry-run kz-week48.valise",
+		run: func(e *env, args []string) error {
+			var files []string
+			for _, a := range args {
+				st, err := os.Stat(a)
+				if err != nil {
+					return err
+				}
+				if !st.IsDir() {
+					files = append(files, a)
+					continue
+				}
+				b, skipped, err := e.office.BundleFiles(a)
+				if err != nil {
+					return err
+				}
+				for _, s := range skipped {
+					if !e.json {
+						fmt.Fprintf(e.stdout, "%s: skipped, not a valise bundle\n", schema.Printable(s))
+					}
+				}
+				files = append(files, b...)
+			}
+			var first error
+			var out []importJSON
+			for _, f := range files {
+				rep, err := e.office.Import(f, o.dryRun)
+				j := importJSON{File: f, OK: err == nil, DryRun: o.dryRun, Records: rep.Records}
+				if h := rep.Header; h != nil {
+					j.Bundle, j.Sender = h.ID.String(), h.Sender
+					if r, ok := h.Recipient(e.office.Agency()); ok {
+						j.Sequence = r.Sequence
+					}
+				}
+				if err != nil {
+					j.Error, j.Check = err.Error(), checkOf(err)
+					if first == nil || exitCode(err) > exitCode(first) {
+						first = fmt.Errorf("%s: %w", f, err)
+					}
+				} else {
+					j.Counts = map[string]int{}
+					for k := merge.Inserted; k <= merge.DeleteModify; k++ {
+						j.Counts[k.String()] = rep.Counts[k]
+					}
+					for _, c := range rep.Conflicts {
+						j.Conflicts = append(j.Conflicts, c)
+					}
+				}
+				out = append(out, j)
+				if !e.json {
+					printImport(e, rep, err)
+				}
+			}
+			if e.json {
+				printJSON(e.stdout, out)
+				if first != nil {
+					return silent{first}
+				}
+			}
+			return first
+		}})
+}
+
+func printImport(e *env, rep *office.ImportReport, err error) {
+	w := e.stdout
+	what := "import"
+	if rep.DryRun {
+		what = "import --dry-run"
+	}
+	fmt.Fprintf(w, "%s %s\n", what, schema.Printable(rep.File))
+	if h := rep.Header; h != nil {
+		seq := uint64(0)
+		if r, ok := h.Recipient(e.office.Agency()); ok {
+			seq = r.Sequence
+		}
+		fmt.Fprintf(w, "  bundle      %s from %s, sequence %d, created %s\n", h.ID, h.Sender, seq, h.Created.Format(time.RFC3339))
+	}
+	if err != nil {
+		fmt.Fprintf(w, "  REFUSED     %s\n  store unchanged\n", schema.Printable(err.Error()))
+		return
+	}
+	fmt.Fprintf(w, "  records     %d: %s\n", rep.Records, office.CountsLine(rep.Counts))
+	for _, c := range rep.Conflicts {
+		fmt.Fprintf(w, "  CONFLICT    record %s, property %s\n", schema.Printable(c.ID), schema.Printable(c.Property))
+		fmt.Fprintf(w, "              here (%s): %s\n", c.HeldBy, quoteValues(c.Held))
+		fmt.Fprintf(w, "              %s (%s): %s\n", "incoming", c.IncomingBy, quoteValues(c.Incoming))
+	}
+	if rep.DryRun {
+		fmt.Fprintf(w, "  dry run: nothing was changed\n")
+	}
+}
+
+func quoteValues(v []string) string {
+	if len(v) == 0 {
+		return "(none)"
+	}
+	q := make([]string, len(v))
+	for i, s := range v {
+		q[i] = fmt.Sprintf("%q", schema.Printable(s))
+	}
+	return strings.Join(q, ", ")
+}

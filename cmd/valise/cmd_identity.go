@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/pflag"
+
+	"valise/crypto"
+	"valise/office"
+	"valise/schema"
+)
+
+type initOptions struct {
+	agency     string
+	name       string
+	passphrase bool
+}
+
+func (o *initOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.agency, "agency", "", "agency id of this office, [A-Z0-9-]{2,32} (required)")
+	fs.StringVar(&o.name, "name", "", "display name on the card (default: the agency id)")
+	fs.BoolVar(&o.passphrase, "passphrase", false, "encrypt the secret key files with a passphrase ($VALISE_PASSPHRASE or asked on the terminal)")
+}
+
+func init() {
+	o := &initOptions{}
+	register(&command{name: "init", short: "create this office's identity, card and store", noHome: true, maxArgs: 0,
+		example: "  valise init --agency KZ-NCB --name \"Kazakhstan NCB\" --passphrase",
+		opts:    o, run: func(e *env, args []string) error {
+			if o.agency == "" {
+				return usagef("--agency is required")
+			}
+			if err := schema.CheckAgency(o.agency); err != nil {
+				return usagef("%v", err)
+			}
+			pass := ""
+			if o.passphrase {
+				var err error
+				if pass, err = newPassphrase(); err != nil {
+					return err
+				}
+			}
+			off, err := office.Init(e.home, office.InitOptions{Agency: o.agency, Name: o.name, Passphrase: pass})
+			if err != nil {
+				return err
+			}
+			defer off.Close()
+			if e.json {
+				return printJSON(e.stdout, map[string]any{"agency": off.Agency(), "home": e.home,
+					"fingerprint": off.Card.Fingerprint(), "recipients": off.Card.Recipients, "passphrase": o.passphrase})
+			}
+			fmt.Fprintf(e.stdout, "created office %s in %s\n", off.Agency(), e.home)
+			fmt.Fprintf(e.stdout, "  signing key   %s (Ed25519, mode 0600%s)\n", filepath.Join(e.home, office.SigningFile), encNote(o.passphrase))
+			fmt.Fprintf(e.stdout, "  age identity  %s (ML-KEM-768+X25519 and X25519, mode 0600%s)\n", filepath.Join(e.home, office.IdentityFile), encNote(o.passphrase))
+			fmt.Fprintf(e.stdout, "  card          %s\n", filepath.Join(e.home, office.CardFile))
+			fmt.Fprintf(e.stdout, "  store         %s\n", filepath.Join(e.home, office.StoreFile))
+			fmt.Fprintf(e.stdout, "fingerprint: %s\n", off.Card.Fingerprint())
+			return nil
+		}})
+}
+
+func encNote(p bool) string {
+	if p {
+		return ", passphrase-encrypted"
+	}
+	return ""
+}
+
+type cardOptions struct{ out string }
+
+func (o *cardOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.out, "output", "o", "", "write the card to FILE (default: standard output)")
+}
+
+func init() {
+	o := &cardOptions{}
+	register(&command{name: "card", short: "write this office's public card and print its fingerprint", maxArgs: 0,
+		example: "  valise card -o kz-ncb.card\n  # read the fingerprint to the peer over the phone", opts: o,
+		run: func(e *env, args []string) error {
+			c := e.office.Card
+			if o.out != "" {
+				f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+				if err != nil {
+					return err
+				}
+				if _, err := f.Write(c.Marshal()); err != nil {
+					f.Close()
+					os.Remove(o.out)
+					return err
+				}
+				if err := f.Close(); err != nil {
+					os.Remove(o.out)
+					return err
+				}
+			}
+			if e.json {
+				return printJSON(e.stdout, map[string]any{"agency": c.Agency, "name": c.Name, "fingerprint": c.Fingerprint(),
+					"file": o.out, "recipients": c.Recipients})
+			}
+			if o.out == "" {
+				e.stdout.Write(c.Marshal())
+				fmt.Fprintf(e.stderr, "fingerprint: %s\n", c.Fingerprint())
+				return nil
+			}
+			fmt.Fprintf(e.stdout, "wrote card of %s to %s\nfingerprint: %s\n", c.Agency, o.out, c.Fingerprint())
+			return nil
+		}})
+}
+
+type peerOptions struct{ fingerprint string }
+
+func (o *peerOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.fingerprint, "fingerprint", "", "the fingerprint the peer read out to you (peer add)")
+}
+
+func init() {
+	o := &peerOptions{}
+	register(&command{name: "peer", args: "add CARD --fingerprint FPR | list | revoke ID",
+		short: "trust, list and revoke peer offices' cards", minArgs: 1, maxArgs: 2, opts: o,
+		example: "  valise peer add caricc.card --fingerprint 3F2A-9C1B-77D0-12AB-5E6F-0A1B-2C3D-4E5F\n  valise peer list\n  valise peer revoke KG-NCB",
+		run: func(e *env, args []string) error {
+			switch args[0] {
+			case "add":
+				if len(args) != 2 {
+					return usagef("usage: valise peer add CARD --fingerprint FPR")
+				}
+				data, err := office.ReadCardBytes(args[1])
+				if err != nil {
+					return err
+				}
+				if o.fingerprint == "" {
+					c, perr := crypto.ParseCard(data)
+					hint := ""
+					if perr == nil {
+						hint = fmt.Sprintf("\nthis card (%s) has fingerprint %s: ", c.Agency, c.Fingerprint())
+					}
+					return usagef("--fingerprint is required: compare the card's fingerprint with the one its office reads out to you over the phone or on paper, then pass it with --fingerprint%sa match is what makes the card trustworthy", hint)
+				}
+				c, err := e.office.AddPeer(data, o.fingerprint)
+				if err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.stdout, map[string]any{"agency": c.Agency, "fingerprint": c.Fingerprint(), "status": "trusted"})
+				}
+				fmt.Fprintf(e.stdout, "trusted %s (%s), fingerprint %s\n", c.Agency, c.Name, c.Fingerprint())
+				return nil
+			case "list":
+				peers, err := e.office.Store.Peers()
+				if err != nil {
+					return err
+				}
+				if e.json {
+					type p struct {
+						Agency, Fingerprint, Status, Added, Revoked string
+					}
+					out := []p{}
+					for _, x := range peers {
+						out = append(out, p{x.Agency, x.Fingerprint, x.Status, x.AddedAt, x.RevokedAt})
+					}
+					return printJSON(e.stdout, out)
+				}
+				if len(peers) == 0 {
+					fmt.Fprintln(e.stdout, "no peers yet: valise peer add CARD --fingerprint FPR")
+				}
+				for _, p := range peers {
+					fmt.Fprintf(e.stdout, "%-12s %-8s %s  added %s", p.Agency, p.Status, p.Fingerprint, p.AddedAt)
+					if p.RevokedAt != "" {
+						fmt.Fprintf(e.stdout, ", revoked %s", p.RevokedAt)
+					}
+					fmt.Fprintln(e.stdout)
+				}
+				return nil
+			case "revoke":
+				if len(args) != 2 {
+					return usagef("usage: valise peer revoke ID")
+				}
+				if err := e.office.Store.RevokePeer(args[1]); err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "revoked %s: its bundles are refused from now on\n", args[1])
+				return nil
+			}
+			return usagef("unknown peer subcommand %q (add, list, revoke)", schema.Printable(args[0]))
+		}})
+}

@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"valise/formats"
+	"valise/office"
+	"valise/schema"
+	"valise/store"
+)
+
+type ingestOptions struct {
+	format      string
+	typ         string
+	tlp         string
+	skipInvalid bool
+}
+
+func (o *ingestOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.format, "format", "", "input format: jsonl, ftm, csv, un-sc, ofac-sdn (default: detect)")
+	fs.StringVar(&o.typ, "type", "", "schema of CSV rows, e.g. Person")
+	fs.StringVar(&o.tlp, "tlp", "amber", "TLP level of records whose input carries no handling")
+	fs.BoolVar(&o.skipInvalid, "skip-invalid", false, "ingest the valid records and report the invalid ones (default: an invalid file ingests nothing)")
+}
+
+func init() {
+	o := &ingestOptions{}
+	register(&command{name: "ingest", args: "FILE...", short: "add or update this office's records from JSON lines, FtM, CSV, UN or OFAC lists",
+		minArgs: 1, maxArgs: -1, opts: o,
+		example: "  valise ingest people.csv --type Person\n  valise ingest --format ofac-sdn sdn.csv\n  valise ingest entities.ftm.json",
+		run: func(e *env, args []string) error {
+			office.IngestDefaults = schema.Handling{TLP: o.tlp}
+			var files []office.IngestFile
+			for _, path := range args {
+				f, err := os.Open(path)
+				if err != nil {
+					return err
+				}
+				res, err := formats.Read(path, bufio.NewReaderSize(f, 1<<20), formats.Options{Format: o.format, Type: o.typ,
+					Origin: e.office.Agency(), Handling: office.IngestDefaults})
+				f.Close()
+				if err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				files = append(files, office.IngestFile{File: path, Result: res})
+			}
+			rep, err := e.office.Ingest(files, o.skipInvalid)
+			if e.json {
+				var probs []string
+				for _, p := range rep.Problems {
+					probs = append(probs, p.Error())
+				}
+				printJSON(e.stdout, map[string]any{"added": rep.Added, "updated": rep.Updated, "unchanged": rep.Unchanged,
+					"deleted": rep.Deleted, "problems": probs, "ingested": err == nil})
+				if err != nil {
+					return silent{err}
+				}
+				return nil
+			}
+			for _, p := range rep.Problems {
+				fmt.Fprintf(e.stderr, "%s\n", schema.Printable(p.Error()))
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.stdout, "ingested %d files: %d added, %d updated, %d unchanged, %d deleted", len(files), rep.Added, rep.Updated, rep.Unchanged, rep.Deleted)
+			if rep.Skipped > 0 {
+				fmt.Fprintf(e.stdout, ", %d invalid skipped", rep.Skipped)
+			}
+			fmt.Fprintln(e.stdout)
+			return nil
+		}})
+}
+
+type showOptions struct{ history bool }
+
+func (o *showOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.history, "history", false, "also list every version: who changed what, when, from which bundle")
+}
+
+func init() {
+	o := &showOptions{}
+	register(&command{name: "show", args: "ID", short: "show one record, its open conflicts and its history", minArgs: 1, maxArgs: 1, opts: o,
+		example: "  valise show ofac-36 --history",
+		run: func(e *env, args []string) error {
+			r, err := e.office.Store.Get(args[0])
+			if err != nil {
+				return err
+			}
+			cs, err := e.office.Store.Conflicts(r.ID)
+			if err != nil {
+				return err
+			}
+			var hist []store.VersionEntry
+			if o.history {
+				if hist, err = e.office.Store.History(r.ID); err != nil {
+					return err
+				}
+			}
+			if e.json {
+				type ver struct {
+					N                                int64
+					At, Action, Agency, Bundle, Hash string
+					Changed                          []string
+				}
+				var vs []ver
+				for i, v := range hist {
+					vs = append(vs, ver{v.N, v.At, v.Action, v.Agency, v.Bundle, v.Hash, changedProps(hist, i)})
+				}
+				var raw any = string(r.AppendCanonical(nil))
+				return printJSON(e.stdout, map[string]any{"record": raw, "content_hash": office.ContentHash(r), "conflicts": cs, "history": vs})
+			}
+			printRecord(e, r)
+			for _, c := range cs {
+				fmt.Fprintf(e.stdout, "CONFLICT on %s (bundle %s, %s)\n  here     (%s): %s\n  incoming (%s): %s\n", schema.Printable(c.Property), c.Bundle, c.At,
+					c.HeldBy, quoteValues(c.Held), c.IncomingBy, quoteValues(c.Incoming))
+			}
+			if o.history {
+				fmt.Fprintf(e.stdout, "history:\n")
+				for i, v := range hist {
+					from := ""
+					if v.Bundle != "" {
+						from = " from bundle " + v.Bundle
+					}
+					fmt.Fprintf(e.stdout, "  %d  %s  %-7s by %s%s  hash %s\n", v.N, v.At, v.Action, v.Agency, from, v.Hash[:16])
+					if ch := changedProps(hist, i); len(ch) > 0 {
+						fmt.Fprintf(e.stdout, "      changed: %s\n", schema.Printable(strings.Join(ch, ", ")))
+					}
+				}
+			}
+			return nil
+		}})
+}
+
+// changedProps lists the stamped keys that version i of hist changed.
+func changedProps(hist []store.VersionEntry, i int) []string {
+	r := hist[i].Record
+	by := r.Version.By
+	n := r.Version.Vector[by]
+	dot := fmt.Sprintf("%s:%d", by, n)
+	var out []string
+	for k, d := range r.Version.Props {
+		if d == dot {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func printRecord(e *env, r *schema.Record) {
+	w := e.stdout
+	state := ""
+	if r.Deleted {
+		state = " (DELETED)"
+	}
+	fmt.Fprintf(w, "%s  %s%s\n", schema.Printable(r.ID), r.Schema, state)
+	fmt.Fprintf(w, "  origin      %s\n", r.Origin)
+	h := r.Handling
+	hs := "TLP:" + strings.ToUpper(h.TLP)
+	if h.Code != "" {
+		hs += " " + h.Code
+	}
+	if len(h.ReleasableTo) > 0 {
+		hs += " releasable to " + strings.Join(h.ReleasableTo, ",")
+	}
+	if len(h.NotReleasableTo) > 0 {
+		hs += " not releasable to " + strings.Join(h.NotReleasableTo, ",")
+	}
+	if h.RetainUntil != "" {
+		hs += " retain until " + h.RetainUntil
+	}
+	fmt.Fprintf(w, "  handling    %s\n", hs)
+	if ev := r.Evaluation; ev != nil {
+		fmt.Fprintf(w, "  evaluation  %s%s\n", ev.Reliability, ev.Credibility)
+	}
+	var vv []string
+	for a, n := range r.Version.Vector {
+		vv = append(vv, fmt.Sprintf("%s:%d", a, n))
+	}
+	sort.Strings(vv)
+	fmt.Fprintf(w, "  version     %s, last by %s at %s\n", strings.Join(vv, " "), r.Version.By, r.Version.At)
+	fmt.Fprintf(w, "  hash        %s\n", office.ContentHash(r))
+	var props []string
+	for p := range r.Properties {
+		props = append(props, p)
+	}
+	sort.Strings(props)
+	for _, p := range props {
+		fmt.Fprintf(w, "  %-20s %s\n", schema.Printable(p), quoteValues(r.Properties[p]))
+	}
+	var extra []string
+	for k := range r.Extra {
+		extra = append(extra, k)
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		fmt.Fprintf(w, "  [%s] %s\n", schema.Printable(k), schema.Printable(string(r.Extra[k])))
+	}
+}
+
+type exportOptions struct {
+	format  string
+	typ     string
+	deleted bool
+	output  string
+}
+
+func (o *exportOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.format, "format", "jsonl", "jsonl (valise form, envelope included), ftm or csv")
+	fs.StringVar(&o.typ, "type", "", "only records of this schema")
+	fs.BoolVar(&o.deleted, "deleted", false, "include tombstones")
+	fs.StringVarP(&o.output, "output", "o", "", "write to FILE (default: standard output)")
+}
+
+func init() {
+	o := &exportOptions{}
+	register(&command{name: "export", short: "dump records as JSON lines, FollowTheMoney or CSV", maxArgs: 0, opts: o,
+		example: "  valise export --format ftm > entities.ftm.json\n  valise export --format csv --type Person -o people.csv",
+		run: func(e *env, args []string) error {
+			out := e.stdout
+			var f *os.File
+			if o.output != "" {
+				var err error
+				if f, err = os.CreateTemp(dirOf(o.output), ".valise-export-*.tmp"); err != nil {
+					return err
+				}
+				defer os.Remove(f.Name())
+				defer f.Close()
+				out = f
+			}
+			bw := bufio.NewWriterSize(out, 1<<20)
+			w, err := formats.NewWriter(bw, o.format)
+			if err != nil {
+				return usagef("%v", err)
+			}
+			if o.typ != "" {
+				if _, ok := schema.Get(o.typ); !ok {
+					return usagef("unknown type %q", schema.Printable(o.typ))
+				}
+			}
+			if err := e.office.Store.Each(store.Filter{Type: o.typ, IncludeDeleted: o.deleted}, w.Write); err != nil {
+				return err
+			}
+			if err := w.Close(); err != nil {
+				return err
+			}
+			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if f != nil {
+				if err := f.Sync(); err != nil {
+					return err
+				}
+				if err := os.Link(f.Name(), o.output); err != nil {
+					return fmt.Errorf("%s: %w (valise does not overwrite files)", o.output, err)
+				}
+			}
+			return nil
+		}})
+}
+
+func dirOf(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i+1]
+	}
+	return "."
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+
+	"valise/bundle"
+	"valise/crypto"
+	"valise/office"
+	"valise/schema"
+	"valise/store"
+)
+
+// Exit codes: one table, printed by valise help and in the README.
+const (
+	exitOK         = 0
+	exitError      = 1
+	exitUsage      = 2
+	exitMalformed  = 3
+	exitAuth       = 4
+	exitNotAddress = 5
+	exitReplay     = 6
+	exitInvalid    = 7
+	exitBusy       = 8
+	exitIO         = 9
+)
+
+const exitTable = `exit codes:
+  0  ok
+  1  error (anything not below)
+  2  usage: unknown command, bad flag, missing argument
+  3  malformed bundle: syntax, unknown version, size limit, truncation, trailing bytes
+  4  authentication failed: signature, hash, manifest, age, unknown or revoked sender
+  5  not addressed to this office
+  6  replay or ordering: bundle already imported, sequence number reused
+  7  invalid content: a record or input file fails validation
+  8  store busy: another valise command holds the store
+  9  I/O: a file cannot be read or written
+`
+
+// exitCode maps an error to its exit code; the first matching class wins.
+func exitCode(err error) int {
+	var u *usageError
+	var pe *fs.PathError
+	switch {
+	case errors.As(err, &u):
+		return exitUsage
+	case errors.Is(err, bundle.ErrNotAddressed):
+		return exitNotAddress
+	case errors.Is(err, bundle.ErrAuth), errors.Is(err, crypto.ErrUnknownSigner), errors.Is(err, crypto.ErrRevoked),
+		errors.Is(err, crypto.ErrCard), errors.Is(err, crypto.ErrWeakKey):
+		return exitAuth
+	case errors.Is(err, bundle.ErrMalformed):
+		return exitMalformed
+	case errors.Is(err, office.ErrReplay):
+		return exitReplay
+	case errors.Is(err, bundle.ErrContent), errors.Is(err, schema.ErrInvalid), errors.Is(err, schema.ErrSchemaVersion):
+		return exitInvalid
+	case errors.Is(err, store.ErrBusy):
+		return exitBusy
+	case errors.As(err, &pe):
+		return exitIO
+	}
+	return exitError
+}
+
+// checkOf returns the name of the failed check, when err names one.
+func checkOf(err error) string {
+	var be *bundle.Error
+	if errors.As(err, &be) {
+		return be.Check
+	}
+	return ""
+}

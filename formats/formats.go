@@ -1,0 +1,481 @@
+package formats
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"valise/schema"
+)
+
+// Format names.
+const (
+	JSONL   = "jsonl"    // valise's own form: one record per line, schema.Decode
+	FtM     = "ftm"      // FollowTheMoney entity JSON lines, and FtM delta files ({"op":"ADD"|"MOD"|"DEL","entity":{...}})
+	CSV     = "csv"      // header row naming properties; `id` column required; `;` separates multiple values; --type gives the schema
+	UNSC    = "un-sc"    // UN Security Council consolidated list XML
+	OFACSDN = "ofac-sdn" // US Treasury SDN CSV
+)
+
+// Formats lists every format name Read accepts, in a stable order.
+var Formats = []string{JSONL, FtM, CSV, UNSC, OFACSDN}
+
+// Sentinel errors of Read and Detect.
+var (
+	// ErrFormat is wrapped by the errors that concern a file as a whole:
+	// format not recognised, unusable header, broken structure.
+	ErrFormat = errors.New("unreadable record file")
+	// ErrOptions is wrapped by the errors that concern the Options: an
+	// unknown format or type, an invalid origin or handling, or one that
+	// the file's format needs and that is missing.
+	ErrOptions = errors.New("invalid read options")
+)
+
+// Options for Read.
+type Options struct {
+	Format   string          // "" = detect from name and first bytes (Detect)
+	Type     string          // schema for CSV rows (required for CSV unless the CSV has a `schema` column)
+	Handling schema.Handling // handling given to records whose input carries none (TLP at least)
+	Origin   string          // agency put in Origin of records whose input carries none
+}
+
+// Problem is one invalid input item: file, line, record id, property, rule.
+type Problem struct {
+	File     string
+	Line     int    // 1-based line where the item starts; 0 when not known
+	ID       string // record id, when known
+	Property string // property, column or envelope field, when the problem is in one
+	Rule     string // what is wrong
+}
+
+// Error reads like "people.csv:12: record P-7: property birthDate: value 1
+// "1975-13-01": not an ISO 8601 date ...". Every part that comes from the
+// input is escaped with schema.Printable.
+func (p *Problem) Error() string {
+	var b strings.Builder
+	b.WriteString(schema.Printable(p.File))
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	b.WriteString(": ")
+	if p.ID != "" {
+		fmt.Fprintf(&b, "record %s: ", schema.Printable(p.ID))
+	}
+	if p.Property != "" {
+		fmt.Fprintf(&b, "property %s: ", schema.Printable(p.Property))
+	}
+	b.WriteString(p.Rule)
+	return b.String()
+}
+
+// Unwrap makes every Problem an schema.ErrInvalid.
+func (p *Problem) Unwrap() error { return schema.ErrInvalid }
+
+// Result of reading one file.
+type Result struct {
+	Format   string
+	Records  []*schema.Record // valid records to add or update, in file order (content only: no Version)
+	Deletes  []string         // ids to tombstone (FtM delta DEL, valise JSONL records with "deleted": true)
+	Problems []*Problem       // every invalid item, each once; Records excludes them
+	// Source, when not "", names a complete edition of a published list
+	// ("un-sc", "ofac-sdn"): records held from that source and absent from
+	// this edition are to be tombstoned by the caller. The edition is only
+	// whole when Problems is empty: an entry that failed is absent from
+	// Records too, and must not be tombstoned for it.
+	Source string
+}
+
+// headSize is how much of a file Read looks at to detect its format.
+const headSize = 64 << 10
+
+// Detect names the format of a file from its name and its first bytes
+// (head; a few KiB are enough). It returns an error wrapping ErrFormat when
+// neither tells.
+func Detect(name string, head []byte) (string, error) {
+	head = bytes.TrimPrefix(head, utf8BOM)
+	lower := strings.ToLower(filepath.Base(name))
+	ext := filepath.Ext(lower)
+	first := firstByte(head)
+	switch {
+	case ext == ".xml" || (first == '<' && !isJSONName(ext) && ext != ".csv"):
+		if bytes.Contains(head, []byte("<CONSOLIDATED_LIST")) {
+			return UNSC, nil
+		}
+		return "", fmt.Errorf("%w: %s: XML that is not a UN Security Council consolidated list", ErrFormat, schema.Printable(name))
+	case isJSONName(ext) && first == 0:
+		// An empty file of records, as an export of nothing writes.
+		if ext == ".jsonl" || ext == ".ndjson" {
+			return JSONL, nil
+		}
+		return FtM, nil
+	case isJSONName(ext) || first == '{':
+		if first != '{' {
+			return "", fmt.Errorf("%w: %s: does not start with a JSON object", ErrFormat, schema.Printable(name))
+		}
+		line, _, _ := bytes.Cut(head, []byte("\n"))
+		for _, k := range topKeys(line) {
+			switch k {
+			case "origin", "handling", "version", "deleted", "evaluation":
+				return JSONL, nil
+			}
+		}
+		return FtM, nil
+	case ext == ".csv" || ext == ".txt" || ext == "":
+		if looksOFAC(head) {
+			return OFACSDN, nil
+		}
+		if ext == ".csv" || looksCSVHeader(head) {
+			return CSV, nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s: cannot tell the format; name it (jsonl, ftm, csv, un-sc, ofac-sdn)", ErrFormat, schema.Printable(name))
+}
+
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+func isJSONName(ext string) bool {
+	return ext == ".json" || ext == ".jsonl" || ext == ".ndjson" || ext == ".ftm"
+}
+
+func firstByte(b []byte) byte {
+	for _, c := range b {
+		switch c {
+		case ' ', '\t', '\r', '\n':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// topKeys returns the top-level keys of the JSON object that starts b, as
+// far as b goes: b may be cut short.
+func topKeys(b []byte) []string {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	var keys []string
+	for dec.More() {
+		t, err := dec.Token()
+		k, ok := t.(string)
+		if err != nil || !ok {
+			return keys
+		}
+		keys = append(keys, k)
+		depth := 0
+		for {
+			t, err := dec.Token()
+			if err != nil {
+				return keys
+			}
+			switch t {
+			case json.Delim('{'), json.Delim('['):
+				depth++
+			case json.Delim('}'), json.Delim(']'):
+				depth--
+			}
+			if depth == 0 {
+				break
+			}
+		}
+	}
+	return keys
+}
+
+// looksOFAC reports a headerless SDN row: ent_num, then a quoted name, 12
+// fields, and the "-0-" empty marker.
+func looksOFAC(head []byte) bool {
+	line, _, _ := bytes.Cut(head, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	i := 0
+	for i < len(line) && line[i] >= '0' && line[i] <= '9' {
+		i++
+	}
+	if i == 0 || !bytes.HasPrefix(line[i:], []byte(`,"`)) || !bytes.Contains(line, []byte("-0-")) {
+		return false
+	}
+	f, rule := parseCSVLine(line)
+	return rule == "" && len(f) == len(ofacColumns)
+}
+
+// looksCSVHeader reports a first line that names an id column.
+func looksCSVHeader(head []byte) bool {
+	line, _, _ := bytes.Cut(head, []byte("\n"))
+	f, rule := parseCSVLine(bytes.TrimSuffix(line, []byte("\r")))
+	if rule != "" {
+		return false
+	}
+	for _, c := range f {
+		if c == "id" {
+			return true
+		}
+	}
+	return false
+}
+
+// Read reads one record file. The error is only for I/O failures and files
+// unreadable as a whole (unknown format, CSV without usable header, broken
+// XML, missing options); each invalid item is a Problem in the Result and
+// reading goes on.
+func Read(name string, r io.Reader, opts Options) (*Result, error) {
+	br := bufio.NewReaderSize(r, headSize)
+	format := opts.Format
+	if format == "" {
+		head, err := br.Peek(headSize)
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			return nil, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
+		}
+		if format, err = Detect(name, head); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkOptions(format, opts); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
+	}
+	c := &collector{name: name, opts: opts, res: &Result{Format: format}, seen: map[string]int{}}
+	var err error
+	switch format {
+	case JSONL, FtM:
+		err = readJSONLines(c, br, format)
+	case CSV:
+		err = readCSV(c, br)
+	case UNSC:
+		c.res.Source = UNSC
+		err = readUNSC(c, br)
+	case OFACSDN:
+		c.res.Source = OFACSDN
+		err = readOFAC(c, br)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
+	}
+	return c.res, nil
+}
+
+// checkOptions refuses invalid options, and missing ones for formats whose
+// input never carries an origin or a handling.
+func checkOptions(format string, opts Options) error {
+	if opts.Origin != "" {
+		if err := schema.CheckAgency(opts.Origin); err != nil {
+			return fmt.Errorf("%w: origin: %v", ErrOptions, err)
+		}
+	}
+	h := opts.Handling
+	if h.TLP != "" || h.Code != "" || len(h.ReleasableTo) > 0 || len(h.NotReleasableTo) > 0 || h.RetainUntil != "" {
+		probe := &schema.Record{ID: "options", Schema: "Note", Origin: "XX", Handling: h,
+			Properties: map[string][]string{"name": {"options"}}}
+		for _, p := range probe.Validate() {
+			return fmt.Errorf("%w: %s: %s", ErrOptions, p.Property, p.Rule)
+		}
+	}
+	switch format {
+	case FtM, UNSC, OFACSDN:
+		if opts.Origin == "" {
+			return fmt.Errorf("%w: %s records carry no origin: give the agency that ingests them", ErrOptions, format)
+		}
+		if h.TLP == "" {
+			return fmt.Errorf("%w: %s records carry no handling: give a TLP level", ErrOptions, format)
+		}
+	case JSONL, CSV:
+	default:
+		return fmt.Errorf("%w: unknown format %q (want one of %s)", ErrOptions, format, strings.Join(Formats, ", "))
+	}
+	if opts.Type != "" {
+		if s, ok := schema.Get(opts.Type); !ok || s.Abstract {
+			return fmt.Errorf("%w: type %q is not a record type (want one of %s)", ErrOptions,
+				opts.Type, strings.Join(schema.Names(), ", "))
+		}
+	}
+	return nil
+}
+
+// collector builds a Result: it applies the defaults of Options, finds
+// duplicate ids, validates and files each item as a record or a problem.
+type collector struct {
+	name string
+	opts Options
+	res  *Result
+	seen map[string]int // id → line of its first occurrence
+}
+
+func (c *collector) problem(line int, id, prop, rule string) {
+	c.res.Problems = append(c.res.Problems, &Problem{File: c.name, Line: line, ID: id, Property: prop, Rule: rule})
+}
+
+func (c *collector) problemf(line int, id, prop, format string, args ...any) {
+	c.problem(line, id, prop, fmt.Sprintf(format, args...))
+}
+
+// first reports whether id is new in this file, and files a problem naming
+// both lines when it is not.
+func (c *collector) first(line int, id string) bool {
+	if prev, ok := c.seen[id]; ok {
+		c.problemf(line, id, "", "duplicate id: also on line %d", prev)
+		return false
+	}
+	c.seen[id] = line
+	return true
+}
+
+// add validates r and keeps it, or files its problems.
+func (c *collector) add(line int, r *schema.Record) {
+	if r.ID != "" && schema.CheckID(r.ID) == nil && !c.first(line, r.ID) {
+		return
+	}
+	r.Version = schema.Version{}
+	if r.Origin == "" {
+		r.Origin = c.opts.Origin
+	}
+	h := &r.Handling
+	if h.TLP == "" && h.Code == "" && len(h.ReleasableTo) == 0 && len(h.NotReleasableTo) == 0 && h.RetainUntil == "" {
+		*h = c.opts.Handling
+		h.ReleasableTo = cloneStrings(h.ReleasableTo)
+		h.NotReleasableTo = cloneStrings(h.NotReleasableTo)
+	} else if h.TLP == "" {
+		h.TLP = c.opts.Handling.TLP
+	}
+	if ps := r.Validate(); len(ps) > 0 {
+		for _, p := range ps {
+			c.problem(line, p.ID, p.Property, p.Rule)
+		}
+		return
+	}
+	if tooLarge(r) {
+		c.problemf(line, r.ID, "", "record longer than %d bytes in canonical form", schema.MaxRecordBytes)
+		return
+	}
+	c.res.Records = append(c.res.Records, r)
+}
+
+// tooLarge reports a record whose canonical encoding exceeds
+// schema.MaxRecordBytes, which Validate does not check. It encodes only the
+// records that a cheap upper bound cannot clear (a valid value at most
+// doubles when escaped).
+func tooLarge(r *schema.Record) bool {
+	n := 512 + len(r.ID) + len(r.Schema) + len(r.Origin) + len(r.Handling.RetainUntil)
+	for _, l := range [][]string{r.Handling.ReleasableTo, r.Handling.NotReleasableTo} {
+		for _, a := range l {
+			n += len(a) + 3
+		}
+	}
+	for name, values := range r.Properties {
+		n += 2*len(name) + 6
+		for _, v := range values {
+			n += 2*len(v) + 3
+		}
+	}
+	for k, v := range r.Extra {
+		n += 2*len(k) + 4 + len(v)
+	}
+	if n <= schema.MaxRecordBytes {
+		return false
+	}
+	return len(r.AppendCanonical(nil)) > schema.MaxRecordBytes
+}
+
+// del files a tombstone for id.
+func (c *collector) del(line int, id string) {
+	if err := schema.CheckID(id); err != nil {
+		c.problem(line, id, "", err.Error())
+		return
+	}
+	if c.first(line, id) {
+		c.res.Deletes = append(c.res.Deletes, id)
+	}
+}
+
+func cloneStrings(l []string) []string {
+	if l == nil {
+		return nil
+	}
+	return append([]string(nil), l...)
+}
+
+// lineReader hands out the lines of a file one by one, never holding more
+// than max bytes of one line: a longer line is skipped and reported.
+type lineReader struct {
+	br   *bufio.Reader
+	max  int
+	buf  []byte
+	line int // number of the line last returned, 1-based
+}
+
+func newLineReader(br *bufio.Reader, max int) *lineReader {
+	return &lineReader{br: br, max: max}
+}
+
+// next returns the next line with its terminator ("\n", "\r\n" or none at
+// the end of the file). The slice is valid until the next call. tooLong
+// reports a line longer than max bytes, whose content is not returned. At
+// the end of the input next returns io.EOF.
+func (l *lineReader) next() (line []byte, tooLong bool, err error) {
+	l.buf = l.buf[:0]
+	for {
+		chunk, err := l.br.ReadSlice('\n')
+		switch {
+		case err == bufio.ErrBufferFull:
+			if !tooLong {
+				if len(l.buf)+len(chunk) > l.max {
+					tooLong = true
+					l.buf = l.buf[:0]
+				} else {
+					l.buf = append(l.buf, chunk...)
+				}
+			}
+			continue
+		case err != nil && err != io.EOF:
+			return nil, false, err
+		}
+		if err == io.EOF && len(chunk) == 0 && len(l.buf) == 0 && !tooLong {
+			return nil, false, io.EOF
+		}
+		l.line++
+		if tooLong || len(l.buf)+len(chunk) > l.max {
+			l.buf = l.buf[:0]
+			return nil, true, nil
+		}
+		if len(l.buf) == 0 {
+			return chunk, false, nil
+		}
+		l.buf = append(l.buf, chunk...)
+		return l.buf, false, nil
+	}
+}
+
+func trimEOL(b []byte) []byte {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	return bytes.TrimSuffix(b, []byte("\r"))
+}
+
+// badUTF8 returns the offset of the first malformed UTF-8 byte in s, or -1.
+func badUTF8(s string) int {
+	if utf8.ValidString(s) {
+		return -1
+	}
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
+// sortedProps returns the names of r's properties, sorted.
+func sortedProps(props map[string][]string) []string {
+	names := make([]string, 0, len(props))
+	for n := range props {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,252 @@
+package formats
+
+import (
+	"bufio"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"unicode/utf8"
+
+	"valise/schema"
+)
+
+// Writer writes records to a file of one format. Errors are sticky: once a
+// Write or Close has failed, every later call returns the same error.
+// Close flushes; it does not close the underlying io.Writer.
+type Writer interface {
+	Write(*schema.Record) error
+	Close() error
+}
+
+// ErrClosed is returned by a Writer used after Close.
+var ErrClosed = errors.New("formats: writer is closed")
+
+// NewWriter returns a Writer of format jsonl, ftm or csv:
+//
+//   - jsonl: each record in its canonical encoding, envelope and version
+//     included, one per line; tombstones too.
+//   - ftm: FollowTheMoney entity lines: id, schema, properties and the kept
+//     extra keys; no envelope. Tombstones are left out.
+//   - csv: one record type per file. The header is id, schema, every
+//     property of the type sorted by name, then origin, tlp, handling_code,
+//     releasable_to, not_releasable_to, retain_until, reliability,
+//     credibility. Multiple values are joined by ';' with '\;' and '\\'
+//     escapes (see splitValues), so that Read gives back the same values.
+//     Writing a record of another type than the first is an error.
+//     Tombstones and extra keys are left out.
+func NewWriter(w io.Writer, format string) (Writer, error) {
+	switch format {
+	case JSONL:
+		return &jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}, nil
+	case FtM:
+		return &ftmWriter{jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}}, nil
+	case CSV:
+		return &csvWriter{w: csv.NewWriter(w)}, nil
+	}
+	return nil, fmt.Errorf("%w: cannot write format %q (want jsonl, ftm or csv)", ErrOptions, format)
+}
+
+type jsonlWriter struct {
+	w   *bufio.Writer
+	buf []byte
+	err error
+}
+
+func (j *jsonlWriter) Write(r *schema.Record) error {
+	if j.err != nil {
+		return j.err
+	}
+	j.buf = append(r.AppendCanonical(j.buf[:0]), '\n')
+	if _, err := j.w.Write(j.buf); err != nil {
+		j.err = fmt.Errorf("writing record %s: %w", schema.Printable(r.ID), err)
+	}
+	return j.err
+}
+
+func (j *jsonlWriter) Close() error {
+	if j.err != nil {
+		return j.err
+	}
+	if err := j.w.Flush(); err != nil {
+		j.err = fmt.Errorf("writing records: %w", err)
+		return j.err
+	}
+	j.err = ErrClosed
+	return nil
+}
+
+type ftmWriter struct{ jsonlWriter }
+
+func (f *ftmWriter) Write(r *schema.Record) error {
+	if f.err != nil {
+		return f.err
+	}
+	if r.Deleted {
+		return nil
+	}
+	f.buf = appendFtM(f.buf[:0], r)
+	if _, err := f.w.Write(f.buf); err != nil {
+		f.err = fmt.Errorf("writing record %s: %w", schema.Printable(r.ID), err)
+	}
+	return f.err
+}
+
+// appendFtM appends r as one FtM entity line: {"id", "schema",
+// "properties", extras in key order}. Properties keep their value order
+// (and an empty list when the record has one), so that an FtM file read
+// and written again gives the same entities.
+func appendFtM(dst []byte, r *schema.Record) []byte {
+	dst = append(dst, `{"id":`...)
+	dst = appendJSONString(dst, r.ID)
+	dst = append(dst, `,"schema":`...)
+	dst = appendJSONString(dst, r.Schema)
+	dst = append(dst, `,"properties":{`...)
+	for i, name := range sortedProps(r.Properties) {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = appendJSONString(dst, name)
+		dst = append(dst, ":["...)
+		for j, v := range r.Properties[name] {
+			if j > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendJSONString(dst, v)
+		}
+		dst = append(dst, ']')
+	}
+	dst = append(dst, '}')
+	keys := make([]string, 0, len(r.Extra))
+	for k := range r.Extra {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		dst = append(dst, ',')
+		dst = appendJSONString(dst, k)
+		dst = append(dst, ':')
+		dst = append(dst, r.Extra[k]...)
+	}
+	return append(dst, '}', '\n')
+}
+
+// appendJSONString writes s as a JSON string, escaping only what JSON
+// requires, as the canonical encoding does.
+func appendJSONString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[start:i]...)
+				dst = append(dst, "\ufffd"...)
+				i++
+				start = i
+				continue
+			}
+			i += size
+			continue
+		}
+		if c >= 0x20 && c != '"' && c != '\\' {
+			i++
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+type csvWriter struct {
+	w      *csv.Writer
+	schema *schema.Schema
+	props  []string
+	row    []string
+	err    error
+}
+
+func (c *csvWriter) Write(r *schema.Record) error {
+	if c.err != nil {
+		return c.err
+	}
+	if r.Deleted {
+		return nil
+	}
+	if c.schema == nil {
+		s, ok := schema.Get(r.Schema)
+		if !ok {
+			c.err = fmt.Errorf("writing record %s: unknown schema %q", schema.Printable(r.ID), r.Schema)
+			return c.err
+		}
+		c.schema = s
+		header := []string{colID, colSchema}
+		for _, p := range s.Props() {
+			c.props = append(c.props, p.Name)
+		}
+		header = append(header, c.props...)
+		header = append(header, envelopeColumns...)
+		if err := c.w.Write(header); err != nil {
+			c.err = fmt.Errorf("writing CSV header: %w", err)
+			return c.err
+		}
+	}
+	if r.Schema != c.schema.Name {
+		c.err = fmt.Errorf("writing record %s: a CSV file holds one record type: this one is %s, the file %s; export one type at a time",
+			schema.Printable(r.ID), schema.Printable(r.Schema), c.schema.Name)
+		return c.err
+	}
+	for name := range r.Properties {
+		if _, ok := c.schema.Prop(name); !ok && len(r.Properties[name]) > 0 {
+			c.err = fmt.Errorf("writing record %s: property %s is not a property of %s", schema.Printable(r.ID),
+				schema.Printable(name), c.schema.Name)
+			return c.err
+		}
+	}
+	c.row = append(c.row[:0], r.ID, r.Schema)
+	for _, p := range c.props {
+		c.row = append(c.row, joinValues(r.Properties[p]))
+	}
+	var rel, cred string
+	if r.Evaluation != nil {
+		rel, cred = r.Evaluation.Reliability, r.Evaluation.Credibility
+	}
+	h := r.Handling
+	c.row = append(c.row, r.Origin, h.TLP, h.Code, joinValues(h.ReleasableTo), joinValues(h.NotReleasableTo),
+		h.RetainUntil, rel, cred)
+	if err := c.w.Write(c.row); err != nil {
+		c.err = fmt.Errorf("writing record %s: %w", schema.Printable(r.ID), err)
+	}
+	return c.err
+}
+
+func (c *csvWriter) Close() error {
+	if c.err != nil {
+		return c.err
+	}
+	c.w.Flush()
+	if err := c.w.Error(); err != nil {
+		c.err = fmt.Errorf("writing records: %w", err)
+		return c.err
+	}
+	c.err = ErrClosed
+	return nil
+}
