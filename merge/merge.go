@@ -1,12 +1,19 @@
 // Package merge decides what happens to a record when a new version of it
 // arrives: a pure function of (held, incoming) with no database inside.
 //
-// Every record carries a version vector (agency → number of changes that
-// agency made to it) and, per property, the stamp "AGENCY:N" of the change
-// that last wrote it. Envelope parts are stamped like properties under the
-// keys "@handling", "@evaluation", "@deleted" and "@extra:KEY". A removed
-// property keeps its stamp with no values, so that a removal is a change
-// like any other. docs/MERGE.md explains the design with worked examples.
+// A record's content is a set of keys: each property, and the envelope
+// parts "@handling", "@evaluation", "@deleted" and "@extra:KEY". Every
+// version carries a version vector (agency → number of changes that agency
+// made to the record) and, per key, the stamp "AGENCY:N" of the change that
+// wrote its value. A key written concurrently by two offices to different
+// values keeps both candidates: the one with the greater stamp is the
+// record's value, the others travel in the version as alternatives
+// ("alts") until a change that has seen them all (a resolution) replaces
+// them. This makes every key a multi-value register, and the merge of two
+// versions a join: the result does not depend on the order in which
+// versions arrive, so offices that have received the same bundles hold the
+// same records and the same open conflicts. docs/MERGE.md explains the
+// design with worked examples.
 package merge
 
 import (
@@ -27,6 +34,12 @@ const (
 	KeyExtra      = "@extra:"
 )
 
+// Values of the @deleted key.
+const (
+	Present = "present"
+	Deleted = "deleted"
+)
+
 // Kind is the outcome of merging one incoming record.
 type Kind int
 
@@ -45,19 +58,18 @@ var kindNames = [...]string{"inserted", "unchanged", "updated", "stale", "auto-m
 
 func (k Kind) String() string { return kindNames[k] }
 
-// PropConflict is one property both sides changed differently.
+// PropConflict is one key with several concurrent candidate values.
 type PropConflict struct {
-	Property             string
-	Held, Incoming       []string // the two values
-	HeldBy, IncomingBy   string   // agencies whose change wrote each value
-	HeldDot, IncomingDot string   // their stamps
+	Property   string
+	Candidates []schema.Alt // every candidate, the provisional winner first
+	New        bool         // the conflict appeared in this merge
 }
 
 // Result of Merge.
 type Result struct {
 	Kind      Kind
 	Record    *schema.Record // the record to hold afterwards (nil for Unchanged and Stale)
-	Conflicts []PropConflict // for Conflict and DeleteModify
+	Conflicts []PropConflict // the conflicts this merge opened (Conflict, DeleteModify)
 }
 
 // Order of two version vectors.
@@ -75,8 +87,7 @@ const (
 func Compare(a, b map[string]uint64) Order {
 	less, more := false, false
 	for k, va := range a {
-		vb := b[k]
-		if va < vb {
+		if vb := b[k]; va < vb {
 			less = true
 		} else if va > vb {
 			more = true
@@ -100,222 +111,8 @@ func Compare(a, b map[string]uint64) Order {
 
 // covers reports whether vector v has seen the change stamped dot.
 func covers(v map[string]uint64, dot string) bool {
-	if dot == "" {
-		return true
-	}
 	a, n, err := schema.ParseDot(dot)
 	return err == nil && v[a] >= n
-}
-
-// parts returns the value of every stamped key of r as comparable bytes.
-func parts(r *schema.Record) map[string][]byte {
-	m := make(map[string][]byte, len(r.Properties)+4)
-	for k, v := range r.Properties {
-		if len(v) > 0 {
-			m[k] = []byte(strings.Join(v, "\x00") + "\x01")
-		}
-	}
-	h := r.Clone()
-	h.Properties, h.Evaluation, h.Extra, h.Deleted, h.Version = nil, nil, nil, false, schema.Version{}
-	m[KeyHandling] = h.AppendCanonical(nil)
-	if r.Evaluation != nil {
-		m[KeyEvaluation] = []byte(r.Evaluation.Reliability + r.Evaluation.Credibility)
-	}
-	if r.Deleted {
-		m[KeyDeleted] = []byte("true")
-	}
-	for k, v := range r.Extra {
-		m[KeyExtra+k] = v
-	}
-	return m
-}
-
-// Edit returns the version of held that agency makes by changing its
-// content to that of edited (whose version is ignored), or nil when the
-// content is the same. held may be nil for a new record. at is the time
-// of the change (informational).
-func Edit(held, edited *schema.Record, agency, at string) *schema.Record {
-	out := edited.Clone()
-	var before map[string][]byte
-	if held != nil {
-		if bytes.Equal(contentBytes(held), contentBytes(edited)) {
-			return nil
-		}
-		out.Version = held.Clone().Version
-		out.Origin = held.Origin
-		before = parts(held)
-	}
-	if out.Version.Vector == nil {
-		out.Version.Vector = map[string]uint64{}
-	}
-	if out.Version.Props == nil {
-		out.Version.Props = map[string]string{}
-	}
-	out.Version.Vector[agency]++
-	dot := agency + ":" + strconv.FormatUint(out.Version.Vector[agency], 10)
-	after := parts(out)
-	for k, v := range after {
-		if old, ok := before[k]; !ok || !bytes.Equal(old, v) {
-			out.Version.Props[k] = dot
-		}
-	}
-	for k := range before {
-		if _, ok := after[k]; !ok {
-			out.Version.Props[k] = dot
-		}
-	}
-	out.Version.By, out.Version.At = agency, at
-	return out
-}
-
-func contentBytes(r *schema.Record) []byte {
-	c := *r
-	c.Version = schema.Version{}
-	return c.AppendCanonical(nil)
-}
-
-// Merge decides the fate of incoming against held (nil when the id is
-// unknown). It never modifies its arguments.
-func Merge(held, incoming *schema.Record) Result {
-	if held == nil {
-		return Result{Kind: Inserted, Record: incoming}
-	}
-	switch Compare(incoming.Version.Vector, held.Version.Vector) {
-	case Equal:
-		if bytes.Equal(contentBytes(held), contentBytes(incoming)) {
-			return Result{Kind: Unchanged}
-		}
-		// The same version with other content: only a forger or a bug
-		// makes this; treat it as concurrent so that nothing is lost.
-	case After:
-		return Result{Kind: Updated, Record: incoming}
-	case Before:
-		return Result{Kind: Stale}
-	}
-	return concurrent(held, incoming)
-}
-
-// concurrent merges two versions neither of which has seen the other.
-// The result is the same whichever side is "held": on a conflict the value
-// with the greater stamp is kept provisionally and both are reported.
-func concurrent(held, incoming *schema.Record) Result {
-	hp, ip := parts(held), parts(incoming)
-	keys := map[string]bool{}
-	for _, m := range []map[string]string{held.Version.Props, incoming.Version.Props} {
-		for k := range m {
-			keys[k] = true
-		}
-	}
-	for _, m := range []map[string][]byte{hp, ip} {
-		for k := range m {
-			keys[k] = true
-		}
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-
-	out := held.Clone()
-	out.Properties = map[string][]string{}
-	out.Extra = nil
-	out.Version.Props = map[string]string{}
-	out.Version.Vector = map[string]uint64{}
-	for _, v := range []map[string]uint64{held.Version.Vector, incoming.Version.Vector} {
-		for a, n := range v {
-			out.Version.Vector[a] = max(out.Version.Vector[a], n)
-		}
-	}
-	take := func(k string, from *schema.Record) {
-		if d := from.Version.Props[k]; d != "" {
-			out.Version.Props[k] = d
-		}
-		switch {
-		case k == KeyHandling:
-			out.Handling = from.Clone().Handling
-		case k == KeyEvaluation:
-			out.Evaluation = from.Clone().Evaluation
-		case k == KeyDeleted:
-			out.Deleted = from.Deleted
-		case strings.HasPrefix(k, KeyExtra):
-			if v, ok := from.Extra[k[len(KeyExtra):]]; ok {
-				if out.Extra == nil {
-					out.Extra = map[string][]byte{}
-				}
-				out.Extra[k[len(KeyExtra):]] = v
-			}
-		default:
-			if v := from.Properties[k]; len(v) > 0 {
-				out.Properties[k] = slices.Clone(v)
-			}
-		}
-	}
-	res := Result{Kind: AutoMerged}
-	deletedConflict := false
-	for _, k := range sorted {
-		hd, id := held.Version.Props[k], incoming.Version.Props[k]
-		switch {
-		case hd == id:
-			take(k, held)
-		case covers(incoming.Version.Vector, hd) && !covers(held.Version.Vector, id):
-			take(k, incoming)
-		case covers(held.Version.Vector, id) && !covers(incoming.Version.Vector, hd):
-			take(k, held)
-		default:
-			// Both sides wrote k without seeing the other's write.
-			winner := held
-			if dotLess(hd, id) {
-				winner = incoming
-			}
-			take(k, winner)
-			if bytes.Equal(hp[k], ip[k]) {
-				continue // concurrent identical changes
-			}
-			if k == KeyDeleted {
-				deletedConflict = true
-			}
-			res.Conflicts = append(res.Conflicts, PropConflict{Property: k,
-				Held: display(held, k), Incoming: display(incoming, k),
-				HeldBy: agencyOf(hd), IncomingBy: agencyOf(id), HeldDot: hd, IncomingDot: id})
-		}
-	}
-	if held.Deleted != incoming.Deleted && !deletedConflict {
-		// One side deleted while the other changed something the deleter
-		// never saw.
-		del, other := held, incoming
-		if incoming.Deleted {
-			del, other = incoming, held
-		}
-		for _, d := range other.Version.Props {
-			if !covers(del.Version.Vector, d) {
-				deletedConflict = true
-				break
-			}
-		}
-	}
-	switch {
-	case deletedConflict:
-		res.Kind = DeleteModify
-		if len(res.Conflicts) == 0 || res.Conflicts[0].Property != KeyDeleted {
-			res.Conflicts = append([]PropConflict{{Property: KeyDeleted,
-				Held: display(held, KeyDeleted), Incoming: display(incoming, KeyDeleted),
-				HeldBy: held.Version.By, IncomingBy: incoming.Version.By}}, res.Conflicts...)
-		}
-	case len(res.Conflicts) > 0:
-		res.Kind = Conflict
-	}
-	// By and At describe the latest change; pick deterministically.
-	if dotLess(held.Version.By+held.Version.At, incoming.Version.By+incoming.Version.At) {
-		out.Version.By, out.Version.At = incoming.Version.By, incoming.Version.At
-	}
-	res.Record = out
-	return res
-}
-
-func agencyOf(dot string) string {
-	a, _, _ := strings.Cut(dot, ":")
-	return a
 }
 
 // dotLess orders stamps "AGENCY:N" by agency, then by number.
@@ -330,13 +127,13 @@ func dotLess(a, b string) bool {
 	return x < y
 }
 
-// display returns the value of key k of r for a report.
-func display(r *schema.Record, k string) []string {
+// Value returns the value of key k in r as a list of strings: the values
+// of a property, or one canonical string for an envelope part (none when
+// the part is absent).
+func Value(r *schema.Record, k string) []string {
 	switch {
 	case k == KeyHandling:
-		h := r.Clone()
-		h.Properties, h.Evaluation, h.Extra, h.Deleted, h.Version = nil, nil, nil, false, schema.Version{}
-		return []string{string(h.AppendCanonical(nil))}
+		return []string{schema.HandlingString(r.Handling)}
 	case k == KeyEvaluation:
 		if r.Evaluation == nil {
 			return nil
@@ -344,9 +141,9 @@ func display(r *schema.Record, k string) []string {
 		return []string{r.Evaluation.Reliability + r.Evaluation.Credibility}
 	case k == KeyDeleted:
 		if r.Deleted {
-			return []string{"deleted"}
+			return []string{Deleted}
 		}
-		return []string{"present"}
+		return []string{Present}
 	case strings.HasPrefix(k, KeyExtra):
 		if v, ok := r.Extra[k[len(KeyExtra):]]; ok {
 			return []string{string(v)}
@@ -354,4 +151,372 @@ func display(r *schema.Record, k string) []string {
 		return nil
 	}
 	return r.Properties[k]
+}
+
+// setValue sets key k of r to v (as Value returns it).
+func setValue(r *schema.Record, k string, v []string) {
+	switch {
+	case k == KeyHandling:
+		if len(v) == 1 {
+			if h, err := schema.ParseHandlingString(v[0]); err == nil {
+				r.Handling = h
+			}
+		}
+	case k == KeyEvaluation:
+		r.Evaluation = nil
+		if len(v) == 1 && len(v[0]) == 2 {
+			r.Evaluation = &schema.Evaluation{Reliability: v[0][:1], Credibility: v[0][1:]}
+		}
+	case k == KeyDeleted:
+		r.Deleted = len(v) == 1 && v[0] == Deleted
+	case strings.HasPrefix(k, KeyExtra):
+		name := k[len(KeyExtra):]
+		if len(v) == 1 {
+			if r.Extra == nil {
+				r.Extra = map[string][]byte{}
+			}
+			r.Extra[name] = []byte(v[0])
+		} else {
+			delete(r.Extra, name)
+		}
+	default:
+		if len(v) > 0 {
+			if r.Properties == nil {
+				r.Properties = map[string][]string{}
+			}
+			r.Properties[k] = slices.Clone(v)
+		} else {
+			delete(r.Properties, k)
+		}
+	}
+}
+
+// keys returns every key r has a value or a stamp for.
+func keys(r *schema.Record, into map[string]bool) {
+	for k, v := range r.Properties {
+		if len(v) > 0 {
+			into[k] = true
+		}
+	}
+	into[KeyHandling], into[KeyDeleted] = true, true
+	if r.Evaluation != nil {
+		into[KeyEvaluation] = true
+	}
+	for k := range r.Extra {
+		into[KeyExtra+k] = true
+	}
+	for k := range r.Version.Props {
+		into[k] = true
+	}
+	for k := range r.Version.Alts {
+		into[k] = true
+	}
+}
+
+func sameValue(a, b []string) bool { return slices.Equal(a, b) }
+
+// Edit returns the version of held that agency makes by changing its
+// content to that of edited (whose version information is ignored), or nil
+// when nothing changed. held is nil for a new record. Keys listed in
+// resolve are written even when their value is unchanged, which settles
+// their open conflicts. at is the time of the change, informational only.
+func Edit(held, edited *schema.Record, agency, at string, resolve ...string) *schema.Record {
+	out := edited.Clone()
+	out.Version = schema.Version{Vector: map[string]uint64{}, Props: map[string]string{}}
+	var changed []string
+	all := map[string]bool{}
+	keys(edited, all)
+	if held != nil {
+		out.Origin = held.Origin
+		v := held.Clone().Version
+		out.Version.Vector, out.Version.Props, out.Version.Alts = v.Vector, v.Props, v.Alts
+		out.Version.By, out.Version.At = v.By, v.At
+		keys(held, all)
+		for k := range all {
+			if !sameValue(Value(held, k), Value(edited, k)) || slices.Contains(resolve, k) {
+				changed = append(changed, k)
+			}
+		}
+		if len(changed) == 0 {
+			return nil
+		}
+	} else {
+		for k := range all {
+			if len(Value(edited, k)) > 0 {
+				changed = append(changed, k)
+			}
+		}
+	}
+	if out.Version.Vector == nil {
+		out.Version.Vector = map[string]uint64{}
+	}
+	if out.Version.Props == nil {
+		out.Version.Props = map[string]string{}
+	}
+	out.Version.Vector[agency]++
+	dot := agency + ":" + strconv.FormatUint(out.Version.Vector[agency], 10)
+	// Every change also writes @deleted: a change made without seeing a
+	// concurrent delete then conflicts with it (delete/modify).
+	if !slices.Contains(changed, KeyDeleted) {
+		changed = append(changed, KeyDeleted)
+	}
+	for _, k := range changed {
+		out.Version.Props[k] = dot
+		delete(out.Version.Alts, k)
+	}
+	if len(out.Version.Alts) == 0 {
+		out.Version.Alts = nil
+	}
+	// By and At name the latest change by wall-clock time that the record
+	// has seen: they only ever grow, so that a fast-forward and a join
+	// agree on them.
+	if held == nil || at+"\x00"+agency > held.Version.At+"\x00"+held.Version.By {
+		out.Version.By, out.Version.At = agency, at
+	}
+	return out
+}
+
+// candidates returns the candidates of key k in r: the value with its stamp,
+// then the alternatives.
+func candidates(r *schema.Record, k string) []schema.Alt {
+	var out []schema.Alt
+	if d := r.Version.Props[k]; d != "" {
+		out = append(out, schema.Alt{Dot: d, Values: Value(r, k)})
+	}
+	return append(out, r.Version.Alts[k]...)
+}
+
+// Merge decides the fate of incoming against held (nil when the id is
+// unknown). It never modifies its arguments.
+func Merge(held, incoming *schema.Record) Result {
+	if held == nil {
+		return Result{Kind: Inserted, Record: incoming}
+	}
+	switch Compare(incoming.Version.Vector, held.Version.Vector) {
+	case Equal:
+		if bytes.Equal(held.AppendCanonical(nil), incoming.AppendCanonical(nil)) {
+			return Result{Kind: Unchanged}
+		}
+		// The same version with other content: a forger or a bug. Join
+		// them so that nothing is lost and the difference shows.
+	case After:
+		return Result{Kind: Updated, Record: incoming}
+	case Before:
+		return Result{Kind: Stale}
+	}
+	out := Join(held, incoming)
+	res := Result{Kind: AutoMerged, Record: out}
+	before := map[string]int{}
+	for _, c := range Conflicts(held) {
+		before[c.Property] = distinct(c.Candidates)
+	}
+	for _, c := range Conflicts(out) {
+		if distinct(c.Candidates) > before[c.Property] {
+			c.New = true
+			res.Conflicts = append(res.Conflicts, c)
+		}
+	}
+	sort.Slice(res.Conflicts, func(i, j int) bool { return res.Conflicts[i].Property < res.Conflicts[j].Property })
+	for _, c := range res.Conflicts {
+		if c.Property == KeyDeleted {
+			res.Kind = DeleteModify
+			return res
+		}
+	}
+	if len(res.Conflicts) > 0 {
+		res.Kind = Conflict
+	}
+	return res
+}
+
+// Join merges two versions of one record into the version that has seen
+// both. It is commutative, associative and idempotent.
+func Join(a, b *schema.Record) *schema.Record {
+	out := a.Clone()
+	// Two offices that created a record under the same id without seeing
+	// each other: the origin is chosen the same way everywhere.
+	out.Origin = min(a.Origin, b.Origin)
+	out.Version.Vector = map[string]uint64{}
+	for _, v := range []map[string]uint64{a.Version.Vector, b.Version.Vector} {
+		for ag, n := range v {
+			out.Version.Vector[ag] = max(out.Version.Vector[ag], n)
+		}
+	}
+	out.Version.Props = map[string]string{}
+	out.Version.Alts = nil
+	all := map[string]bool{}
+	keys(a, all)
+	keys(b, all)
+	for k := range all {
+		ca, cb := candidates(a, k), candidates(b, k)
+		surv := survivors(ca, b.Version.Vector, cb)
+		surv = append(surv, survivors(cb, a.Version.Vector, ca)...)
+		surv = collapse(k, surv, out.Origin)
+		if len(surv) == 0 {
+			// Never stamped on either side (data without versions): keep
+			// a's value.
+			continue
+		}
+		setValue(out, k, surv[0].Values)
+		out.Version.Props[k] = surv[0].Dot
+		if len(surv) > 1 {
+			if out.Version.Alts == nil {
+				out.Version.Alts = map[string][]schema.Alt{}
+			}
+			out.Version.Alts[k] = surv[1:]
+		}
+	}
+	// By and At describe the latest change seen (see Edit).
+	if b.Version.At+"\x00"+b.Version.By > a.Version.At+"\x00"+a.Version.By {
+		out.Version.By, out.Version.At = b.Version.By, b.Version.At
+	}
+	return out
+}
+
+// survivors returns the candidates of one side that the other side has not
+// overwritten: those it also holds, and those it has not seen.
+func survivors(mine []schema.Alt, otherVV map[string]uint64, other []schema.Alt) []schema.Alt {
+	var out []schema.Alt
+	for _, c := range mine {
+		held := false
+		for _, o := range other {
+			if o.Dot == c.Dot {
+				held = true
+			}
+		}
+		if held || !covers(otherVV, c.Dot) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// collapse orders candidates, the greatest stamp first, and removes
+// duplicate stamps. Candidates with equal values are all kept (dropping one
+// would let a later join forget what it stood for); Conflicts ignores
+// them. Handling never conflicts: the record shows the most restrictive
+// combination of every candidate, so a merge never widens it.
+func collapse(k string, cs []schema.Alt, origin string) []schema.Alt {
+	sort.Slice(cs, func(i, j int) bool { return dotLess(cs[j].Dot, cs[i].Dot) })
+	var out []schema.Alt
+	for _, c := range cs {
+		if n := len(out); n > 0 && out[n-1].Dot == c.Dot {
+			// The same stamp with two values: only a forger or a bug
+			// makes this; keep one, the same way everywhere.
+			if k == KeyHandling {
+				out[n-1].Values = []string{schema.HandlingString(Restrict(handlingOf(out[n-1]), handlingOf(c), origin))}
+			} else if lessValues(out[n-1].Values, c.Values) {
+				out[n-1].Values = slices.Clone(c.Values)
+			}
+			continue
+		}
+		out = append(out, schema.Alt{Dot: c.Dot, Values: slices.Clone(c.Values)})
+	}
+	if k == KeyHandling && len(out) > 1 {
+		h := handlingOf(out[0])
+		for _, c := range out[1:] {
+			h = Restrict(h, handlingOf(c), origin)
+		}
+		out[0].Values = []string{schema.HandlingString(h)}
+	}
+	return out
+}
+
+func handlingOf(c schema.Alt) schema.Handling {
+	if len(c.Values) != 1 {
+		return schema.Handling{TLP: "red"}
+	}
+	h, err := schema.ParseHandlingString(c.Values[0])
+	if err != nil {
+		return schema.Handling{TLP: "red"}
+	}
+	return h
+}
+
+// distinct counts the different values among candidates.
+func distinct(cs []schema.Alt) int {
+	n := 0
+	for i, c := range cs {
+		seen := false
+		for _, o := range cs[:i] {
+			if sameValue(o.Values, c.Values) {
+				seen = true
+				break
+			}
+		}
+		if !seen {
+			n++
+		}
+	}
+	return n
+}
+
+// Conflicts lists the open conflicts of r: keys whose concurrent candidates
+// hold different values. Handling is never one (see collapse).
+func Conflicts(r *schema.Record) []PropConflict {
+	var out []PropConflict
+	for k := range r.Version.Alts {
+		if k == KeyHandling {
+			continue
+		}
+		if cs := candidates(r, k); distinct(cs) > 1 {
+			out = append(out, PropConflict{Property: k, Candidates: cs})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Property < out[j].Property })
+	return out
+}
+
+func lessValues(a, b []string) bool { return strings.Join(a, "\x00") < strings.Join(b, "\x00") }
+
+var tlpRank = map[string]int{"clear": 0, "green": 1, "amber": 2, "amber+strict": 3, "red": 4}
+
+// Restrict returns the handling that obeys both a and b: the higher TLP
+// level and handling code, both agencies' exclusions, only the agencies
+// both release to (only the originator when there is none), and the
+// earlier retention date. It is commutative, associative and idempotent.
+func Restrict(a, b schema.Handling, origin string) schema.Handling {
+	out := a
+	if tlpRank[b.TLP] > tlpRank[a.TLP] {
+		out.TLP = b.TLP
+	}
+	if b.Code > a.Code {
+		out.Code = b.Code
+	}
+	out.NotReleasableTo = union(a.NotReleasableTo, b.NotReleasableTo)
+	switch {
+	case len(a.ReleasableTo) == 0:
+		out.ReleasableTo = slices.Clone(b.ReleasableTo)
+	case len(b.ReleasableTo) == 0:
+		out.ReleasableTo = slices.Clone(a.ReleasableTo)
+	default:
+		var both []string
+		for _, x := range a.ReleasableTo {
+			if slices.Contains(b.ReleasableTo, x) {
+				both = append(both, x)
+			}
+		}
+		if len(both) == 0 {
+			// Nobody both sides release to: only the originator, who
+			// may always receive its own record.
+			both = []string{origin}
+		}
+		sort.Strings(both)
+		out.ReleasableTo = both
+	}
+	if b.RetainUntil != "" && (a.RetainUntil == "" || b.RetainUntil < a.RetainUntil) {
+		out.RetainUntil = b.RetainUntil
+	}
+	return out
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -141,28 +141,13 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 			if res.Record == nil {
 				continue
 			}
-			if err := tx.Put(res.Record, store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}); err != nil {
+			c := store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}
+			if err := put(tx, res.Record, c, now); err != nil {
 				return err
 			}
-			open, err := tx.Conflicts(rec.ID)
-			if err != nil {
-				return err
-			}
-			cs := carryConflicts(open, res.Record)
-			for _, c := range res.Conflicts {
-				cs = upsertConflict(cs, store.Conflict{ID: rec.ID, Property: c.Property, Held: c.Held, Incoming: c.Incoming,
-					HeldBy: c.HeldBy, IncomingBy: c.IncomingBy, HeldDot: c.HeldDot, IncomingDot: c.IncomingDot,
-					Bundle: h.ID.String(), At: now})
-			}
-			if len(open) > 0 || len(cs) > 0 {
-				if err := tx.SetConflicts(rec.ID, cs); err != nil {
-					return err
-				}
-			}
-			for _, c := range cs {
-				if c.Bundle == h.ID.String() {
-					rep.Conflicts = append(rep.Conflicts, c)
-				}
+			for _, pc := range res.Conflicts {
+				rep.Conflicts = append(rep.Conflicts, store.Conflict{ID: rec.ID, Property: pc.Property,
+					Candidates: pc.Candidates, Bundle: h.ID.String(), At: now})
 			}
 		}
 		rep.Records = rr.Trailer().Records
@@ -188,28 +173,16 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 	return rep, nil
 }
 
-// carryConflicts keeps the open conflicts that the new held version has
-// not settled: a conflict on a property stays open while the property's
-// stamp is still one of the two conflicting changes.
-func carryConflicts(open []store.Conflict, rec *schema.Record) []store.Conflict {
-	var out []store.Conflict
-	for _, c := range open {
-		d := rec.Version.Props[c.Property]
-		if d == c.HeldDot || d == c.IncomingDot || d == "" {
-			out = append(out, c)
-		}
+// put writes a record version and keeps its open conflicts in step.
+func put(tx *store.Tx, r *schema.Record, c store.Change, at string) error {
+	if err := tx.Put(r, c); err != nil {
+		return err
 	}
-	return out
-}
-
-func upsertConflict(cs []store.Conflict, c store.Conflict) []store.Conflict {
-	for i := range cs {
-		if cs[i].Property == c.Property {
-			cs[i] = c
-			return cs
-		}
+	var cs []store.Conflict
+	for _, pc := range merge.Conflicts(r) {
+		cs = append(cs, store.Conflict{ID: r.ID, Property: pc.Property, Candidates: pc.Candidates, Bundle: c.Bundle, At: at})
 	}
-	return append(cs, c)
+	return tx.SetConflicts(r.ID, cs)
 }
 
 func slicesContains(l []string, s string) bool {

@@ -87,7 +87,7 @@ func (o *Office) Ingest(files []IngestFile, skipInvalid bool) (*IngestReport, er
 				default:
 					rep.Updated++
 				}
-				if err := tx.Put(next, c); err != nil {
+				if err := put(tx, next, c, at); err != nil {
 					return err
 				}
 			}
@@ -115,7 +115,7 @@ func (o *Office) Ingest(files []IngestFile, skipInvalid bool) (*IngestReport, er
 				}
 				t := held.Clone()
 				t.Deleted = true
-				if err := tx.Put(merge.Edit(held, t, self, at), c); err != nil {
+				if err := put(tx, merge.Edit(held, t, self, at), c, at); err != nil {
 					return err
 				}
 				rep.Deleted++

@@ -137,6 +137,34 @@ func (v *Version) appendCanonical(dst []byte) []byte {
 		dst = appendString(dst, k)
 		dst = append(dst, ':')
 	}
+	if len(v.Alts) > 0 {
+		field("alts")
+		keys := make([]string, 0, len(v.Alts))
+		for k := range v.Alts {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, k)
+			dst = append(dst, ':', '[')
+			for j, a := range v.Alts[k] {
+				if j > 0 {
+					dst = append(dst, ',')
+				}
+				dst = append(dst, `{"dot":`...)
+				dst = appendString(dst, a.Dot)
+				dst = append(dst, `,"values":`...)
+				dst = appendStrings(dst, a.Values)
+				dst = append(dst, '}')
+			}
+			dst = append(dst, ']')
+		}
+		dst = append(dst, '}')
+	}
 	if v.At != "" {
 		field("at")
 		dst = appendString(dst, v.At)
@@ -751,6 +779,47 @@ func Decode(data []byte) (*Record, error) {
 						s, err := d.str()
 						r.Version.Props[p] = s
 						return err
+					})
+				case "alts":
+					r.Version.Alts = map[string][]Alt{}
+					err = d.object(func(k string) error {
+						if err := d.expect('['); err != nil {
+							return err
+						}
+						var alts []Alt
+						for {
+							var a Alt
+							if err := d.object(func(f string) error {
+								var err error
+								switch f {
+								case "dot":
+									a.Dot, err = d.str()
+								case "values":
+									a.Values, err = d.strList()
+								default:
+									err = d.fail("unknown alternative field %q", f)
+								}
+								return err
+							}); err != nil {
+								return err
+							}
+							if len(alts) >= MaxValues {
+								return d.fail("more than %d alternatives", MaxValues)
+							}
+							alts = append(alts, a)
+							switch d.peek() {
+							case ',':
+								d.pos++
+								continue
+							case ']':
+								d.pos++
+							default:
+								return d.fail("want ',' or ']' in alternatives")
+							}
+							break
+						}
+						r.Version.Alts[k] = alts
+						return nil
 					})
 				case "by":
 					r.Version.By, err = d.str()

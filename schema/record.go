@@ -60,11 +60,21 @@ type Version struct {
 	Props  map[string]string // property → "AGENCY:N", the change that last set it ("props")
 	By     string            // agency of the latest change
 	At     string            // UTC time of the latest change, RFC 3339, informational only
+	// Alts holds, per key, the candidate values of an open conflict other
+	// than the one the record shows ("alts"); see package merge.
+	Alts map[string][]Alt
+}
+
+// Alt is one candidate value of a key in conflict, with the stamp of the
+// change that wrote it.
+type Alt struct {
+	Dot    string   // "AGENCY:N"
+	Values []string // property values, or the one canonical string of an envelope part
 }
 
 // IsZero reports whether v holds no version information.
 func (v Version) IsZero() bool {
-	return len(v.Vector) == 0 && len(v.Props) == 0 && v.By == "" && v.At == ""
+	return len(v.Vector) == 0 && len(v.Props) == 0 && len(v.Alts) == 0 && v.By == "" && v.At == ""
 }
 
 // CheckAgency reports whether id is a valid agency id: [A-Z0-9-]{2,32}.
@@ -163,6 +173,16 @@ func (r *Record) Validate() []*Problem {
 	for p, dot := range r.Version.Props {
 		if _, _, err := ParseDot(dot); err != nil {
 			add("version.props", "property %s: %v", Printable(p), err)
+		}
+	}
+	for k, alts := range r.Version.Alts {
+		if len(alts) == 0 || len(alts) > MaxValues {
+			add("version.alts", "key %q: want 1 to %d alternatives", k, MaxValues)
+		}
+		for _, a := range alts {
+			if _, _, err := ParseDot(a.Dot); err != nil {
+				add("version.alts", "key %q: %v", k, err)
+			}
 		}
 	}
 	if r.Version.By != "" && CheckAgency(r.Version.By) != nil {
@@ -269,6 +289,17 @@ func (r *Record) Clone() *Record {
 	for k, v := range r.Version.Props {
 		c.Version.Props[k] = v
 	}
+	c.Version.Alts = nil
+	if r.Version.Alts != nil {
+		c.Version.Alts = make(map[string][]Alt, len(r.Version.Alts))
+		for k, alts := range r.Version.Alts {
+			cp := make([]Alt, len(alts))
+			for i, a := range alts {
+				cp[i] = Alt{Dot: a.Dot, Values: append([]string(nil), a.Values...)}
+			}
+			c.Version.Alts[k] = cp
+		}
+	}
 	if r.Extra != nil {
 		c.Extra = make(map[string][]byte, len(r.Extra))
 		for k, v := range r.Extra {
@@ -297,4 +328,16 @@ func Printable(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// HandlingString returns the canonical JSON encoding of h.
+func HandlingString(h Handling) string { return string(h.appendCanonical(nil)) }
+
+// ParseHandlingString parses what HandlingString returns.
+func ParseHandlingString(s string) (Handling, error) {
+	r, err := Decode([]byte(`{"handling":` + s + `}`))
+	if err != nil {
+		return Handling{}, err
+	}
+	return r.Handling, nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -18,13 +19,12 @@ type Change struct {
 	Source string // published list the record comes from ("un-sc"), for ingests of list editions
 }
 
-// Conflict is an open conflict on one property of a record.
+// Conflict is an open conflict on one key of a record: concurrent changes
+// that left different values. The record shows the first candidate.
 type Conflict struct {
-	ID, Property         string
-	Held, Incoming       []string
-	HeldBy, IncomingBy   string
-	HeldDot, IncomingDot string // stamps of the two changes
-	Bundle, At           string
+	ID, Property string
+	Candidates   []schema.Alt // each with the stamp "AGENCY:N" of the change that wrote it
+	Bundle, At   string       // the bundle that opened the conflict here, and when
 }
 
 // Tx is a write transaction on the store. Nothing is visible to others
@@ -126,14 +126,31 @@ func (t *Tx) Put(r *schema.Record, c Change) error {
 	return nil
 }
 
-// SetConflicts replaces the open conflicts of record id.
+// SetConflicts replaces the open conflicts of record id. A conflict that
+// was already open keeps the bundle and time that opened it.
 func (t *Tx) SetConflicts(id string, cs []Conflict) error {
+	open, err := t.Conflicts(id)
+	if err != nil {
+		return err
+	}
+	if len(open) == 0 && len(cs) == 0 {
+		return nil
+	}
 	if _, err := t.tx.Exec(`DELETE FROM conflicts WHERE id = ?`, id); err != nil {
 		return mapErr(err)
 	}
 	for _, c := range cs {
-		if _, err := t.tx.Exec(`INSERT INTO conflicts(id, property, held, incoming, held_by, incoming_by, held_dot, incoming_dot, bundle, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			id, c.Property, joinValues(c.Held), joinValues(c.Incoming), c.HeldBy, c.IncomingBy, c.HeldDot, c.IncomingDot, c.Bundle, c.At); err != nil {
+		for _, o := range open {
+			if o.Property == c.Property {
+				c.Bundle, c.At = o.Bundle, o.At
+			}
+		}
+		var bundle any
+		if c.Bundle != "" {
+			bundle = c.Bundle
+		}
+		if _, err := t.tx.Exec(`INSERT INTO conflicts(id, property, candidates, bundle, at) VALUES (?, ?, ?, ?, ?)`,
+			id, c.Property, encodeCandidates(c.Candidates), bundle, c.At); err != nil {
 			return mapErr(err)
 		}
 	}
@@ -142,22 +159,11 @@ func (t *Tx) SetConflicts(id string, cs []Conflict) error {
 
 // Conflicts returns the open conflicts of id inside the transaction.
 func (t *Tx) Conflicts(id string) ([]Conflict, error) {
-	rows, err := t.tx.Query(`SELECT property, held, incoming, held_by, incoming_by, held_dot, incoming_dot, COALESCE(bundle, ''), at FROM conflicts WHERE id = ? ORDER BY property`, id)
+	rows, err := t.tx.Query(`SELECT id, property, candidates, COALESCE(bundle, ''), at FROM conflicts WHERE id = ? ORDER BY property`, id)
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	defer rows.Close()
-	var out []Conflict
-	for rows.Next() {
-		c := Conflict{ID: id}
-		var held, inc string
-		if err := rows.Scan(&c.Property, &held, &inc, &c.HeldBy, &c.IncomingBy, &c.HeldDot, &c.IncomingDot, &c.Bundle, &c.At); err != nil {
-			return nil, mapErr(err)
-		}
-		c.Held, c.Incoming = splitValues(held), splitValues(inc)
-		out = append(out, c)
-	}
-	return out, mapErr(rows.Err())
+	return scanConflicts(rows)
 }
 
 // Changed returns the transaction's change counter: every Put raises it.
@@ -256,7 +262,7 @@ func (s *Store) History(id string) ([]VersionEntry, error) {
 
 // Conflicts returns open conflicts, of one record when id is not "".
 func (s *Store) Conflicts(id string) ([]Conflict, error) {
-	q := `SELECT id, property, held, incoming, held_by, incoming_by, held_dot, incoming_dot, COALESCE(bundle, ''), at FROM conflicts`
+	q := `SELECT id, property, candidates, COALESCE(bundle, ''), at FROM conflicts`
 	var args []any
 	if id != "" {
 		q += ` WHERE id = ?`
@@ -266,18 +272,7 @@ func (s *Store) Conflicts(id string) ([]Conflict, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
-	defer rows.Close()
-	var out []Conflict
-	for rows.Next() {
-		var c Conflict
-		var held, inc string
-		if err := rows.Scan(&c.ID, &c.Property, &held, &inc, &c.HeldBy, &c.IncomingBy, &c.HeldDot, &c.IncomingDot, &c.Bundle, &c.At); err != nil {
-			return nil, mapErr(err)
-		}
-		c.Held, c.Incoming = splitValues(held), splitValues(inc)
-		out = append(out, c)
-	}
-	return out, mapErr(rows.Err())
+	return scanConflicts(rows)
 }
 
 // SourceHashes returns id → content hash of every live record from source.
@@ -305,7 +300,7 @@ func (s *Store) Snapshot() (string, error) {
 	for _, q := range []string{
 		`SELECT id || x'00' || content_hash || x'00' || body FROM records ORDER BY id`,
 		`SELECT id || x'00' || n || x'00' || content_hash FROM versions ORDER BY id, n`,
-		`SELECT id || x'00' || property || x'00' || held || x'00' || incoming FROM conflicts ORDER BY id, property`,
+		`SELECT id || x'00' || property || x'00' || candidates FROM conflicts ORDER BY id, property`,
 	} {
 		rows, err := s.db.Query(q)
 		if err != nil {
@@ -323,4 +318,46 @@ func (s *Store) Snapshot() (string, error) {
 		h.add("--")
 	}
 	return h.sum(), nil
+}
+
+func scanConflicts(rows *sql.Rows) ([]Conflict, error) {
+	defer rows.Close()
+	var out []Conflict
+	for rows.Next() {
+		var c Conflict
+		var cands string
+		if err := rows.Scan(&c.ID, &c.Property, &cands, &c.Bundle, &c.At); err != nil {
+			return nil, mapErr(err)
+		}
+		c.Candidates = decodeCandidates(cands)
+		out = append(out, c)
+	}
+	return out, mapErr(rows.Err())
+}
+
+type candidateJSON struct {
+	Dot    string   `json:"dot"`
+	Values []string `json:"values"`
+}
+
+func encodeCandidates(cs []schema.Alt) string {
+	out := make([]candidateJSON, len(cs))
+	for i, c := range cs {
+		out[i] = candidateJSON{c.Dot, c.Values}
+		if out[i].Values == nil {
+			out[i].Values = []string{}
+		}
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+func decodeCandidates(s string) []schema.Alt {
+	var in []candidateJSON
+	json.Unmarshal([]byte(s), &in)
+	out := make([]schema.Alt, len(in))
+	for i, c := range in {
+		out[i] = schema.Alt{Dot: c.Dot, Values: c.Values}
+	}
+	return out
 }

@@ -66,16 +66,11 @@ CREATE TABLE versions (
   PRIMARY KEY (id, n)
 );
 CREATE TABLE conflicts (
-  id        TEXT NOT NULL,
-  property  TEXT NOT NULL,
-  held      TEXT NOT NULL,
-  incoming  TEXT NOT NULL,
-  held_by   TEXT NOT NULL,
-  incoming_by TEXT NOT NULL,
-  held_dot  TEXT NOT NULL,
-  incoming_dot TEXT NOT NULL,
-  bundle    TEXT,
-  at        TEXT NOT NULL,
+  id         TEXT NOT NULL,
+  property   TEXT NOT NULL,
+  candidates TEXT NOT NULL,
+  bundle     TEXT,
+  at         TEXT NOT NULL,
   PRIMARY KEY (id, property)
 );
 CREATE TABLE peers (

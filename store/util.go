@@ -3,23 +3,8 @@ package store
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"hash"
 )
-
-func joinValues(v []string) string {
-	if v == nil {
-		v = []string{}
-	}
-	b, _ := json.Marshal(v)
-	return string(b)
-}
-
-func splitValues(s string) []string {
-	var v []string
-	json.Unmarshal([]byte(s), &v)
-	return v
-}
 
 type digest struct{ h hash.Hash }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"valise/merge"
 	"valise/office"
 	"valise/schema"
+	"valise/store"
 )
 
 type packOptions struct {
@@ -355,9 +357,7 @@ func printImport(e *env, rep *office.ImportReport, err error) {
 	}
 	fmt.Fprintf(w, "  records     %d: %s\n", rep.Records, office.CountsLine(rep.Counts))
 	for _, c := range rep.Conflicts {
-		fmt.Fprintf(w, "  CONFLICT    record %s, property %s\n", schema.Printable(c.ID), schema.Printable(c.Property))
-		fmt.Fprintf(w, "              here (%s): %s\n", c.HeldBy, quoteValues(c.Held))
-		fmt.Fprintf(w, "              %s (%s): %s\n", "incoming", c.IncomingBy, quoteValues(c.Incoming))
+		printConflict(w, "  ", c)
 	}
 	if rep.DryRun {
 		fmt.Fprintf(w, "  dry run: nothing was changed\n")
@@ -373,4 +373,26 @@ func quoteValues(v []string) string {
 		q[i] = fmt.Sprintf("%q", schema.Printable(s))
 	}
 	return strings.Join(q, ", ")
+}
+
+// printConflict prints one open conflict as a readable block: every
+// candidate value with the change that wrote it.
+func printConflict(w io.Writer, indent string, c store.Conflict) {
+	what := "CONFLICT"
+	if c.Property == merge.KeyDeleted {
+		what = "DELETE/MODIFY CONFLICT"
+	}
+	fmt.Fprintf(w, "%s%s  record %s, property %s", indent, what, schema.Printable(c.ID), schema.Printable(c.Property))
+	if c.Bundle != "" {
+		fmt.Fprintf(w, " (from bundle %s)", c.Bundle)
+	}
+	fmt.Fprintln(w)
+	for i, cand := range c.Candidates {
+		note := ""
+		if i == 0 {
+			note = "   <- shown until resolved"
+		}
+		agency, _, _ := strings.Cut(cand.Dot, ":")
+		fmt.Fprintf(w, "%s    %-12s change %-14s %s%s\n", indent, agency, cand.Dot, quoteValues(cand.Values), note)
+	}
 }

@@ -118,8 +118,7 @@ func init() {
 			}
 			printRecord(e, r)
 			for _, c := range cs {
-				fmt.Fprintf(e.stdout, "CONFLICT on %s (bundle %s, %s)\n  here     (%s): %s\n  incoming (%s): %s\n", schema.Printable(c.Property), c.Bundle, c.At,
-					c.HeldBy, quoteValues(c.Held), c.IncomingBy, quoteValues(c.Incoming))
+				printConflict(e.stdout, "", c)
 			}
 			if o.history {
 				fmt.Fprintf(e.stdout, "history:\n")
