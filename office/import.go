@@ -22,8 +22,15 @@ type ImportReport struct {
 	Records   uint64
 	Counts    map[merge.Kind]int
 	Conflicts []store.Conflict
-	DryRun    bool
+	// UnknownEndpoints lists links whose end is not held (reported, not
+	// blocking): "link-id -> missing-id".
+	UnknownEndpoints []string
+	DryRun           bool
 }
+
+// maxEndpointChecks bounds the memory spent on finding links to unknown
+// records in one bundle.
+const maxEndpointChecks = 1 << 20
 
 // errDryRun rolls back a dry run's transaction.
 var errDryRun = errors.New("dry run")
@@ -115,6 +122,8 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 	}
 	defer rr.Close()
 	now := o.Now().UTC().Format(time.RFC3339)
+	type endpoint struct{ link, target string }
+	var endpoints []endpoint
 	err = o.Store.Update(func(tx *store.Tx) error {
 		for {
 			rec, _, err := rr.Next()
@@ -136,6 +145,16 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 				return &bundle.Error{Check: "record", Kind: bundle.ErrContent,
 					Msg: fmt.Sprintf("record %s is a %s here but a %s in the bundle", schema.Printable(rec.ID), held.Schema, rec.Schema)}
 			}
+			if s, ok := schema.Get(rec.Schema); ok && s.Link && !rec.Deleted && len(endpoints) < maxEndpointChecks {
+				for _, p := range []string{s.Source, s.Target} {
+					if p == "" {
+						continue
+					}
+					for _, v := range rec.Properties[p] {
+						endpoints = append(endpoints, endpoint{rec.ID, v})
+					}
+				}
+			}
 			res := merge.Merge(held, rec)
 			rep.Counts[res.Kind]++
 			if res.Record == nil {
@@ -151,6 +170,15 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 			}
 		}
 		rep.Records = rr.Trailer().Records
+		for _, ep := range endpoints {
+			r, err := tx.Get(ep.target)
+			if err != nil {
+				return err
+			}
+			if r == nil || r.Deleted {
+				rep.UnknownEndpoints = append(rep.UnknownEndpoints, ep.link+" -> "+ep.target)
+			}
+		}
 		if dryRun {
 			return errDryRun
 		}

@@ -267,6 +267,7 @@ type importJSON struct {
 	Records   uint64         `json:"records"`
 	Counts    map[string]int `json:"counts,omitempty"`
 	Conflicts []any          `json:"conflicts,omitempty"`
+	Unknown   []string       `json:"unknown_endpoints,omitempty"`
 	DryRun    bool           `json:"dry_run,omitempty"`
 }
 
@@ -321,6 +322,7 @@ func init() {
 					for _, c := range rep.Conflicts {
 						j.Conflicts = append(j.Conflicts, c)
 					}
+					j.Unknown = rep.UnknownEndpoints
 				}
 				out = append(out, j)
 				if !e.json {
@@ -358,6 +360,13 @@ func printImport(e *env, rep *office.ImportReport, err error) {
 	fmt.Fprintf(w, "  records     %d: %s\n", rep.Records, office.CountsLine(rep.Counts))
 	for _, c := range rep.Conflicts {
 		printConflict(w, "  ", c)
+	}
+	for i, u := range rep.UnknownEndpoints {
+		if i == 20 {
+			fmt.Fprintf(w, "  note        %d more links to unknown records\n", len(rep.UnknownEndpoints)-20)
+			break
+		}
+		fmt.Fprintf(w, "  note        link %s: endpoint not held here\n", schema.Printable(u))
 	}
 	if rep.DryRun {
 		fmt.Fprintf(w, "  dry run: nothing was changed\n")

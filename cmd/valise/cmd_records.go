@@ -137,15 +137,22 @@ func init() {
 		}})
 }
 
-// changedProps lists the stamped keys that version i of hist changed.
+// changedProps lists the keys whose stamp version i of hist changed,
+// compared with the version before it.
 func changedProps(hist []store.VersionEntry, i int) []string {
-	r := hist[i].Record
-	by := r.Version.By
-	n := r.Version.Vector[by]
-	dot := fmt.Sprintf("%s:%d", by, n)
+	cur := hist[i].Record.Version
+	var prev schema.Version
+	if i > 0 {
+		prev = hist[i-1].Record.Version
+	}
 	var out []string
-	for k, d := range r.Version.Props {
-		if d == dot {
+	for k, d := range cur.Props {
+		if prev.Props[k] != d || len(prev.Alts[k]) != len(cur.Alts[k]) {
+			out = append(out, k)
+		}
+	}
+	for k := range prev.Props {
+		if _, ok := cur.Props[k]; !ok {
 			out = append(out, k)
 		}
 	}

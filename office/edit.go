@@ -1,0 +1,266 @@
+package office
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"valise/merge"
+	"valise/schema"
+	"valise/store"
+)
+
+// Op is one change to a record's property.
+type Op struct {
+	Kind  string // set, add, remove
+	Prop  string
+	Value string
+}
+
+// ParseOp parses PROP=VALUE for an op of kind.
+func ParseOp(kind, s string) (Op, error) {
+	p, v, ok := strings.Cut(s, "=")
+	if !ok || p == "" {
+		return Op{}, fmt.Errorf("--%s wants PROP=VALUE, got %q", kind, schema.Printable(s))
+	}
+	return Op{Kind: kind, Prop: p, Value: v}, nil
+}
+
+// normalize turns repeated --set of one property into one set and adds, so
+// that --set alias=A --set alias=B gives both values.
+func normalize(ops []Op) []Op {
+	out := slices.Clone(ops)
+	seen := map[string]bool{}
+	for i, op := range out {
+		if op.Kind == "set" {
+			if seen[op.Prop] {
+				out[i].Kind = "add"
+			}
+			seen[op.Prop] = true
+		}
+	}
+	return out
+}
+
+// apply changes r by op. Envelope fields are reached with the names tlp,
+// handling_code, releasable_to, not_releasable_to, retain_until,
+// reliability and credibility.
+func apply(r *schema.Record, op Op) error {
+	list := func(l []string) []string {
+		switch op.Kind {
+		case "set":
+			if op.Value == "" {
+				return nil
+			}
+			return []string{op.Value}
+		case "add":
+			if slices.Contains(l, op.Value) {
+				return l
+			}
+			return append(l, op.Value)
+		default:
+			return slices.DeleteFunc(l, func(s string) bool { return s == op.Value })
+		}
+	}
+	one := func(old string) string {
+		switch op.Kind {
+		case "set", "add":
+			return op.Value
+		}
+		if old == op.Value {
+			return ""
+		}
+		return old
+	}
+	h := &r.Handling
+	switch op.Prop {
+	case "tlp":
+		h.TLP = one(h.TLP)
+	case "handling_code":
+		h.Code = one(h.Code)
+	case "releasable_to":
+		h.ReleasableTo = list(h.ReleasableTo)
+	case "not_releasable_to":
+		h.NotReleasableTo = list(h.NotReleasableTo)
+	case "retain_until":
+		h.RetainUntil = one(h.RetainUntil)
+	case "reliability", "credibility":
+		if r.Evaluation == nil {
+			r.Evaluation = &schema.Evaluation{}
+		}
+		if op.Prop == "reliability" {
+			r.Evaluation.Reliability = one(r.Evaluation.Reliability)
+		} else {
+			r.Evaluation.Credibility = one(r.Evaluation.Credibility)
+		}
+		if r.Evaluation.Reliability == "" && r.Evaluation.Credibility == "" {
+			r.Evaluation = nil
+		}
+	default:
+		s, _ := schema.Get(r.Schema)
+		if _, ok := s.Prop(op.Prop); !ok {
+			return fmt.Errorf("%s has no property %q: %w", r.Schema, schema.Printable(op.Prop), schema.ErrInvalid)
+		}
+		if r.Properties == nil {
+			r.Properties = map[string][]string{}
+		}
+		r.Properties[op.Prop] = list(r.Properties[op.Prop])
+		if len(r.Properties[op.Prop]) == 0 {
+			delete(r.Properties, op.Prop)
+		}
+	}
+	return nil
+}
+
+// EditReport tells what a change did.
+type EditReport struct {
+	Record    *schema.Record
+	Unchanged bool
+}
+
+// change applies fn to the held record id and writes the result as a new
+// version by this office, in one transaction. resolve names keys written
+// even if their value is unchanged (a resolution).
+func (o *Office) change(id, action string, fn func(r *schema.Record) ([]string, error)) (*EditReport, error) {
+	rep := &EditReport{}
+	at := o.Now().UTC().Format(time.RFC3339)
+	err := o.Store.Update(func(tx *store.Tx) error {
+		held, err := tx.Get(id)
+		if err != nil {
+			return err
+		}
+		if held == nil {
+			return fmt.Errorf("record %s: %w", schema.Printable(id), store.ErrNotFound)
+		}
+		edited := held.Clone()
+		resolve, err := fn(edited)
+		if err != nil {
+			return err
+		}
+		if probs := edited.Validate(); len(probs) > 0 {
+			msgs := make([]string, len(probs))
+			for i, p := range probs {
+				msgs[i] = p.Error()
+			}
+			return fmt.Errorf("%s; nothing changed: %w", strings.Join(msgs, "; "), schema.ErrInvalid)
+		}
+		next := merge.Edit(held, edited, o.Agency(), at, resolve...)
+		if next == nil {
+			rep.Unchanged, rep.Record = true, held
+			return nil
+		}
+		rep.Record = next
+		if err := put(tx, next, store.Change{Action: action, Agency: o.Agency()}, at); err != nil {
+			return err
+		}
+		return tx.Audit(action, fmt.Sprintf("record %s", id))
+	})
+	return rep, err
+}
+
+// Edit changes a held record, own or received, by ops.
+func (o *Office) Edit(id string, ops []Op) (*EditReport, error) {
+	return o.change(id, "edit", func(r *schema.Record) ([]string, error) {
+		if r.Deleted {
+			return nil, fmt.Errorf("record %s is deleted; valise edit cannot change a tombstone", schema.Printable(id))
+		}
+		for _, op := range normalize(ops) {
+			if err := apply(r, op); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	})
+}
+
+// Delete tombstones a held record.
+func (o *Office) Delete(id string) (*EditReport, error) {
+	return o.change(id, "delete", func(r *schema.Record) ([]string, error) {
+		r.Deleted = true
+		return nil, nil
+	})
+}
+
+// Resolution says how to settle a record's open conflicts.
+type Resolution struct {
+	Mode     string // ours, theirs or set
+	Property string // only this property ("" for every open conflict of the record)
+	Sets     []Op   // for set: the values to write
+}
+
+// Resolve settles open conflicts with a version that descends from every
+// candidate: sent to the other offices, it fast-forwards there.
+func (o *Office) Resolve(id string, res Resolution) (*EditReport, error) {
+	return o.change(id, "resolve", func(r *schema.Record) ([]string, error) {
+		open := merge.Conflicts(r)
+		if len(open) == 0 {
+			return nil, fmt.Errorf("record %s has no open conflict", schema.Printable(id))
+		}
+		var keys []string
+		for _, c := range open {
+			if res.Property != "" && c.Property != res.Property {
+				continue
+			}
+			keys = append(keys, c.Property)
+			var pick *schema.Alt
+			switch res.Mode {
+			case "ours":
+				pick = &c.Candidates[0]
+				for i, cand := range c.Candidates {
+					if strings.HasPrefix(cand.Dot, o.Agency()+":") {
+						pick = &c.Candidates[i]
+						break
+					}
+				}
+			case "theirs":
+				var others []int
+				for i, cand := range c.Candidates {
+					if !strings.HasPrefix(cand.Dot, o.Agency()+":") {
+						others = append(others, i)
+					}
+				}
+				distinct := map[string]bool{}
+				for _, i := range others {
+					distinct[strings.Join(c.Candidates[i].Values, "\x00")] = true
+				}
+				if len(distinct) != 1 {
+					return nil, fmt.Errorf("property %s has %d other candidate values; choose one with --set", c.Property, len(distinct))
+				}
+				pick = &c.Candidates[others[0]]
+			case "set":
+			default:
+				return nil, fmt.Errorf("unknown resolution %q", res.Mode)
+			}
+			if pick != nil {
+				merge.SetValue(r, c.Property, pick.Values)
+			}
+		}
+		if len(keys) == 0 {
+			return nil, fmt.Errorf("record %s has no open conflict on %s", schema.Printable(id), schema.Printable(res.Property))
+		}
+		for _, op := range normalize(res.Sets) {
+			if err := apply(r, op); err != nil {
+				return nil, err
+			}
+			if !slices.Contains(keys, op.Prop) {
+				keys = append(keys, op.Prop)
+			}
+		}
+		if res.Mode == "set" && len(res.Sets) == 0 {
+			return nil, fmt.Errorf("--set needs PROP=VALUE")
+		}
+		if res.Mode == "set" {
+			for _, k := range keys {
+				found := false
+				for _, op := range res.Sets {
+					found = found || op.Prop == k
+				}
+				if !found && (res.Property == "" || res.Property == k) {
+					return nil, fmt.Errorf("property %s is in conflict too: give it a value with --set, or resolve it with --property", k)
+				}
+			}
+		}
+		return keys, nil
+	})
+}
