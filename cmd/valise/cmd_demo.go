@@ -194,12 +194,55 @@ func runDemo(e *env, keep bool) error {
 	if _, err := run("show", "--home", "caricc", "--history", "kz-p-003"); err != nil {
 		return err
 	}
+	say("11. Both offices work on the same person in the same week. KZ-NCB corrects Dilnoza\n    Karimova's birth date; CARICC, from its own source, records another one and adds\n    an alias. Their bundles cross on the road.")
+	if _, err := run("edit", "--home", "kz", "kz-p-002", "--set", "birthDate=1985-11-03"); err != nil {
+		return err
+	}
+	if _, err := run("edit", "--home", "caricc", "kz-p-002", "--set", "birthDate=1984-11-30", "--add", "alias=D. Karimova"); err != nil {
+		return err
+	}
+	if _, err := run("pack", "--home", "kz", "--to", "CARICC", "-o", "usb/kz-ncb-week50.valise"); err != nil {
+		return err
+	}
+	if _, err := run("pack", "--home", "caricc", "--to", "KZ-NCB", "-o", "usb/caricc-week50.valise"); err != nil {
+		return err
+	}
+
+	say("12. Each imports the other's bundle. The alias merges by itself; the two birth dates\n    are a conflict, shown to a person instead of silently overwritten. Both offices\n    see the same conflict and, for now, the same value.")
+	if _, err := run("import", "--home", "caricc", "usb/kz-ncb-week50.valise"); err != nil {
+		return err
+	}
+	if _, err := run("import", "--home", "kz", "usb/caricc-week50.valise"); err != nil {
+		return err
+	}
+	if _, err := run("conflicts", "--home", "caricc"); err != nil {
+		return err
+	}
+
+	say("13. CARICC's analyst checks the passport scan, keeps KZ-NCB's date and resolves. The\n    resolution descends from both versions: at KZ-NCB it simply fast-forwards.")
+	if _, err := run("resolve", "--home", "caricc", "kz-p-002", "--theirs"); err != nil {
+		return err
+	}
+	if _, err := run("pack", "--home", "caricc", "--to", "KZ-NCB", "-o", "usb/caricc-week51.valise"); err != nil {
+		return err
+	}
+	if _, err := run("import", "--home", "kz", "usb/caricc-week51.valise"); err != nil {
+		return err
+	}
+	if _, err := run("conflicts", "--home", "kz"); err != nil {
+		return err
+	}
+	if _, err := run("show", "--home", "kz", "kz-p-002"); err != nil {
+		return err
+	}
+
+	say("14. The ledger and the audit log record every bundle, accepted or refused.")
 	if _, err := run("log", "--home", "caricc"); err != nil {
 		return err
 	}
 	if _, err := run("audit", "--home", "caricc"); err != nil {
 		return err
 	}
-	say("The exchange is complete: CARICC holds KZ-NCB's records, byte for byte, and can prove where they came from.")
+	say("The exchange is complete: both offices hold the same records and no open conflict,\nand each can prove where every version came from.")
 	return nil
 }
