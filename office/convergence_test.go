@@ -1,0 +1,161 @@
+package office
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand"
+	"path/filepath"
+	"testing"
+
+	"valise/formats"
+	"valise/schema"
+	"valise/store"
+)
+
+var storeHistories = flag.Int("store-histories", 200, "random histories for TestStoreConvergence")
+
+// testOffices creates n offices that trust each other.
+func testOffices(t testing.TB, dir string, names ...string) []*Office {
+	t.Helper()
+	var out []*Office
+	for _, n := range names {
+		o, err := Init(filepath.Join(dir, n), InitOptions{Agency: n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { o.Close() })
+		out = append(out, o)
+	}
+	for _, a := range out {
+		for _, b := range out {
+			if a != b {
+				if _, err := a.AddPeer(b.Card.Marshal(), b.Card.Fingerprint()); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func exportAll(t testing.TB, o *Office) string {
+	t.Helper()
+	var b bytes.Buffer
+	w, err := formats.NewWriter(&b, formats.JSONL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Store.Each(store.Filter{IncludeDeleted: true}, w.Write); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	cs, err := o.Store.Conflicts("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cs {
+		fmt.Fprintf(&b, "conflict %s %s %v\n", c.ID, c.Property, c.Candidates)
+	}
+	return b.String()
+}
+
+// TestStoreConvergence runs random histories through the real store and
+// bundle files: three offices edit, delete, resolve, pack and import in
+// random order with duplicates; once every office has imported every
+// bundle, their exports and open conflicts are byte-identical.
+func TestStoreConvergence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	n := *storeHistories
+	for h := 0; h < n; h++ {
+		rng := rand.New(rand.NewSource(int64(h)))
+		dir := t.TempDir()
+		offices := testOffices(t, dir, "CARICC", "KG-NCB", "KZ-NCB")
+		ids := []string{"p-1", "p-2", "p-3"}
+		type bundleFile struct {
+			path string
+			to   int
+		}
+		var bundles []bundleFile
+		seq := 0
+		pack := func(from, to int) {
+			seq++
+			p := filepath.Join(dir, fmt.Sprintf("b%d.valise", seq))
+			if _, err := offices[from].Pack(PackOptions{To: []string{offices[to].Agency()}, Output: p}); err != nil {
+				t.Fatalf("history %d: pack: %v", h, err)
+			}
+			bundles = append(bundles, bundleFile{p, to})
+		}
+		imp := func(b bundleFile) {
+			if _, err := offices[b.to].Import(b.path, false); err != nil && !errors.Is(err, ErrReplay) {
+				t.Fatalf("history %d: import %s: %v", h, b.path, err)
+			}
+		}
+		for step := 0; step < 12; step++ {
+			i := rng.Intn(len(offices))
+			o := offices[i]
+			id := ids[rng.Intn(len(ids))]
+			seq++
+			switch rng.Intn(6) {
+			case 0:
+				r := &schema.Record{ID: id, Schema: "Person", Properties: map[string][]string{"name": {fmt.Sprintf("Name %d", seq)}},
+					Handling: schema.Handling{TLP: "amber"}, Origin: o.Agency()}
+				if _, err := o.Ingest([]IngestFile{{File: "x", Result: &formats.Result{Records: []*schema.Record{r}}}}, false); err != nil {
+					t.Fatal(err)
+				}
+			case 1:
+				o.Edit(id, []Op{{Kind: "set", Prop: "birthDate", Value: fmt.Sprintf("19%02d", 50+rng.Intn(3))}})
+			case 2:
+				o.Edit(id, []Op{{Kind: "add", Prop: "alias", Value: fmt.Sprintf("Alias %d", seq)}})
+			case 3:
+				if rng.Intn(2) == 0 {
+					o.Delete(id)
+				} else {
+					o.Resolve(id, Resolution{Mode: "ours"})
+				}
+			case 4:
+				j := (i + 1 + rng.Intn(len(offices)-1)) % len(offices)
+				pack(i, j)
+			case 5:
+				if len(bundles) > 0 {
+					imp(bundles[rng.Intn(len(bundles))])
+				}
+			}
+		}
+		for i := range offices {
+			for j := range offices {
+				if i != j {
+					pack(i, j)
+				}
+			}
+		}
+		for _, k := range rng.Perm(len(bundles)) {
+			imp(bundles[k])
+		}
+		// Records that arrived in the last round may have been joined into
+		// new versions; one more round brings those to everyone.
+		last := len(bundles)
+		for i := range offices {
+			for j := range offices {
+				if i != j {
+					pack(i, j)
+				}
+			}
+		}
+		for _, k := range rng.Perm(len(bundles) - last) {
+			imp(bundles[last+k])
+		}
+		want := exportAll(t, offices[0])
+		for _, o := range offices[1:] {
+			if got := exportAll(t, o); got != want {
+				t.Fatalf("history %d: %s and %s diverge:\n%s\n---\n%s", h, offices[0].Agency(), o.Agency(), want, got)
+			}
+		}
+		for _, o := range offices {
+			o.Close()
+		}
+	}
+}
