@@ -153,8 +153,8 @@ func Value(r *schema.Record, k string) []string {
 	return r.Properties[k]
 }
 
-// setValue sets key k of r to v (as Value returns it).
-func setValue(r *schema.Record, k string, v []string) {
+// SetValue sets key k of r to v (as Value returns it).
+func SetValue(r *schema.Record, k string, v []string) {
 	switch {
 	case k == KeyHandling:
 		if len(v) == 1 {
@@ -357,7 +357,7 @@ func Join(a, b *schema.Record) *schema.Record {
 			// a's value.
 			continue
 		}
-		setValue(out, k, surv[0].Values)
+		SetValue(out, k, surv[0].Values)
 		out.Version.Props[k] = surv[0].Dot
 		if len(surv) > 1 {
 			if out.Version.Alts == nil {
