@@ -93,8 +93,10 @@ func (o *Office) Ingest(files []IngestFile, skipInvalid bool) (*IngestReport, er
 			}
 			var gone []string
 			gone = append(gone, res.Deletes...)
-			if res.Source != "" {
-				hashes, err := o.Store.SourceHashes(res.Source)
+			// A list edition with invalid entries is not complete: those
+			// entries are missing from it, so nothing is removed by absence.
+			if res.Source != "" && len(res.Problems) == 0 {
+				hashes, err := tx.SourceHashes(res.Source)
 				if err != nil {
 					return err
 				}

@@ -341,3 +341,24 @@ func ParseHandlingString(s string) (Handling, error) {
 	}
 	return r.Handling, nil
 }
+
+// Sanitize makes text that may embed escaped values (error messages) safe
+// for a terminal: control, bidirectional-override and invalid bytes are
+// escaped, but backslashes are left alone so that escapes already in the
+// text are not doubled.
+func Sanitize(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := decodeRune(s[i:])
+		switch {
+		case r == 0xfffd && size <= 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) || isBidiControl(r) || r == 0x2028 || r == 0x2029:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}

@@ -277,7 +277,20 @@ func (s *Store) Conflicts(id string) ([]Conflict, error) {
 
 // SourceHashes returns id → content hash of every live record from source.
 func (s *Store) SourceHashes(source string) (map[string]string, error) {
-	rows, err := s.db.Query(`SELECT id, content_hash FROM records WHERE source = ? AND deleted = 0`, source)
+	return sourceHashes(s.db, source)
+}
+
+// SourceHashes is Store.SourceHashes inside the transaction.
+func (t *Tx) SourceHashes(source string) (map[string]string, error) {
+	return sourceHashes(t.tx, source)
+}
+
+type querier interface {
+	Query(query string, args ...any) (*sql.Rows, error)
+}
+
+func sourceHashes(q querier, source string) (map[string]string, error) {
+	rows, err := q.Query(`SELECT id, content_hash FROM records WHERE source = ? AND deleted = 0`, source)
 	if err != nil {
 		return nil, mapErr(err)
 	}

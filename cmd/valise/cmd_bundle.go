@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"sort"
 	"strings"
@@ -42,6 +43,11 @@ func init() {
 		run: func(e *env, args []string) error {
 			if len(o.to) == 0 {
 				return usagef("--to is required")
+			}
+			if o.output != "" {
+				if _, err := os.Lstat(o.output); err == nil {
+					return &fs.PathError{Op: "create", Path: o.output, Err: errNoOverwrite}
+				}
 			}
 			opts := office.PackOptions{To: o.to, All: o.all, Output: o.output}
 			if o.input != "" {
@@ -107,7 +113,7 @@ func readInput(e *env, path, format string) ([]*schema.Record, error) {
 	}
 	if len(res.Problems) > 0 {
 		for _, p := range res.Problems {
-			fmt.Fprintf(e.stderr, "%s\n", schema.Printable(p.Error()))
+			fmt.Fprintf(e.stderr, "%s\n", schema.Sanitize(p.Error()))
 		}
 		return nil, fmt.Errorf("%s: %d invalid records; nothing packed: %w", path, len(res.Problems), schema.ErrInvalid)
 	}
@@ -161,7 +167,11 @@ func init() {
 					return err
 				}
 				kr, have = k, true
-			} else if !errors.Is(err, office.ErrNoHome) && os.Getenv("VALISE_HOME") != "" {
+			} else if !errors.Is(err, office.ErrNoHome) {
+				// A home that holds an office but cannot be read: the
+				// auditor must learn it rather than get a verdict without
+				// its keyring (and its revocations). A directory with no
+				// office at all is an auditor's, who has only cards.
 				return err
 			}
 			for _, path := range o.cards {
@@ -181,7 +191,7 @@ func init() {
 				v := office.Verify(path, kr)
 				j := verdictJSON(v)
 				out = append(out, j)
-				if v.Err != nil && first == nil {
+				if v.Err != nil && (first == nil || exitCode(v.Err) > exitCode(first)) {
 					first = fmt.Errorf("%s: %w", path, v.Err)
 				}
 				if !e.json {
@@ -236,7 +246,7 @@ func printVerdict(e *env, v *office.Verdict) {
 		fmt.Fprintf(w, "  records     %d\n  payload     %d bytes at offset %d, sha256 %s\n", t.Records, t.PayloadLength, v.PayloadOffset, v.PayloadSHA())
 	}
 	if v.Err != nil {
-		fmt.Fprintf(w, "  verdict     FAILED: %s\n", schema.Printable(v.Err.Error()))
+		fmt.Fprintf(w, "  verdict     FAILED: %s\n", schema.Sanitize(v.Err.Error()))
 		return
 	}
 	fmt.Fprintf(w, "  verdict     OK: signed by %s, intact, addressed to %s\n", v.Header.Sender, recipients(v))
@@ -354,7 +364,7 @@ func printImport(e *env, rep *office.ImportReport, err error) {
 		fmt.Fprintf(w, "  bundle      %s from %s, sequence %d, created %s\n", h.ID, h.Sender, seq, h.Created.Format(time.RFC3339))
 	}
 	if err != nil {
-		fmt.Fprintf(w, "  REFUSED     %s\n  store unchanged\n", schema.Printable(err.Error()))
+		fmt.Fprintf(w, "  REFUSED     %s\n  store unchanged\n", schema.Sanitize(err.Error()))
 		return
 	}
 	fmt.Fprintf(w, "  records     %d: %s\n", rep.Records, office.CountsLine(rep.Counts))
@@ -405,3 +415,5 @@ func printConflict(w io.Writer, indent string, c store.Conflict) {
 		fmt.Fprintf(w, "%s    %-12s change %-14s %s%s\n", indent, agency, cand.Dot, quoteValues(cand.Values), note)
 	}
 }
+
+var errNoOverwrite = errors.New("file exists; valise never overwrites a file")

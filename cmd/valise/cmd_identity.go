@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -82,6 +84,9 @@ func init() {
 			c := e.office.Card
 			if o.out != "" {
 				f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+				if errors.Is(err, os.ErrExist) {
+					return &fs.PathError{Op: "create", Path: o.out, Err: errNoOverwrite}
+				}
 				if err != nil {
 					return err
 				}
@@ -137,6 +142,9 @@ func init() {
 						hint = fmt.Sprintf("\nthis card (%s) has fingerprint %s: ", c.Agency, c.Fingerprint())
 					}
 					return usagef("--fingerprint is required: compare the card's fingerprint with the one its office reads out to you over the phone or on paper, then pass it with --fingerprint%sa match is what makes the card trustworthy", hint)
+				}
+				if crypto.NormalizeFingerprint(o.fingerprint) == "" {
+					return usagef("--fingerprint %q is not a fingerprint: want 32 hex digits, as valise card prints them (dashes and spaces optional)", schema.Printable(o.fingerprint))
 				}
 				c, err := e.office.AddPeer(data, o.fingerprint)
 				if err != nil {

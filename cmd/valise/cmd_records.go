@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -46,7 +47,10 @@ func init() {
 					Origin: e.office.Agency(), Handling: office.IngestDefaults})
 				f.Close()
 				if err != nil {
-					return fmt.Errorf("%s: %w", path, err)
+					if errors.Is(err, formats.ErrOptions) {
+						return usagef("%v", err)
+					}
+					return err
 				}
 				files = append(files, office.IngestFile{File: path, Result: res})
 			}
@@ -64,7 +68,7 @@ func init() {
 				return nil
 			}
 			for _, p := range rep.Problems {
-				fmt.Fprintf(e.stderr, "%s\n", schema.Printable(p.Error()))
+				fmt.Fprintf(e.stderr, "%s\n", schema.Sanitize(p.Error()))
 			}
 			if err != nil {
 				return err

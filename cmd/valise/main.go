@@ -21,11 +21,12 @@ import (
 
 // env is what every command gets: global options and the output streams.
 type env struct {
-	home   string
-	json   bool
-	stdout io.Writer
-	stderr io.Writer
-	office *office.Office
+	home         string
+	homeExplicit bool // --home or $VALISE_HOME was given
+	json         bool
+	stdout       io.Writer
+	stderr       io.Writer
+	office       *office.Office
 }
 
 // command is one subcommand. Only cmd/valise prints and exits.
@@ -60,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 				printHelp(stdout, c)
 				return 0
 			}
+			fmt.Fprintf(stderr, "valise: unknown command %q; run valise help\n", schema.Printable(args[1]))
+			return exitUsage
 		}
 		printUsage(stdout)
 		if len(args) == 0 {
@@ -98,6 +101,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "valise %s: usage: valise %s %s\n", c.name, c.name, c.args)
 		return exitUsage
 	}
+	e.homeExplicit = e.home != "" || os.Getenv("VALISE_HOME") != ""
 	if e.home == "" {
 		e.home = os.Getenv("VALISE_HOME")
 	}
@@ -138,7 +142,7 @@ func report(e *env, c *command, err error) int {
 	if errors.As(err, &u) {
 		fmt.Fprintf(e.stderr, "valise %s: %s\nrun valise help %s\n", c.name, err, c.name)
 	} else {
-		fmt.Fprintf(e.stderr, "valise %s: %s\n", c.name, schema.Printable(err.Error()))
+		fmt.Fprintf(e.stderr, "valise %s: %s\n", c.name, schema.Sanitize(err.Error()))
 	}
 	return code
 }

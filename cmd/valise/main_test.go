@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -13,6 +15,8 @@ func TestMain(m *testing.M) {
 	})
 }
 
+var sharedData, _ = filepath.Abs("../../../shared/data")
+
 // TestScripts runs the CLI scripts in testdata/script: each file is one
 // feature, its commands, their expected output and exit codes.
 func TestScripts(t *testing.T) {
@@ -21,7 +25,17 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("VALISE_HOME", env.WorkDir+"/home")
+			env.Setenv("SHARED", sharedData)
 			return nil
+		},
+		// [shared]: the real public test data in ../shared/data is here
+		// (it is in CI and on a developer's machine, not in a user's clone).
+		Condition: func(cond string) (bool, error) {
+			if cond == "shared" {
+				_, err := os.Stat(sharedData)
+				return err == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: scriptCmds,
 	})
