@@ -329,3 +329,46 @@ func TestConvergence(t *testing.T) {
 		}
 	}
 }
+
+// TestConflictRules: on random records, concurrent changes to different
+// properties never conflict, and concurrent different changes to one
+// single-valued property always do.
+func TestConflictRules(t *testing.T) {
+	props := []string{"name", "birthDate", "nationality", "gender", "title", "position", "notes"}
+	values := map[string]func(rng *rand.Rand) string{
+		"name":        func(rng *rand.Rand) string { return fmt.Sprintf("Name %d", rng.Intn(1e6)) },
+		"birthDate":   func(rng *rand.Rand) string { return fmt.Sprintf("19%02d-0%d-1%d", 10+rng.Intn(89), 1+rng.Intn(9), rng.Intn(10)) },
+		"nationality": func(rng *rand.Rand) string { return []string{"kz", "kg", "tj", "uz", "tm", "af"}[rng.Intn(6)] },
+		"gender":      func(rng *rand.Rand) string { return []string{"male", "female", "other"}[rng.Intn(3)] },
+		"title":       func(rng *rand.Rand) string { return fmt.Sprintf("Title %d", rng.Intn(1e6)) },
+		"position":    func(rng *rand.Rand) string { return fmt.Sprintf("Position %d", rng.Intn(1e6)) },
+		"notes":       func(rng *rand.Rand) string { return fmt.Sprintf("Note %d", rng.Intn(1e6)) },
+	}
+	for i := 0; i < 2000; i++ {
+		rng := rand.New(rand.NewSource(int64(i)))
+		b := base(t)
+		p1 := props[rng.Intn(len(props))]
+		p2 := props[rng.Intn(len(props))]
+		v1, v2 := values[p1](rng), values[p2](rng)
+		a := Edit(b, withProp(b, p1, v1), "KZ-NCB", "2026-11-28T00:00:01Z")
+		c := Edit(b, withProp(b, p2, v2), "CARICC", "2026-11-28T00:00:02Z")
+		if a == nil || c == nil {
+			continue // the random value equalled the held one
+		}
+		r := Merge(a, c)
+		switch {
+		case p1 != p2 && (r.Kind != AutoMerged || len(r.Conflicts) != 0):
+			t.Fatalf("case %d: %s and %s changed concurrently gave %v %+v", i, p1, p2, r.Kind, r.Conflicts)
+		case p1 == p2 && v1 != v2 && (r.Kind != Conflict || len(r.Conflicts) != 1 || r.Conflicts[0].Property != p1):
+			t.Fatalf("case %d: %s changed to %q and %q gave %v %+v", i, p1, v1, v2, r.Kind, r.Conflicts)
+		case p1 == p2 && v1 == v2 && len(r.Conflicts) != 0:
+			t.Fatalf("case %d: identical changes conflict", i)
+		}
+	}
+}
+
+func withProp(r *schema.Record, p, v string) *schema.Record {
+	c := r.Clone()
+	c.Properties[p] = []string{v}
+	return c
+}
