@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"sort"
@@ -272,7 +273,109 @@ type Manifest struct {
 	Sender     string
 	SenderKey  string
 	Recipients []Recipient
+	// Receipts tell each recipient which of its bundles the sender has
+	// imported, so that it knows what truly arrived.
+	Receipts []Receipt
+	// Statements are signed keyring statements by the sender (key rotation
+	// or revocation), each in its own canonical text form.
+	Statements [][]byte
 	HeaderHash [32]byte // SHA-256 of the exact header bytes
+}
+
+// Limits of the manifest's extras.
+const (
+	MaxReceiptRanges = 256
+	MaxStatements    = 16
+	MaxStatementSize = 24 << 10
+)
+
+// Receipt lists the sequence numbers of Agency's bundles to the sender that
+// the sender has imported, as ranges.
+type Receipt struct {
+	Agency string
+	Ranges []SeqRange
+}
+
+// SeqRange is an inclusive range of sequence numbers.
+type SeqRange struct{ From, To uint64 }
+
+// Contains reports whether seq is in one of the ranges.
+func (r Receipt) Contains(seq uint64) bool {
+	for _, x := range r.Ranges {
+		if seq >= x.From && seq <= x.To {
+			return true
+		}
+	}
+	return false
+}
+
+// RangesOf compresses sorted, distinct sequence numbers into ranges,
+// keeping the most recent MaxReceiptRanges ranges.
+func RangesOf(seqs []uint64) []SeqRange {
+	var out []SeqRange
+	for _, s := range seqs {
+		if n := len(out); n > 0 && out[n-1].To+1 == s {
+			out[n-1].To = s
+			continue
+		}
+		out = append(out, SeqRange{s, s})
+	}
+	if len(out) > MaxReceiptRanges {
+		out = out[len(out)-MaxReceiptRanges:]
+	}
+	return out
+}
+
+func (r Receipt) marshal() string {
+	var b strings.Builder
+	b.WriteString(r.Agency)
+	b.WriteByte(' ')
+	for i, x := range r.Ranges {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if x.From == x.To {
+			fmt.Fprintf(&b, "%d", x.From)
+		} else {
+			fmt.Fprintf(&b, "%d-%d", x.From, x.To)
+		}
+	}
+	return b.String()
+}
+
+func parseReceipt(s string) (Receipt, error) {
+	agency, list, ok := strings.Cut(s, " ")
+	if !ok || schema.CheckAgency(agency) != nil || list == "" {
+		return Receipt{}, fmt.Errorf("want AGENCY RANGES, found %q", schema.Printable(trunc(s)))
+	}
+	r := Receipt{Agency: agency}
+	parts := strings.Split(list, ",")
+	if len(parts) > MaxReceiptRanges {
+		return Receipt{}, fmt.Errorf("more than %d ranges", MaxReceiptRanges)
+	}
+	var last uint64
+	for _, p := range parts {
+		a, b, isRange := strings.Cut(p, "-")
+		from, err := parseUint(a, MaxSequence)
+		if err != nil {
+			return Receipt{}, err
+		}
+		to := from
+		if isRange {
+			if to, err = parseUint(b, MaxSequence); err != nil {
+				return Receipt{}, err
+			}
+			if to <= from {
+				return Receipt{}, fmt.Errorf("range %s is not increasing", p)
+			}
+		}
+		if from == 0 || (len(r.Ranges) > 0 && from <= last+1) {
+			return Receipt{}, fmt.Errorf("ranges must be sorted, disjoint, not adjacent and start at 1 or more")
+		}
+		last = to
+		r.Ranges = append(r.Ranges, SeqRange{from, to})
+	}
+	return r, nil
 }
 
 func (m *Manifest) marshal() []byte {
@@ -280,6 +383,12 @@ func (m *Manifest) marshal() []byte {
 	fmt.Fprintf(&b, "%s\nid: %s\nsender: %s %s\n", manifestMagic, m.ID, m.Sender, m.SenderKey)
 	for _, r := range m.Recipients {
 		fmt.Fprintf(&b, "recipient: %s %s %d\n", r.Agency, r.Fingerprint, r.Sequence)
+	}
+	for _, r := range m.Receipts {
+		fmt.Fprintf(&b, "receipt: %s\n", r.marshal())
+	}
+	for _, st := range m.Statements {
+		fmt.Fprintf(&b, "statement: %s\n", base64.StdEncoding.EncodeToString(st))
 	}
 	fmt.Fprintf(&b, "header-sha256: %s\n%s\n", hex.EncodeToString(m.HeaderHash[:]), endMark)
 	return b.Bytes()
@@ -319,6 +428,28 @@ func parseManifest(data []byte) (*Manifest, error) {
 			return nil, fmt.Errorf("manifest: recipient: %v", err)
 		}
 		m.Recipients = append(m.Recipients, r)
+	}
+	for p.has("receipt") {
+		v, _ := p.next("receipt")
+		r, err := parseReceipt(v)
+		if err != nil {
+			return nil, fmt.Errorf("manifest: receipt: %v", err)
+		}
+		if n := len(m.Receipts); n > 0 && m.Receipts[n-1].Agency >= r.Agency || len(m.Receipts) >= MaxRecipients {
+			return nil, fmt.Errorf("manifest: receipts must be sorted by agency, one each, at most %d", MaxRecipients)
+		}
+		m.Receipts = append(m.Receipts, r)
+	}
+	for p.has("statement") {
+		v, _ := p.next("statement")
+		if len(m.Statements) >= MaxStatements || len(v) > MaxStatementSize*4/3+4 {
+			return nil, fmt.Errorf("manifest: more than %d statements or one too large", MaxStatements)
+		}
+		st, err := base64.StdEncoding.Strict().DecodeString(v)
+		if err != nil || base64.StdEncoding.EncodeToString(st) != v {
+			return nil, fmt.Errorf("manifest: statement is not canonical base64")
+		}
+		m.Statements = append(m.Statements, st)
 	}
 	hh, err := p.next("header-sha256")
 	if err != nil {

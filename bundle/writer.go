@@ -26,6 +26,47 @@ func unb64(s string, n int) ([]byte, error) {
 	return b, nil
 }
 
+// WriterOption configures a Writer.
+type WriterOption func(*writerOptions) error
+
+type writerOptions struct {
+	receipts   []Receipt
+	statements [][]byte
+}
+
+// WithReceipts puts receipts in the manifest: for each recipient, the
+// sequence numbers of its bundles this office has imported.
+func WithReceipts(rs []Receipt) WriterOption {
+	return func(o *writerOptions) error {
+		for i, r := range rs {
+			if i > 0 && rs[i-1].Agency >= r.Agency {
+				return errors.New("bundle: receipts must be sorted by agency, one each")
+			}
+			if len(r.Ranges) == 0 || len(r.Ranges) > MaxReceiptRanges {
+				return errors.New("bundle: a receipt needs 1 to 256 ranges")
+			}
+		}
+		o.receipts = rs
+		return nil
+	}
+}
+
+// WithStatements puts signed keyring statements in the manifest.
+func WithStatements(sts [][]byte) WriterOption {
+	return func(o *writerOptions) error {
+		if len(sts) > MaxStatements {
+			return fmt.Errorf("bundle: at most %d statements", MaxStatements)
+		}
+		for _, s := range sts {
+			if len(s) > MaxStatementSize {
+				return errors.New("bundle: statement too large")
+			}
+		}
+		o.statements = sts
+		return nil
+	}
+}
+
 // ErrBroken is returned by every call on a Writer after one failed.
 var ErrBroken = errors.New("bundle writer failed earlier")
 
@@ -64,7 +105,13 @@ type Writer struct {
 // payload is encrypted to recipients, which must all be of the kind h
 // declares (h.Encryption). key signs header and trailer; h.SenderKey must be
 // the fingerprint of the card holding its public half.
-func NewWriter(dst io.Writer, h *Header, key ed25519.PrivateKey, recipients []age.Recipient) (*Writer, error) {
+func NewWriter(dst io.Writer, h *Header, key ed25519.PrivateKey, recipients []age.Recipient, opts ...WriterOption) (*Writer, error) {
+	var wo writerOptions
+	for _, o := range opts {
+		if err := o(&wo); err != nil {
+			return nil, err
+		}
+	}
 	if err := h.check(); err != nil {
 		return nil, fmt.Errorf("bundle header: %w", err)
 	}
@@ -89,7 +136,7 @@ func NewWriter(dst io.Writer, h *Header, key ed25519.PrivateKey, recipients []ag
 	w.zw = zw
 	w.buf = bufio.NewWriterSize(zw, 256<<10)
 	m := &Manifest{ID: h.ID, Sender: h.Sender, SenderKey: h.SenderKey, Recipients: h.Recipients,
-		HeaderHash: sha256.Sum256(w.header)}
+		Receipts: wo.receipts, Statements: wo.statements, HeaderHash: sha256.Sum256(w.header)}
 	if _, err := w.buf.Write(m.marshal()); err != nil {
 		return nil, err
 	}

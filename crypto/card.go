@@ -305,38 +305,59 @@ var (
 
 // Keyring is the set of cards an office (or an auditor) trusts.
 type Keyring struct {
-	cards   map[string]*Card
-	revoked map[string]bool // fingerprints
+	current map[string]*Card  // agency → the card to encrypt to
+	accept  map[string]*Card  // fingerprint → card whose signatures are accepted
+	refused map[string]string // fingerprint → why its signatures are refused
 }
 
 // NewKeyring returns an empty keyring.
 func NewKeyring() *Keyring {
-	return &Keyring{cards: map[string]*Card{}, revoked: map[string]bool{}}
+	return &Keyring{current: map[string]*Card{}, accept: map[string]*Card{}, refused: map[string]string{}}
 }
 
-// Add trusts c. A later card for the same agency replaces the earlier one.
-func (k *Keyring) Add(c *Card) { k.cards[c.Agency] = c }
+// Add trusts c as its agency's current card. A later card for the same
+// agency replaces the earlier one as current.
+func (k *Keyring) Add(c *Card) {
+	k.current[c.Agency] = c
+	k.accept[c.Fingerprint()] = c
+}
 
-// Revoke marks the card with fingerprint fpr as revoked.
-func (k *Keyring) Revoke(fpr string) { k.revoked[fpr] = true }
+// Accept accepts signatures by c without making it the card to encrypt to
+// (a key being retired by a rotation).
+func (k *Keyring) Accept(c *Card) { k.accept[c.Fingerprint()] = c }
 
-// Card returns the trusted card of agency.
+// Refuse refuses signatures by the card with fingerprint fpr; why says
+// whether it was revoked or retired.
+func (k *Keyring) Refuse(fpr, why string) { k.refused[fpr] = why }
+
+// Revoke refuses the card with fingerprint fpr as revoked.
+func (k *Keyring) Revoke(fpr string) { k.Refuse(fpr, "revoked") }
+
+// Card returns the current card of agency.
 func (k *Keyring) Card(agency string) (*Card, bool) {
-	c, ok := k.cards[agency]
-	return c, ok && !k.revoked[c.Fingerprint()]
+	c, ok := k.current[agency]
+	return c, ok && k.refused[c.Fingerprint()] == ""
 }
 
-// Lookup returns the trusted card of agency whose fingerprint is fpr.
+// Known returns any card of the keyring with fingerprint fpr, accepted or
+// not.
+func (k *Keyring) Known(fpr string) (*Card, bool) {
+	c, ok := k.accept[fpr]
+	return c, ok
+}
+
+// Lookup returns the card of agency with fingerprint fpr whose signatures
+// are accepted.
 func (k *Keyring) Lookup(agency, fpr string) (*Card, error) {
-	if k.revoked[fpr] {
-		return nil, fmt.Errorf("%w: %s key %s was revoked", ErrRevoked, agency, fpr)
+	if why := k.refused[fpr]; why != "" {
+		return nil, fmt.Errorf("%w: %s key %s was %s", ErrRevoked, schema.Printable(agency), schema.Printable(fpr), why)
 	}
-	c, ok := k.cards[agency]
-	if !ok {
-		return nil, fmt.Errorf("%w: no trusted card for %s", ErrUnknownSigner, schema.Printable(agency))
+	c, ok := k.accept[fpr]
+	if ok && c.Agency == agency {
+		return c, nil
 	}
-	if c.Fingerprint() != fpr {
-		return nil, fmt.Errorf("%w: %s is trusted with key %s, the bundle names key %s", ErrUnknownSigner, agency, c.Fingerprint(), schema.Printable(fpr))
+	if cur, ok := k.current[agency]; ok {
+		return nil, fmt.Errorf("%w: %s is trusted with key %s, the bundle names key %s", ErrUnknownSigner, agency, cur.Fingerprint(), schema.Printable(fpr))
 	}
-	return c, nil
+	return nil, fmt.Errorf("%w: no trusted card for %s", ErrUnknownSigner, schema.Printable(agency))
 }

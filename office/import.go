@@ -25,8 +25,17 @@ type ImportReport struct {
 	// UnknownEndpoints lists links whose end is not held (reported, not
 	// blocking): "link-id -> missing-id".
 	UnknownEndpoints []string
+	Missing          []Gap    // the sender's bundles still missing after this one
+	Acknowledged     int      // bundles of ours the sender's receipts acknowledged
+	KeyNotes         []string // keyring statements applied
+	Skipped          int      // records not imported (a revocation carrier)
 	DryRun           bool
 }
+
+// MaxSequenceJump is how far ahead of the last bundle received from a peer
+// a sequence number may be: further than that is no lost stick but an
+// error or an attack, and is refused with an alert.
+const MaxSequenceJump = 1000
 
 // maxEndpointChecks bounds the memory spent on finding links to unknown
 // records in one bundle.
@@ -71,9 +80,19 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 		return refuse(h, &bundle.Error{Check: "addressing", Kind: bundle.ErrNotAddressed,
 			Msg: fmt.Sprintf("bundle is addressed to %s, not to %s", recipientList(h), o.Agency())})
 	}
-	if me.Fingerprint != o.Card.Fingerprint() {
+	own, err := o.Store.OwnCards()
+	if err != nil {
+		return rep, err
+	}
+	mine := false
+	for _, g := range own {
+		// A peer that has not yet learnt of a key change still encrypts
+		// to an earlier key of this office, which it can still open.
+		mine = mine || g.Fingerprint == me.Fingerprint
+	}
+	if !mine {
 		return refuse(h, &bundle.Error{Check: "addressing", Kind: bundle.ErrNotAddressed,
-			Msg: fmt.Sprintf("bundle is addressed to %s key %s, this office's key is %s", o.Agency(), me.Fingerprint, o.Card.Fingerprint())})
+			Msg: fmt.Sprintf("bundle is addressed to %s key %s, which is not a key of this office (%s)", o.Agency(), me.Fingerprint, o.Card.Fingerprint())})
 	}
 	kr, err := o.Keyring()
 	if err != nil {
@@ -97,7 +116,16 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 	if err != nil {
 		return rep, err
 	}
-	if prevID != nil || prevSeq != nil {
+	got, err := o.Store.ReceivedSequences(h.Sender)
+	if err != nil {
+		return rep, err
+	}
+	var last uint64
+	if len(got) > 0 {
+		last = got[len(got)-1]
+	}
+	jump := me.Sequence > last+MaxSequenceJump
+	if prevID != nil || prevSeq != nil || jump {
 		t, err := r.Verify(sender.SigningKey)
 		if err != nil {
 			return refuse(h, err)
@@ -108,8 +136,10 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 			return refuse(h, fmt.Errorf("%w: bundle %s from %s (sequence %d) was already imported on %s; nothing changed", ErrReplay, h.ID, h.Sender, prevID.Sequence, prevID.At))
 		case prevID != nil:
 			return refuse(h, fmt.Errorf("%w: ALERT: %s signed two different bundles with the same id %s", ErrReplay, h.Sender, h.ID))
-		default:
+		case prevSeq != nil:
 			return refuse(h, fmt.Errorf("%w: ALERT: sequence %d from %s was already used by bundle %s; bundle %s reuses it with different content", ErrReplay, me.Sequence, h.Sender, prevSeq.Bundle, h.ID))
+		default:
+			return refuse(h, fmt.Errorf("%w: ALERT: sequence from %s jumps from %d to %d, more than %d ahead: refused; a bundle this far ahead is not a lost stick", ErrReplay, h.Sender, last, me.Sequence, MaxSequenceJump))
 		}
 	}
 	keys, err := o.Keys()
@@ -125,12 +155,25 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 	type endpoint struct{ link, target string }
 	var endpoints []endpoint
 	err = o.Store.Update(func(tx *store.Tx) error {
+		carrier, err := o.applyStatements(tx, kr, h, rr.Manifest.Statements, rep)
+		if err != nil {
+			return err
+		}
 		for {
-			rec, _, err := rr.Next()
+			rec, line, err := rr.Next()
 			if err == io.EOF {
 				break
 			}
 			if err != nil {
+				return err
+			}
+			if carrier {
+				// Signed by a key its own statement revokes: the statement
+				// is applied, the records are not trusted.
+				rep.Skipped++
+				continue
+			}
+			if err := tx.PeerKnows(h.Sender, rec.ID, versionHash(line), h.ID.String()); err != nil {
 				return err
 			}
 			if slicesContains(rec.Handling.NotReleasableTo, o.Agency()) {
@@ -170,6 +213,23 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 			}
 		}
 		rep.Records = rr.Trailer().Records
+		for _, rc := range rr.Manifest.Receipts {
+			if rc.Agency == o.Agency() {
+				if rep.Acknowledged, err = tx.Acknowledge(h.Sender, rc.Contains); err != nil {
+					return err
+				}
+			}
+		}
+		if !carrier {
+			if n, err := tx.RetireOthers(h.Sender, h.SenderKey); err != nil {
+				return err
+			} else if n > 0 {
+				rep.KeyNotes = append(rep.KeyNotes, fmt.Sprintf("%s now signs with its new key %s: its earlier key is retired", h.Sender, h.SenderKey))
+				if err := tx.Audit("key retired", fmt.Sprintf("%s keys other than %s retired", h.Sender, h.SenderKey)); err != nil {
+					return err
+				}
+			}
+		}
 		for _, ep := range endpoints {
 			r, err := tx.Get(ep.target)
 			if err != nil {
@@ -188,6 +248,11 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 		}
 		return tx.Audit("import", fmt.Sprintf("bundle %s from %s seq %d: %s", h.ID, h.Sender, me.Sequence, countsLine(rep.Counts)))
 	})
+	if err == nil || errors.Is(err, errDryRun) {
+		if rep.Missing, err = o.Missing(h.Sender); err != nil {
+			return rep, err
+		}
+	}
 	if errors.Is(err, errDryRun) {
 		return rep, nil
 	}

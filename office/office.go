@@ -43,6 +43,7 @@ type Office struct {
 	Store      *store.Store
 	Passphrase func() (string, error) // asked for when a key file is passphrase-protected
 	keys       *crypto.Keys
+	cachedPass func() (string, error)
 	Now        func() time.Time
 }
 
@@ -105,6 +106,15 @@ func Init(home string, o InitOptions) (*Office, error) {
 		cleanup()
 		return nil, err
 	}
+	err = st.Update(func(tx *store.Tx) error {
+		return tx.SetOwnCard(store.OwnCard{Generation: 1, Fingerprint: card.Fingerprint(), Card: card.Marshal(), Status: "current"})
+	})
+	if err != nil {
+		st.Close()
+		cleanup()
+		os.Remove(filepath.Join(home, StoreFile))
+		return nil, err
+	}
 	return &Office{Home: home, Card: card, Store: st, keys: keys, Now: time.Now}, nil
 }
 
@@ -138,27 +148,94 @@ func (o *Office) Close() error { return o.Store.Close() }
 // Agency returns the office's agency id.
 func (o *Office) Agency() string { return o.Card.Agency }
 
-// Keys loads the secret keys, asking for the passphrase when needed, and
-// checks that they match the card.
+// Keys loads the current generation's secret keys, asking for the
+// passphrase when needed, and checks that they match the card. Its age
+// identities include every earlier generation's, so that bundles encrypted
+// to a key being retired still open.
 func (o *Office) Keys() (*crypto.Keys, error) {
 	if o.keys != nil {
 		return o.keys, nil
 	}
-	k, err := crypto.Load(filepath.Join(o.Home, IdentityFile), filepath.Join(o.Home, SigningFile), o.Passphrase)
+	gens, err := o.Store.OwnCards()
+	if err != nil {
+		return nil, err
+	}
+	cur := 1
+	for _, g := range gens {
+		if g.Status == "current" {
+			cur = g.Generation
+		}
+	}
+	k, err := o.loadGeneration(cur)
 	if err != nil {
 		return nil, err
 	}
 	if !k.Public().Equal(o.Card.SigningKey) {
 		return nil, fmt.Errorf("the signing key in %s does not match the card", o.Home)
 	}
+	for _, g := range gens {
+		if g.Generation == cur {
+			continue
+		}
+		old, err := o.loadGeneration(g.Generation)
+		if err != nil {
+			return nil, err
+		}
+		k.Identities = append(k.Identities, old.Hybrid, old.X25519)
+	}
 	o.keys = k
 	return k, nil
 }
 
-// Keyring returns the trusted peers as a keyring, this office's own card
-// included.
+// keyFiles returns the identity and signing key files of a generation.
+func (o *Office) keyFiles(gen int) (identity, signing string) {
+	if gen <= 1 {
+		return filepath.Join(o.Home, IdentityFile), filepath.Join(o.Home, SigningFile)
+	}
+	return filepath.Join(o.Home, fmt.Sprintf("identity.%d.txt", gen)), filepath.Join(o.Home, fmt.Sprintf("signing.%d.key", gen))
+}
+
+func (o *Office) loadGeneration(gen int) (*crypto.Keys, error) {
+	if o.cachedPass == nil && o.Passphrase != nil {
+		ask := o.Passphrase
+		var p *string
+		o.cachedPass = func() (string, error) {
+			if p != nil {
+				return *p, nil
+			}
+			v, err := ask()
+			if err == nil {
+				p = &v
+			}
+			return v, err
+		}
+	}
+	id, sig := o.keyFiles(gen)
+	return crypto.Load(id, sig, o.cachedPass)
+}
+
+// Keyring returns the peers' cards as a keyring, this office's own cards
+// included: current and retiring cards are accepted as signers, revoked
+// and retired ones refused, pending ones (announced by a revocation, not
+// yet confirmed) ignored.
 func (o *Office) Keyring() (*crypto.Keyring, error) {
 	kr := crypto.NewKeyring()
+	own, err := o.Store.OwnCards()
+	if err != nil {
+		return nil, err
+	}
+	for _, g := range own {
+		c, err := crypto.ParseCard(g.Card)
+		if err != nil {
+			return nil, fmt.Errorf("store holds a bad card of this office: %w", err)
+		}
+		switch g.Status {
+		case "retiring":
+			kr.Accept(c)
+		case "revoked":
+			kr.Refuse(g.Fingerprint, "revoked")
+		}
+	}
 	kr.Add(o.Card)
 	peers, err := o.Store.Peers()
 	if err != nil {
@@ -169,9 +246,13 @@ func (o *Office) Keyring() (*crypto.Keyring, error) {
 		if err != nil {
 			return nil, fmt.Errorf("keyring holds a bad card for %s: %w", p.Agency, err)
 		}
-		kr.Add(c)
-		if p.Status == "revoked" {
-			kr.Revoke(p.Fingerprint)
+		switch p.Status {
+		case "trusted":
+			kr.Add(c)
+		case "retiring":
+			kr.Accept(c)
+		case "retired", "revoked":
+			kr.Refuse(p.Fingerprint, p.Status)
 		}
 	}
 	return kr, nil

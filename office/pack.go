@@ -1,6 +1,7 @@
 package office
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -23,7 +24,8 @@ import (
 // PackOptions configure Pack.
 type PackOptions struct {
 	To     []string         // recipient agencies
-	All    bool             // everything the recipients may receive, not only what changed since the last bundle
+	All    bool             // everything the recipients may receive, not only what they lack
+	Resend bool             // also send again what went in bundles the recipients never acknowledged
 	Input  []*schema.Record // when not nil, pack these records instead of the store's
 	Output string           // file to create; "" for a default name in the current directory
 }
@@ -36,10 +38,21 @@ type PackReport struct {
 	Size       int64
 	PayloadSHA string
 	Withheld   map[string]map[string]int // recipient → reason → count
+	Statements []string                  // keyring statements carried ("rotate KEY", …)
+	Receipts   map[string]string         // recipient → the sequences acknowledged to it
 	Note       string
 }
 
-// Pack writes a bundle for opts.To. The file appears only when complete
+// versionHash identifies one version of a record: what a peer holds.
+func versionHash(canonical []byte) string {
+	h := sha256.Sum256(canonical)
+	return hex.EncodeToString(h[:16])
+}
+
+// Pack writes a bundle for opts.To. By default it holds the record
+// versions the recipients do not hold yet (changed since the last bundle
+// to them, and not received from them as they are), withholding what
+// their handling keeps from them. The file appears only when complete
 // (temporary file, fsync, link into place): a failed pack leaves nothing,
 // and an existing file is never replaced.
 func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
@@ -69,19 +82,60 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		cards = append(cards, c)
 		hybrid = hybrid && c.HasHybrid()
 	}
-	rep := &PackReport{Withheld: map[string]map[string]int{}}
+	rep := &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}}
 	enc := bundle.EncryptionHybrid
 	if !hybrid {
 		enc = bundle.EncryptionX25519
 		rep.Note = "a recipient's card offers no post-quantum recipient: the payload uses X25519 only"
 	}
+
+	// Keyring statements a recipient has not acknowledged travel again, in
+	// a bundle signed by the key they retire (the key the recipient still
+	// trusts). Recipients in different states need separate bundles.
+	var pending []store.Statement
+	for i, a := range to {
+		p, err := o.Store.PendingStatements(a)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && !sameStatements(p, pending) {
+			return nil, fmt.Errorf("%s and %s have not acknowledged the same key statements; pack for each separately", to[0], a)
+		}
+		pending = p
+	}
+	signerFpr := o.Card.Fingerprint()
+	var statements [][]byte
+	carrierOnly := false
+	for _, st := range pending {
+		statements = append(statements, st.Body)
+		rep.Statements = append(rep.Statements, st.Kind+" "+st.Key)
+		if st.Kind == crypto.Revoke {
+			carrierOnly = true
+		}
+	}
+	if len(pending) > 0 {
+		signerFpr = pending[0].Key
+	}
+	var signer *crypto.Keys
+	if signerFpr == o.Card.Fingerprint() {
+		signer, err = o.Keys()
+	} else {
+		signer, err = o.signingKeyFor(signerFpr)
+	}
+	if err != nil {
+		return nil, err
+	}
+
 	var recips []age.Recipient
-	h := &bundle.Header{Created: o.Now().UTC().Truncate(1e9), Sender: o.Agency(), SenderKey: o.Card.Fingerprint(),
+	h := &bundle.Header{Created: o.Now().UTC().Truncate(1e9), Sender: o.Agency(), SenderKey: signerFpr,
 		Schema: schema.ModelVersion, Compression: bundle.Compression, Encryption: enc}
 	if h.ID, err = uuid.NewV7(); err != nil {
 		return nil, err
 	}
 	var since int64 = -1
+	known := map[string]map[string]string{}
+	resend := map[string]bool{}
+	var receipts []bundle.Receipt
 	for _, c := range cards {
 		recips = append(recips, c.AgeRecipients(hybrid)...)
 		seq, err := o.Store.NextSequence(c.Agency)
@@ -96,15 +150,32 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		if since < 0 || hw < since {
 			since = hw
 		}
+		if known[c.Agency], err = o.Store.PeerVersions(c.Agency); err != nil {
+			return nil, err
+		}
+		if opts.Resend {
+			un, err := o.Store.Unacknowledged(c.Agency)
+			if err != nil {
+				return nil, err
+			}
+			for id := range un {
+				resend[id] = true
+			}
+		}
+		got, err := o.Store.ReceivedSequences(c.Agency)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) > 0 {
+			r := bundle.Receipt{Agency: c.Agency, Ranges: bundle.RangesOf(got)}
+			receipts = append(receipts, r)
+			rep.Receipts[c.Agency] = rangesString(r.Ranges)
+		}
 	}
-	if opts.All {
+	if opts.All || opts.Resend {
 		since = 0
 	}
 	highWater, err := o.Store.HighWater()
-	if err != nil {
-		return nil, err
-	}
-	keys, err := o.Keys()
 	if err != nil {
 		return nil, err
 	}
@@ -128,12 +199,26 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 			}
 		}
 	}()
-	w, err := bundle.NewWriter(tmp, h, keys.Signing, recips)
+	w, err := bundle.NewWriter(tmp, h, signer.Signing, recips, bundle.WithReceipts(receipts), bundle.WithStatements(statements))
 	if err != nil {
 		return nil, err
 	}
 	today := o.Now()
+	type sent struct{ id, vhash string }
+	var sentList []sent
+	var line []byte
 	add := func(r *schema.Record) error {
+		line = r.AppendCanonical(line[:0])
+		vh := versionHash(line)
+		news := opts.All || opts.Input != nil || resend[r.ID]
+		for _, a := range to {
+			if known[a][r.ID] != vh {
+				news = true
+			}
+		}
+		if !news {
+			return nil // every recipient holds this very version already
+		}
 		ok := true
 		for _, a := range to {
 			if rel, why := Releasable(r, o.Agency(), a, today); !rel {
@@ -147,9 +232,16 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		if !ok {
 			return nil
 		}
-		return w.Write(r)
+		if err := w.Write(r); err != nil {
+			return err
+		}
+		sentList = append(sentList, sent{r.ID, vh})
+		return nil
 	}
-	if opts.Input != nil {
+	switch {
+	case carrierOnly:
+		rep.Note = "this bundle carries only the revocation of this office's old key; once the recipients have confirmed the new card (valise peer add) and sent a bundle back, pack again"
+	case opts.Input != nil:
 		recs := slices.Clone(opts.Input)
 		sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
 		for i, r := range recs {
@@ -166,8 +258,10 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 				return nil, err
 			}
 		}
-	} else if err := o.Store.ChangedSince(since, add); err != nil {
-		return nil, err
+	default:
+		if err := o.Store.ChangedSince(since, add); err != nil {
+			return nil, err
+		}
 	}
 	if err := w.Close(); err != nil {
 		return nil, err
@@ -189,14 +283,24 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	}
 	rep.File, rep.Header, rep.Records, rep.Size = out, h, w.Records(), st.Size()
 	rep.PayloadSHA = hex.EncodeToString(w.PayloadHash())
-	if opts.Input != nil {
-		highWater = 0 // a file packed from --input says nothing of the store
+	if opts.Input != nil || carrierOnly {
+		highWater = 0 // such a bundle says nothing of what the store holds
 	}
 	err = o.Store.Update(func(tx *store.Tx) error {
 		for _, r := range h.Recipients {
 			if err := tx.AddLedger(store.LedgerEntry{Bundle: h.ID.String(), Direction: "sent", Peer: r.Agency, Sequence: r.Sequence,
-				Records: int64(rep.Records), PayloadSHA256: rep.PayloadSHA, File: out, HighWater: highWater, Result: "ok"}); err != nil {
+				Records: int64(rep.Records), PayloadSHA256: rep.PayloadSHA, File: out, HighWater: highWater, Signer: signerFpr, Result: "ok"}); err != nil {
 				return err
+			}
+			for _, s := range sentList {
+				if err := tx.PeerKnows(r.Agency, s.id, s.vhash, h.ID.String()); err != nil {
+					return err
+				}
+			}
+			for _, st := range pending {
+				if err := tx.StatementSent(st.N, r.Agency, h.ID.String()); err != nil {
+					return err
+				}
 			}
 		}
 		if err := tx.Audit("pack", fmt.Sprintf("bundle %s to %s: %d records, payload %s", h.ID, strings.Join(to, ","), rep.Records, rep.PayloadSHA)); err != nil {
@@ -220,6 +324,33 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	done = true
 	syncDir(dir)
 	return rep, nil
+}
+
+func sameStatements(a, b []store.Statement) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].N != b[i].N {
+			return false
+		}
+	}
+	return true
+}
+
+func rangesString(rs []bundle.SeqRange) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if r.From == r.To {
+			fmt.Fprintf(&b, "%d", r.From)
+		} else {
+			fmt.Fprintf(&b, "%d-%d", r.From, r.To)
+		}
+	}
+	return b.String()
 }
 
 func syncDir(dir string) {

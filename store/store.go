@@ -74,12 +74,41 @@ CREATE TABLE conflicts (
   PRIMARY KEY (id, property)
 );
 CREATE TABLE peers (
-  agency      TEXT PRIMARY KEY,
+  agency      TEXT NOT NULL,
   fingerprint TEXT NOT NULL,
   card        TEXT NOT NULL,
-  status      TEXT NOT NULL CHECK (status IN ('trusted', 'revoked')),
+  status      TEXT NOT NULL CHECK (status IN ('trusted', 'retiring', 'retired', 'revoked', 'pending')),
   added_at    TEXT NOT NULL,
-  revoked_at  TEXT
+  revoked_at  TEXT,
+  PRIMARY KEY (agency, fingerprint)
+);
+CREATE TABLE own_cards (
+  generation  INTEGER PRIMARY KEY,
+  fingerprint TEXT NOT NULL,
+  card        TEXT NOT NULL,
+  status      TEXT NOT NULL CHECK (status IN ('current', 'retiring', 'revoked')),
+  created_at  TEXT NOT NULL
+);
+CREATE TABLE statements (
+  n          INTEGER PRIMARY KEY,
+  agency     TEXT NOT NULL,
+  kind       TEXT NOT NULL,
+  key        TEXT NOT NULL,
+  body       TEXT NOT NULL,
+  own        INTEGER NOT NULL,
+  at         TEXT NOT NULL
+);
+CREATE TABLE statement_sent (
+  statement INTEGER NOT NULL,
+  peer      TEXT NOT NULL,
+  bundle    TEXT NOT NULL
+);
+CREATE TABLE peer_state (
+  peer   TEXT NOT NULL,
+  id     TEXT NOT NULL,
+  vhash  TEXT NOT NULL,
+  bundle TEXT NOT NULL,
+  PRIMARY KEY (peer, id)
 );
 CREATE TABLE ledger (
   n         INTEGER PRIMARY KEY,
@@ -91,10 +120,13 @@ CREATE TABLE ledger (
   payload_sha256 TEXT,
   file      TEXT,
   high_water INTEGER,
+  signer    TEXT,
   at        TEXT NOT NULL,
-  result    TEXT NOT NULL
+  result    TEXT NOT NULL,
+  acked_at  TEXT
 );
 CREATE INDEX ledger_bundle ON ledger(bundle);
+CREATE INDEX ledger_peer ON ledger(peer, direction, sequence);
 CREATE TABLE audit (
   n      INTEGER PRIMARY KEY,
   at     TEXT NOT NULL,
@@ -137,7 +169,7 @@ func Create(path, agency string) (*Store, error) {
 			return err
 		}
 		for k, v := range map[string]string{"agency": agency, "layout": layoutVersion, "schema": schema.ModelVersion,
-			"created": s.now().UTC().Format(time.RFC3339)} {
+			"created": s.now().UTC().Format(time.RFC3339), "audit_head": "0 " + strings.Repeat("0", 64)} {
 			if _, err := tx.Exec(`INSERT INTO meta(key, value) VALUES (?, ?)`, k, v); err != nil {
 				return err
 			}
@@ -242,9 +274,22 @@ func appendAudit(tx *sql.Tx, now time.Time, action, detail string) error {
 	}
 	n++
 	at := now.UTC().Format(time.RFC3339Nano)
-	_, err = tx.Exec(`INSERT INTO audit(n, at, action, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?)`,
-		n, at, action, detail, prev, auditHash(prev, n, at, action, detail))
+	hash := auditHash(prev, n, at, action, detail)
+	if _, err = tx.Exec(`INSERT INTO audit(n, at, action, detail, prev, hash) VALUES (?, ?, ?, ?, ?, ?)`,
+		n, at, action, detail, prev, hash); err != nil {
+		return err
+	}
+	// The head of the chain is kept apart, so that removing the last
+	// entries shows too.
+	_, err = tx.Exec(`INSERT INTO meta(key, value) VALUES ('audit_head', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`,
+		fmt.Sprintf("%d %s", n, hash))
 	return err
+}
+
+// AuditHash computes an audit entry's hash from its fields (see
+// docs/STORE.md), for checking exported logs.
+func AuditHash(prev string, n int64, at, action, detail string) string {
+	return auditHash(prev, n, at, action, detail)
 }
 
 func auditHash(prev string, n int64, at, action, detail string) string {
@@ -286,5 +331,17 @@ func (s *Store) CheckAudit() ([]AuditEntry, int64, error) {
 		prev, want = e.Hash, e.N+1
 		out = append(out, e)
 	}
-	return out, broken, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	var head string
+	if err := s.db.QueryRow(`SELECT value FROM meta WHERE key = 'audit_head'`).Scan(&head); err != nil {
+		return nil, 0, mapErr(err)
+	}
+	if broken == 0 && head != fmt.Sprintf("%d %s", want-1, prev) {
+		// The chain is whole but ends before (or after) the recorded head:
+		// entries were removed from the end, or the head was changed.
+		broken = want
+	}
+	return out, broken, nil
 }

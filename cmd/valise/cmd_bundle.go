@@ -23,6 +23,7 @@ import (
 type packOptions struct {
 	to     []string
 	all    bool
+	resend bool
 	input  string
 	format string
 	output string
@@ -30,7 +31,8 @@ type packOptions struct {
 
 func (o *packOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.to, "to", nil, "recipient agency (repeat for several)")
-	fs.BoolVar(&o.all, "all", false, "send every record the recipients may receive, not only the changes since the last bundle")
+	fs.BoolVar(&o.all, "all", false, "send every record the recipients may receive, not only what they lack")
+	fs.BoolVar(&o.resend, "resend", false, "also send again what went in bundles the recipients have not acknowledged")
 	fs.StringVar(&o.input, "input", "", "pack the records of FILE (valise JSON lines or FtM) instead of the store's")
 	fs.StringVar(&o.format, "format", "", "format of --input (jsonl, ftm, csv; default: detect)")
 	fs.StringVarP(&o.output, "output", "o", "", "bundle file to create (default AGENCY-DATE-ID.valise)")
@@ -49,7 +51,7 @@ func init() {
 					return &fs.PathError{Op: "create", Path: o.output, Err: errNoOverwrite}
 				}
 			}
-			opts := office.PackOptions{To: o.to, All: o.all, Output: o.output}
+			opts := office.PackOptions{To: o.to, All: o.all, Resend: o.resend, Output: o.output}
 			if o.input != "" {
 				recs, err := readInput(e, o.input, o.format)
 				if err != nil {
@@ -64,7 +66,8 @@ func init() {
 			if e.json {
 				return printJSON(e.stdout, map[string]any{"file": rep.File, "bundle": rep.Header.ID.String(),
 					"recipients": rep.Header.Recipients, "records": rep.Records, "bytes": rep.Size,
-					"payload_sha256": rep.PayloadSHA, "withheld": rep.Withheld, "note": rep.Note})
+					"payload_sha256": rep.PayloadSHA, "withheld": rep.Withheld, "note": rep.Note,
+					"statements": rep.Statements, "receipts": rep.Receipts, "signer": rep.Header.SenderKey})
 			}
 			fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", rep.Records, rep.File, rep.Size)
 			fmt.Fprintf(e.stdout, "  bundle     %s\n", rep.Header.ID)
@@ -72,6 +75,14 @@ func init() {
 				fmt.Fprintf(e.stdout, "  to         %s (key %s), sequence %d\n", r.Agency, r.Fingerprint, r.Sequence)
 			}
 			fmt.Fprintf(e.stdout, "  payload    sha256 %s\n", rep.PayloadSHA)
+			for _, a := range o.to {
+				if r := rep.Receipts[a]; r != "" {
+					fmt.Fprintf(e.stdout, "  receipts   %s's bundles imported here: %s\n", a, r)
+				}
+			}
+			for _, st := range rep.Statements {
+				fmt.Fprintf(e.stdout, "  statement  %s (signed by key %s)\n", st, rep.Header.SenderKey)
+			}
 			printWithheld(e, rep.Withheld)
 			if rep.Note != "" {
 				fmt.Fprintf(e.stdout, "note: %s\n", rep.Note)
@@ -278,6 +289,8 @@ type importJSON struct {
 	Counts    map[string]int `json:"counts,omitempty"`
 	Conflicts []any          `json:"conflicts,omitempty"`
 	Unknown   []string       `json:"unknown_endpoints,omitempty"`
+	Missing   []office.Gap   `json:"missing,omitempty"`
+	KeyNotes  []string       `json:"keyring,omitempty"`
 	DryRun    bool           `json:"dry_run,omitempty"`
 }
 
@@ -332,7 +345,7 @@ func init() {
 					for _, c := range rep.Conflicts {
 						j.Conflicts = append(j.Conflicts, c)
 					}
-					j.Unknown = rep.UnknownEndpoints
+					j.Unknown, j.Missing, j.KeyNotes = rep.UnknownEndpoints, rep.Missing, rep.KeyNotes
 				}
 				out = append(out, j)
 				if !e.json {
@@ -370,6 +383,18 @@ func printImport(e *env, rep *office.ImportReport, err error) {
 	fmt.Fprintf(w, "  records     %d: %s\n", rep.Records, office.CountsLine(rep.Counts))
 	for _, c := range rep.Conflicts {
 		printConflict(w, "  ", c)
+	}
+	for _, n := range rep.KeyNotes {
+		fmt.Fprintf(w, "  KEYRING     %s\n", schema.Printable(n))
+	}
+	if rep.Skipped > 0 {
+		fmt.Fprintf(w, "  note        %d records not imported: the bundle is signed by the key its own statement revokes\n", rep.Skipped)
+	}
+	if rep.Acknowledged > 0 {
+		fmt.Fprintf(w, "  receipts    %d of our bundles to %s acknowledged\n", rep.Acknowledged, rep.Header.Sender)
+	}
+	for _, g := range rep.Missing {
+		fmt.Fprintf(w, "  MISSING     %s\n", g)
 	}
 	for i, u := range rep.UnknownEndpoints {
 		if i == 20 {

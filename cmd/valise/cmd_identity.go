@@ -122,9 +122,9 @@ func (o *peerOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &peerOptions{}
-	register(&command{name: "peer", args: "add CARD --fingerprint FPR | list | revoke ID",
+	register(&command{name: "peer", args: "add CARD --fingerprint FPR | confirm ID --fingerprint FPR | list | revoke ID",
 		short: "trust, list and revoke peer offices' cards", minArgs: 1, maxArgs: 2, opts: o,
-		example: "  valise peer add caricc.card --fingerprint 3F2A-9C1B-77D0-12AB-5E6F-0A1B-2C3D-4E5F\n  valise peer list\n  valise peer revoke KG-NCB",
+		example: "  valise peer add caricc.card --fingerprint 3F2A-9C1B-77D0-12AB-5E6F-0A1B-2C3D-4E5F\n  valise peer list\n  valise peer revoke KG-NCB\n  valise peer confirm KG-NCB --fingerprint 9D1E-…   (a new card announced by a revocation)",
 		run: func(e *env, args []string) error {
 			switch args[0] {
 			case "add":
@@ -181,6 +181,19 @@ func init() {
 					fmt.Fprintln(e.stdout)
 				}
 				return nil
+			case "confirm":
+				if len(args) != 2 || o.fingerprint == "" {
+					return usagef("usage: valise peer confirm ID --fingerprint FPR (the fingerprint the office reads out to you)")
+				}
+				if crypto.NormalizeFingerprint(o.fingerprint) == "" {
+					return usagef("--fingerprint %q is not a fingerprint: want 32 hex digits", schema.Printable(o.fingerprint))
+				}
+				c, err := e.office.ConfirmPeer(args[1], o.fingerprint)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "trusted the new card of %s, fingerprint %s\n", c.Agency, c.Fingerprint())
+				return nil
 			case "revoke":
 				if len(args) != 2 {
 					return usagef("usage: valise peer revoke ID")
@@ -191,6 +204,32 @@ func init() {
 				fmt.Fprintf(e.stdout, "revoked %s: its bundles are refused from now on\n", args[1])
 				return nil
 			}
-			return usagef("unknown peer subcommand %q (add, list, revoke)", schema.Printable(args[0]))
+			return usagef("unknown peer subcommand %q (add, confirm, list, revoke)", schema.Printable(args[0]))
+		}})
+}
+
+func init() {
+	register(&command{name: "key", args: "rotate | revoke",
+		short: "replace this office's keys; peers learn of it from the next bundle", minArgs: 1, maxArgs: 1,
+		example: "  valise key rotate    # planned change: peers switch over by themselves\n  valise key revoke    # the key is compromised: peers refuse it at once and confirm the new card by phone",
+		run: func(e *env, args []string) error {
+			kind := args[0]
+			if kind != crypto.Rotate && kind != crypto.Revoke {
+				return usagef("usage: valise key rotate | revoke")
+			}
+			ch, err := e.office.RotateKey(kind)
+			if err != nil {
+				return err
+			}
+			if e.json {
+				return printJSON(e.stdout, map[string]any{"kind": kind, "old": ch.Old.Fingerprint(), "new": ch.New.Fingerprint(), "generation": ch.Generation})
+			}
+			fmt.Fprintf(e.stdout, "new keys for %s (generation %d), fingerprint %s, replacing %s\n", ch.New.Agency, ch.Generation, ch.New.Fingerprint(), ch.Old.Fingerprint())
+			if kind == crypto.Rotate {
+				fmt.Fprintf(e.stdout, "the next bundle to each peer carries the rotation, signed by the old key; once a peer acknowledges it, bundles to it are signed by the new key\n")
+			} else {
+				fmt.Fprintf(e.stdout, "the next bundle to each peer carries only the revocation; peers refuse the old key at once and must confirm the new fingerprint with you by phone:\n  valise peer confirm %s --fingerprint %s\n", ch.New.Agency, ch.New.Fingerprint())
+			}
+			return nil
 		}})
 }

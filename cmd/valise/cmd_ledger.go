@@ -2,9 +2,13 @@ package main
 
 import (
 	"fmt"
-	"sort"
+	"io"
+	"os"
 
 	"github.com/spf13/pflag"
+
+	"valise/office"
+	"valise/schema"
 )
 
 type noOptions struct{}
@@ -29,79 +33,116 @@ func init() {
 				if l.Direction != "sent" {
 					arrow = "from"
 				}
-				fmt.Fprintf(e.stdout, "%s  %-8s %s %-10s seq %-4d %6d records  %s  %s\n", l.At, l.Direction, arrow, l.Peer, l.Sequence, l.Records, l.Bundle, l.Result)
+				ack := ""
+				if l.Direction == "sent" {
+					ack = "  not acknowledged"
+					if l.AckedAt != "" {
+						ack = "  acknowledged " + l.AckedAt
+					}
+				}
+				fmt.Fprintf(e.stdout, "%s  %-8s %s %-10s seq %-4d %6d records  %s  %s%s\n", l.At, l.Direction, arrow, l.Peer, l.Sequence, l.Records, l.Bundle, schema.Sanitize(l.Result), ack)
 			}
 			return nil
 		}})
 }
 
-type peerStatus struct {
-	Peer         string   `json:"peer"`
-	Status       string   `json:"status"`
-	LastSent     uint64   `json:"last_sent"`
-	LastReceived uint64   `json:"last_received"`
-	Missing      []uint64 `json:"missing"`
-}
-
 func init() {
-	register(&command{name: "status", short: "per peer: last sequence sent and received, missing bundles", maxArgs: 0,
+	register(&command{name: "status", short: "per peer: sequences sent, acknowledged and received, missing bundles, what waits to be sent", maxArgs: 0,
 		example: "  valise status", run: func(e *env, args []string) error {
-			st := e.office.Store
-			peers, err := st.Peers()
+			st, err := e.office.Status()
 			if err != nil {
 				return err
-			}
-			entries, err := st.Ledger()
-			if err != nil {
-				return err
-			}
-			n, err := st.Count()
-			if err != nil {
-				return err
-			}
-			var out []peerStatus
-			for _, p := range peers {
-				ps := peerStatus{Peer: p.Agency, Status: p.Status, Missing: []uint64{}}
-				got := map[uint64]bool{}
-				for _, l := range entries {
-					if l.Peer != p.Agency {
-						continue
-					}
-					switch l.Direction {
-					case "sent":
-						ps.LastSent = max(ps.LastSent, l.Sequence)
-					case "received":
-						ps.LastReceived = max(ps.LastReceived, l.Sequence)
-						got[l.Sequence] = true
-					}
-				}
-				for s := uint64(1); s < ps.LastReceived; s++ {
-					if !got[s] {
-						ps.Missing = append(ps.Missing, s)
-					}
-				}
-				sort.Slice(ps.Missing, func(i, j int) bool { return ps.Missing[i] < ps.Missing[j] })
-				out = append(out, ps)
 			}
 			if e.json {
-				return printJSON(e.stdout, map[string]any{"agency": e.office.Agency(), "records": n, "peers": out})
+				return printJSON(e.stdout, st)
 			}
-			fmt.Fprintf(e.stdout, "office %s: %d records (fingerprint %s)\n", e.office.Agency(), n, e.office.Card.Fingerprint())
-			for _, p := range out {
-				fmt.Fprintf(e.stdout, "  %-12s %-8s sent up to %d, received up to %d", p.Peer, p.Status, p.LastSent, p.LastReceived)
-				if len(p.Missing) > 0 {
-					fmt.Fprintf(e.stdout, ", MISSING %v", p.Missing)
+			w := e.stdout
+			fmt.Fprintf(w, "office %s: %d records (fingerprint %s)\n", st.Agency, st.Records, e.office.Card.Fingerprint())
+			if len(st.Peers) == 0 {
+				fmt.Fprintln(w, "no peers yet: valise peer add CARD --fingerprint FPR")
+			}
+			for _, p := range st.Peers {
+				fmt.Fprintf(w, "  %-12s %-8s sent %d (acknowledged %d), received %d; %d records waiting to be sent",
+					p.Peer, p.Status, p.LastSent, p.Acknowledged, p.LastReceived, p.Waiting)
+				if p.Withheld > 0 {
+					fmt.Fprintf(w, ", %d withheld by handling", p.Withheld)
 				}
-				fmt.Fprintln(e.stdout)
+				fmt.Fprintln(w)
+				for _, g := range p.Missing {
+					fmt.Fprintf(w, "    MISSING  %s\n", g)
+				}
+				for _, s := range p.Statements {
+					fmt.Fprintf(w, "    key statement not yet acknowledged: %s\n", s)
+				}
+			}
+			if len(st.Expired) > 0 {
+				fmt.Fprintf(w, "%d records are past their retain_until and are no longer sent; review them (valise show ID, valise delete ID):\n", len(st.Expired))
+				for i, id := range st.Expired {
+					if i == 50 {
+						fmt.Fprintf(w, "  … and %d more (valise status --json lists them all)\n", len(st.Expired)-50)
+						break
+					}
+					fmt.Fprintf(w, "  %s\n", schema.Printable(id))
+				}
 			}
 			return nil
 		}})
 }
 
+type auditOptions struct {
+	export, check string
+	cards         []string
+}
+
+func (o *auditOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&o.export, "export", "", "write the audit log, signed by this office, to FILE")
+	fs.StringVar(&o.check, "check", "", "auditor: verify an exported log FILE with the office's --card (no home needed)")
+	fs.StringArrayVar(&o.cards, "card", nil, "the exporting office's card FILE (with --check)")
+}
+
 func init() {
-	register(&command{name: "audit", short: "verify the tamper-evident audit log", maxArgs: 0,
-		example: "  valise audit", run: func(e *env, args []string) error {
-			entries, broken, err := e.office.Store.CheckAudit()
+	o := &auditOptions{}
+	register(&command{name: "audit", short: "verify the tamper-evident audit log; export it signed; check an export",
+		maxArgs: 0, noHome: true, opts: o,
+		example: "  valise audit\n  valise audit --export kz-audit-2026-11.txt\n  valise audit --check kz-audit-2026-11.txt --card kz-ncb.card",
+		run: func(e *env, args []string) error {
+			if o.check != "" {
+				if len(o.cards) != 1 {
+					return usagef("--check needs the exporting office's card: --card FILE")
+				}
+				card, err := office.ReadCard(o.cards[0])
+				if err != nil {
+					return err
+				}
+				data, err := readBounded(o.check, office.MaxAuditExport)
+				if err != nil {
+					return err
+				}
+				entries, err := office.CheckAuditExport(data, card)
+				if err != nil {
+					return err
+				}
+				if e.json {
+					return printJSON(e.stdout, map[string]any{"agency": card.Agency, "entries": len(entries), "ok": true})
+				}
+				fmt.Fprintf(e.stdout, "%s: audit log of %s, %d entries, signed by key %s, hash chain intact\n", o.check, card.Agency, len(entries), card.Fingerprint())
+				return nil
+			}
+			off, err := office.Open(e.home)
+			if err != nil {
+				return err
+			}
+			off.Passphrase = passphrase
+			defer off.Close()
+			if o.export != "" {
+				n, err := off.ExportAudit(o.export)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "wrote %d audit entries to %s, signed by %s key %s\n", n, o.export, off.Agency(), off.Card.Fingerprint())
+				return nil
+			}
+			entries, broken, err := off.Store.CheckAudit()
 			if err != nil {
 				return err
 			}
@@ -109,15 +150,31 @@ func init() {
 				printJSON(e.stdout, map[string]any{"entries": len(entries), "first_broken": broken, "ok": broken == 0})
 			} else {
 				for _, a := range entries {
-					fmt.Fprintf(e.stdout, "%5d  %s  %-15s %s\n", a.N, a.At, a.Action, a.Detail)
+					fmt.Fprintf(e.stdout, "%5d  %s  %-15s %s\n", a.N, a.At, a.Action, schema.Printable(a.Detail))
 				}
 			}
 			if broken != 0 {
-				return fmt.Errorf("audit log broken at entry %d: it was changed or removed after it was written", broken)
+				return fmt.Errorf("%w at entry %d: it was changed, removed or reordered after it was written", office.ErrAuditBroken, broken)
 			}
 			if !e.json {
 				fmt.Fprintf(e.stdout, "audit log intact: %d entries, hash chain verified\n", len(entries))
 			}
 			return nil
 		}})
+}
+
+func readBounded(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
+	}
+	return data, nil
 }

@@ -48,7 +48,8 @@ func exitCode(err error) int {
 	case errors.Is(err, bundle.ErrNotAddressed):
 		return exitNotAddress
 	case errors.Is(err, bundle.ErrAuth), errors.Is(err, crypto.ErrUnknownSigner), errors.Is(err, crypto.ErrRevoked),
-		errors.Is(err, crypto.ErrCard), errors.Is(err, crypto.ErrWeakKey):
+		errors.Is(err, crypto.ErrCard), errors.Is(err, crypto.ErrWeakKey), errors.Is(err, crypto.ErrStatement),
+		errors.Is(err, office.ErrAuditBroken):
 		return exitAuth
 	case errors.Is(err, bundle.ErrMalformed):
 		return exitMalformed
