@@ -90,7 +90,7 @@ func (o *Office) applyStatements(tx *store.Tx, kr *crypto.Keyring, h *bundle.Hea
 }
 
 func (o *Office) applyStatement(tx *store.Tx, kr *crypto.Keyring, st *crypto.Statement, old, next *crypto.Card, rep *ImportReport) error {
-	peers, err := o.Store.Peers()
+	peers, err := tx.Peers()
 	if err != nil {
 		return err
 	}

@@ -138,6 +138,9 @@ func (o *Office) change(id, action string, fn func(r *schema.Record) ([]string, 
 		if err != nil {
 			return err
 		}
+		if err := checkNarrowing(held, edited, o.Agency()); err != nil {
+			return err
+		}
 		if probs := edited.Validate(); len(probs) > 0 {
 			msgs := make([]string, len(probs))
 			for i, p := range probs {

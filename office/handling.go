@@ -1,9 +1,12 @@
 package office
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"time"
 
+	"valise/merge"
 	"valise/schema"
 )
 
@@ -40,4 +43,23 @@ func Releasable(r *schema.Record, self, recipient string, today time.Time) (bool
 		return false, WithheldRetention
 	}
 	return true, ""
+}
+
+// ErrWidening: only a record's originator may widen its handling.
+var ErrWidening = errors.New("only the originator may widen a record's handling")
+
+// checkNarrowing refuses a change by self that would widen the handling of
+// a record another agency originated: others may only restrict it.
+func checkNarrowing(held, edited *schema.Record, self string) error {
+	if held == nil || held.Origin == self {
+		return nil
+	}
+	norm := func(h schema.Handling) string {
+		h.ReleasableTo, h.NotReleasableTo = slices.Sorted(slices.Values(h.ReleasableTo)), slices.Sorted(slices.Values(h.NotReleasableTo))
+		return schema.HandlingString(h)
+	}
+	if norm(merge.Restrict(held.Handling, edited.Handling, held.Origin)) != norm(edited.Handling) {
+		return fmt.Errorf("record %s: %w (%s); this office may only restrict it: %w", schema.Printable(held.ID), ErrWidening, held.Origin, schema.ErrInvalid)
+	}
+	return nil
 }

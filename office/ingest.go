@@ -77,6 +77,9 @@ func (o *Office) Ingest(files []IngestFile, skipInvalid bool) (*IngestReport, er
 				if held != nil {
 					in.Evaluation = pickEvaluation(in.Evaluation, held.Evaluation)
 				}
+				if err := checkNarrowing(held, in, self); err != nil {
+					return fmt.Errorf("%s: %w", res.File, err)
+				}
 				next := merge.Edit(held, in, self, at)
 				switch {
 				case next == nil:

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Sentinel errors callers branch on.
@@ -188,6 +189,13 @@ func (r *Record) Validate() []*Problem {
 	if r.Version.By != "" && CheckAgency(r.Version.By) != nil {
 		add("version.by", "not an agency id")
 	}
+	// The time of the last change is shown to officers and orders
+	// concurrent changes: only valise's own spelling is accepted.
+	if at := r.Version.At; at != "" {
+		if ts, err := time.Parse(time.RFC3339, at); err != nil || ts.UTC().Format(time.RFC3339) != at {
+			add("version.at", "not a UTC time YYYY-MM-DDTHH:MM:SSZ")
+		}
+	}
 	if s == nil || s.Abstract {
 		return out
 	}
@@ -342,10 +350,11 @@ func ParseHandlingString(s string) (Handling, error) {
 	return r.Handling, nil
 }
 
-// Sanitize makes text that may embed escaped values (error messages) safe
-// for a terminal: control, bidirectional-override and invalid bytes are
-// escaped, but backslashes are left alone so that escapes already in the
-// text are not doubled.
+// Sanitize makes one line of text that may embed escaped values (an error
+// message) safe for a terminal: control characters (line breaks
+// included, so that a file name cannot start a line of its own),
+// bidirectional overrides and invalid bytes are escaped, but backslashes
+// are left alone so that escapes already in the text are not doubled.
 func Sanitize(s string) string {
 	var b strings.Builder
 	for i := 0; i < len(s); {
@@ -353,7 +362,7 @@ func Sanitize(s string) string {
 		switch {
 		case r == 0xfffd && size <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case (r < 0x20 && r != '\n' && r != '\t') || r == 0x7f || (r >= 0x80 && r < 0xa0) || isBidiControl(r) || r == 0x2028 || r == 0x2029:
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || isBidiControl(r) || r == 0x2028 || r == 0x2029:
 			fmt.Fprintf(&b, `\u%04x`, r)
 		default:
 			b.WriteString(s[i : i+size])

@@ -84,8 +84,13 @@ func (s *Store) RevokePeer(agency string) error {
 }
 
 // Peers returns every card in the keyring, by agency.
-func (s *Store) Peers() ([]Peer, error) {
-	rows, err := s.db.Query(`SELECT agency, fingerprint, card, status, added_at, COALESCE(revoked_at, '') FROM peers ORDER BY agency, added_at, fingerprint`)
+func (s *Store) Peers() ([]Peer, error) { return peers(s.db) }
+
+// Peers is Store.Peers inside the transaction.
+func (t *Tx) Peers() ([]Peer, error) { return peers(t.tx) }
+
+func peers(q querier) ([]Peer, error) {
+	rows, err := q.Query(`SELECT agency, fingerprint, card, status, added_at, COALESCE(revoked_at, '') FROM peers ORDER BY agency, added_at, fingerprint`)
 	if err != nil {
 		return nil, mapErr(err)
 	}

@@ -217,7 +217,10 @@ func open(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(1)
+	// Two connections: one for the write transaction, one for reads made
+	// meanwhile (WAL lets them run side by side), so that a read outside
+	// the transaction can never wait for it forever.
+	db.SetMaxOpenConns(2)
 	if err := db.Ping(); err != nil {
 		db.Close()
 		return nil, mapErr(err)
