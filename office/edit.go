@@ -154,7 +154,7 @@ func (o *Office) change(id, action string, fn func(r *schema.Record) ([]string, 
 			return nil
 		}
 		rep.Record = next
-		if err := put(tx, next, store.Change{Action: action, Agency: o.Agency()}, at); err != nil {
+		if err := put(tx, held, next, store.Change{Action: action, Agency: o.Agency()}, at); err != nil {
 			return err
 		}
 		return tx.Audit(action, fmt.Sprintf("record %s", id))

@@ -204,7 +204,7 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 				continue
 			}
 			c := store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}
-			if err := put(tx, res.Record, c, now); err != nil {
+			if err := put(tx, held, res.Record, c, now); err != nil {
 				return err
 			}
 			for _, pc := range res.Conflicts {
@@ -267,9 +267,15 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 }
 
 // put writes a record version and keeps its open conflicts in step.
-func put(tx *store.Tx, r *schema.Record, c store.Change, at string) error {
+// held is the version it replaces (nil for a new record): when neither has
+// alternatives there is no conflict to keep in step, which saves a query
+// per record.
+func put(tx *store.Tx, held, r *schema.Record, c store.Change, at string) error {
 	if err := tx.Put(r, c); err != nil {
 		return err
+	}
+	if (held == nil || len(held.Version.Alts) == 0) && len(r.Version.Alts) == 0 {
+		return nil
 	}
 	var cs []store.Conflict
 	for _, pc := range merge.Conflicts(r) {

@@ -90,7 +90,7 @@ func (o *Office) Ingest(files []IngestFile, skipInvalid bool) (*IngestReport, er
 				default:
 					rep.Updated++
 				}
-				if err := put(tx, next, c, at); err != nil {
+				if err := put(tx, held, next, c, at); err != nil {
 					return err
 				}
 			}
@@ -120,7 +120,7 @@ func (o *Office) Ingest(files []IngestFile, skipInvalid bool) (*IngestReport, er
 				}
 				t := held.Clone()
 				t.Deleted = true
-				if err := put(tx, merge.Edit(held, t, self, at), c, at); err != nil {
+				if err := put(tx, held, merge.Edit(held, t, self, at), c, at); err != nil {
 					return err
 				}
 				rep.Deleted++
