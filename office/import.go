@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -159,6 +160,72 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 		if err != nil {
 			return err
 		}
+		// Records come in id order, unique; they are merged in batches so
+		// that the store is asked once per batch, not once per record.
+		c := store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}
+		var recs []*schema.Record
+		var lines [][]byte
+		var ids, vhashes []string
+		flush := func() error {
+			if len(recs) == 0 {
+				return nil
+			}
+			held, err := tx.GetMany(ids)
+			if err != nil {
+				return err
+			}
+			var puts, before []*schema.Record
+			var bodies [][]byte
+			for i, rec := range recs {
+				if slicesContains(rec.Handling.NotReleasableTo, o.Agency()) {
+					return &bundle.Error{Check: "handling", Kind: bundle.ErrContent,
+						Msg: fmt.Sprintf("record %s is not releasable to %s: the sender broke its handling", schema.Printable(rec.ID), o.Agency())}
+				}
+				hr := held[rec.ID]
+				if hr != nil && hr.Schema != rec.Schema {
+					return &bundle.Error{Check: "record", Kind: bundle.ErrContent,
+						Msg: fmt.Sprintf("record %s is a %s here but a %s in the bundle", schema.Printable(rec.ID), hr.Schema, rec.Schema)}
+				}
+				if s, ok := schema.Get(rec.Schema); ok && s.Link && !rec.Deleted && len(endpoints) < maxEndpointChecks {
+					for _, p := range []string{s.Source, s.Target} {
+						if p == "" {
+							continue
+						}
+						for _, v := range rec.Properties[p] {
+							endpoints = append(endpoints, endpoint{rec.ID, v})
+						}
+					}
+				}
+				res := merge.Merge(hr, rec)
+				rep.Counts[res.Kind]++
+				if res.Record == nil {
+					continue
+				}
+				puts, before = append(puts, res.Record), append(before, hr)
+				if res.Record == rec {
+					bodies = append(bodies, lines[i]) // as it came: already canonical
+				} else {
+					bodies = append(bodies, nil)
+				}
+				for _, pc := range res.Conflicts {
+					rep.Conflicts = append(rep.Conflicts, store.Conflict{ID: rec.ID, Property: pc.Property,
+						Candidates: pc.Candidates, Bundle: h.ID.String(), At: now})
+				}
+			}
+			if err := tx.PutMany(puts, bodies, c); err != nil {
+				return err
+			}
+			for i, r := range puts {
+				if err := keepConflicts(tx, before[i], r, c, now); err != nil {
+					return err
+				}
+			}
+			if err := tx.PeerKnowsMany(h.Sender, ids, vhashes, h.ID.String()); err != nil {
+				return err
+			}
+			recs, lines, ids, vhashes = recs[:0], lines[:0], ids[:0], vhashes[:0]
+			return nil
+		}
 		for {
 			rec, line, err := rr.Next()
 			if err == io.EOF {
@@ -173,44 +240,16 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 				rep.Skipped++
 				continue
 			}
-			if err := tx.PeerKnows(h.Sender, rec.ID, versionHash(line), h.ID.String()); err != nil {
-				return err
-			}
-			if slicesContains(rec.Handling.NotReleasableTo, o.Agency()) {
-				return &bundle.Error{Check: "handling", Kind: bundle.ErrContent,
-					Msg: fmt.Sprintf("record %s is not releasable to %s: the sender broke its handling", schema.Printable(rec.ID), o.Agency())}
-			}
-			held, err := tx.Get(rec.ID)
-			if err != nil {
-				return err
-			}
-			if held != nil && held.Schema != rec.Schema {
-				return &bundle.Error{Check: "record", Kind: bundle.ErrContent,
-					Msg: fmt.Sprintf("record %s is a %s here but a %s in the bundle", schema.Printable(rec.ID), held.Schema, rec.Schema)}
-			}
-			if s, ok := schema.Get(rec.Schema); ok && s.Link && !rec.Deleted && len(endpoints) < maxEndpointChecks {
-				for _, p := range []string{s.Source, s.Target} {
-					if p == "" {
-						continue
-					}
-					for _, v := range rec.Properties[p] {
-						endpoints = append(endpoints, endpoint{rec.ID, v})
-					}
+			recs, ids, vhashes = append(recs, rec), append(ids, rec.ID), append(vhashes, versionHash(line))
+			lines = append(lines, append([]byte(nil), line...))
+			if len(recs) == store.BatchSize {
+				if err := flush(); err != nil {
+					return err
 				}
 			}
-			res := merge.Merge(held, rec)
-			rep.Counts[res.Kind]++
-			if res.Record == nil {
-				continue
-			}
-			c := store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}
-			if err := put(tx, held, res.Record, c, now); err != nil {
-				return err
-			}
-			for _, pc := range res.Conflicts {
-				rep.Conflicts = append(rep.Conflicts, store.Conflict{ID: rec.ID, Property: pc.Property,
-					Candidates: pc.Candidates, Bundle: h.ID.String(), At: now})
-			}
+		}
+		if err := flush(); err != nil {
+			return err
 		}
 		rep.Records = rr.Trailer().Records
 		for _, rc := range rr.Manifest.Receipts {
@@ -230,12 +269,18 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 				}
 			}
 		}
+		targets := make([]string, 0, len(endpoints))
 		for _, ep := range endpoints {
-			r, err := tx.Get(ep.target)
-			if err != nil {
-				return err
-			}
-			if r == nil || r.Deleted {
+			targets = append(targets, ep.target)
+		}
+		slices.Sort(targets)
+		targets = slices.Compact(targets)
+		live, err := tx.Live(targets)
+		if err != nil {
+			return err
+		}
+		for _, ep := range endpoints {
+			if !live[ep.target] {
 				rep.UnknownEndpoints = append(rep.UnknownEndpoints, ep.link+" -> "+ep.target)
 			}
 		}
@@ -274,6 +319,11 @@ func put(tx *store.Tx, held, r *schema.Record, c store.Change, at string) error 
 	if err := tx.Put(r, c); err != nil {
 		return err
 	}
+	return keepConflicts(tx, held, r, c, at)
+}
+
+// keepConflicts updates the open conflicts of r after it was written.
+func keepConflicts(tx *store.Tx, held, r *schema.Record, c store.Change, at string) error {
 	if (held == nil || len(held.Version.Alts) == 0) && len(r.Version.Alts) == 0 {
 		return nil
 	}

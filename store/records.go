@@ -37,6 +37,7 @@ type Tx struct {
 	put     *sql.Stmt
 	ver     *sql.Stmt
 	buf     []byte
+	stmts   stmtCache
 }
 
 // Update runs fn in one transaction, committed only when fn returns nil.
@@ -56,6 +57,9 @@ func (t *Tx) close() {
 		if st != nil {
 			st.Close()
 		}
+	}
+	for _, st := range t.stmts {
+		st.Close()
 	}
 }
 
