@@ -59,7 +59,7 @@ func exitCode(err error) int {
 		return exitInvalid
 	case errors.Is(err, store.ErrBusy):
 		return exitBusy
-	case errors.As(err, &pe):
+	case errors.As(err, &pe), errors.Is(err, store.ErrFull), errors.Is(err, store.ErrIO):
 		return exitIO
 	}
 	return exitError
