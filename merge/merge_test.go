@@ -336,8 +336,10 @@ func TestConvergence(t *testing.T) {
 func TestConflictRules(t *testing.T) {
 	props := []string{"name", "birthDate", "nationality", "gender", "title", "position", "notes"}
 	values := map[string]func(rng *rand.Rand) string{
-		"name":        func(rng *rand.Rand) string { return fmt.Sprintf("Name %d", rng.Intn(1e6)) },
-		"birthDate":   func(rng *rand.Rand) string { return fmt.Sprintf("19%02d-0%d-1%d", 10+rng.Intn(89), 1+rng.Intn(9), rng.Intn(10)) },
+		"name": func(rng *rand.Rand) string { return fmt.Sprintf("Name %d", rng.Intn(1e6)) },
+		"birthDate": func(rng *rand.Rand) string {
+			return fmt.Sprintf("19%02d-0%d-1%d", 10+rng.Intn(89), 1+rng.Intn(9), rng.Intn(10))
+		},
 		"nationality": func(rng *rand.Rand) string { return []string{"kz", "kg", "tj", "uz", "tm", "af"}[rng.Intn(6)] },
 		"gender":      func(rng *rand.Rand) string { return []string{"male", "female", "other"}[rng.Intn(3)] },
 		"title":       func(rng *rand.Rand) string { return fmt.Sprintf("Title %d", rng.Intn(1e6)) },
