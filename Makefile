@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: build test demo release clean
+.PHONY: build test bench demo release clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/valise
@@ -16,6 +16,13 @@ test:
 	@out=$$(gofmt -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) test -count=1 ./...
+
+# The SPEC §8 side-by-side benchmark: N records (default 1000000; e.g.
+# N=100000 make bench), results in bench/results.md, work files in
+# bench/out. See bench/run/main.go for REPS, SMALL, SEED, SLOW, KEEP.
+bench: build
+	N="$(N)" SMALL="$(SMALL)" REPS="$(REPS)" SEED="$(SEED)" SLOW="$(SLOW)" KEEP="$(KEEP)" BENCH_DIR="$(BENCH_DIR)" \
+		$(GO) run ./bench/run -valise $(BIN) -results bench/results.md
 
 demo: build
 	./$(BIN) demo
@@ -32,3 +39,21 @@ release:
 
 clean:
 	rm -rf bin dist
+
+# make fuzz: every fuzz target of the packages below for FUZZTIME each
+# (FUZZTIME=10m make fuzz for a longer run). An input that fails is written
+# by go test to the package's testdata/fuzz/FuzzXxx/ and from then on runs
+# as a regression seed in make test: commit it with the fix. Inputs that
+# find new coverage are minimized for at most FUZZMINIMIZE runs; minimizing
+# one for the default 60 seconds would eat a short run whole.
+FUZZTIME     ?= 30s
+FUZZMINIMIZE ?= 100x
+FUZZPKGS     ?= ./bundle ./schema ./formats ./crypto
+.PHONY: fuzz
+fuzz:
+	@set -e; for pkg in $(FUZZPKGS); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
+		done; \
+	done

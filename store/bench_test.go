@@ -219,3 +219,60 @@ func BenchmarkGet(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// importBatch is the store work of office.Import for a batch of records
+// since it batches: one GetMany, the merges, one PutMany.
+func importBatch(tx *store.Tx, recs []*schema.Record) error {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	held, err := tx.GetMany(ids)
+	if err != nil {
+		return err
+	}
+	var out []*schema.Record
+	for _, r := range recs {
+		if res := merge.Merge(held[r.ID], r); res.Record != nil {
+			out = append(out, res.Record)
+		}
+	}
+	return tx.PutMany(out, nil, change)
+}
+
+// BenchmarkImportBatched is BenchmarkImport with the batched statements
+// (store.BatchSize records per GetMany and PutMany).
+func BenchmarkImportBatched(b *testing.B) {
+	run := func(b *testing.B, s *store.Store, recs []*schema.Record) {
+		b.Helper()
+		err := s.Update(func(tx *store.Tx) error {
+			for len(recs) > 0 {
+				n := min(len(recs), store.BatchSize)
+				if err := importBatch(tx, recs[:n]); err != nil {
+					return err
+				}
+				recs = recs[n:]
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("new", func(b *testing.B) {
+		recs := byID(versions(b, b.N, false))
+		s := newStore(b)
+		b.ReportAllocs()
+		b.ResetTimer()
+		run(b, s, recs)
+	})
+	b.Run("update", func(b *testing.B) {
+		held := byID(versions(b, b.N, false))
+		next := byID(versions(b, b.N, true))
+		s := newStore(b)
+		run(b, s, held)
+		b.ReportAllocs()
+		b.ResetTimer()
+		run(b, s, next)
+	})
+}

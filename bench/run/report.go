@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+const budgetMemMiB = 200
+
+func secs(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.3f s", d.Seconds())
+	}
+	return fmt.Sprintf("%.2f s", d.Seconds())
+}
+
+// cell escapes the pipes of a table cell.
+func cell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+func mib(kib int64) string { return fmt.Sprintf("%.0f MiB", float64(kib)/1024) }
+
+func rate(n int, d time.Duration) string {
+	r := float64(n) / d.Seconds()
+	if r >= 1000 {
+		return fmt.Sprintf("%.1fk records/s", r/1000)
+	}
+	return fmt.Sprintf("%.0f records/s", r)
+}
+
+func mbps(bytes int64, d time.Duration) string {
+	return fmt.Sprintf("%.0f MB/s", float64(bytes)/1e6/d.Seconds())
+}
+
+func verdict(ok bool) string {
+	if ok {
+		return "met"
+	}
+	return "**missed**"
+}
+
+// report renders the results as Markdown.
+func report(cfg config, env *environment, all []*sizeResult) string {
+	var b strings.Builder
+	big := all[len(all)-1]
+	var small *sizeResult
+	if len(all) > 1 {
+		small = all[0]
+	}
+	fmt.Fprintf(&b, "# valise benchmark: SPEC §8 budgets\n\n")
+	fmt.Fprintf(&b, "Written by `make bench` (bench/run) on %s, N=%d records (%.0f MB of JSON lines). "+
+		"Every valise command is measured side by side with its baseline in the same run, alternating which goes first; "+
+		"times are medians of wall-clock time, peak memory is the largest ru_maxrss of the runs "+
+		"(what `/usr/bin/time -v` reports as \"Maximum resident set size\").\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), big.n, float64(big.jsonlBytes)/1e6)
+
+	fmt.Fprintf(&b, "## Budgets at %d records\n\n", big.n)
+	fmt.Fprintf(&b, "| SPEC §8 budget | valise | baseline | ratio | budget | verdict |\n|---|---|---|---|---|---|\n")
+	p, z := big.pack.median(), big.zstdAge.median()
+	r := z.wall.Seconds() / p.wall.Seconds()
+	fmt.Fprintf(&b, "| pack (validate every record, compress, encrypt, sign) | %s, %s | `zstd -3 -T0 \\| age -r R1 -r R2`: %s, %s | %.2f× throughput | ≥ 1.0× | %s |\n",
+		secs(p.wall), mbps(big.jsonlBytes, p.wall), secs(z.wall), mbps(big.jsonlBytes, z.wall), r, verdict(r >= 1.0))
+	vv, m := big.verify.median(), big.minisign.median()
+	r = vv.wall.Seconds() / m.wall.Seconds()
+	fmt.Fprintf(&b, "| verify (auditor, no private key) | %s | `minisign -V`: %s | %.2f× time | ≤ 0.5× | %s |\n",
+		secs(vv.wall), secs(m.wall), r, verdict(r <= 0.5))
+	in, sq := big.importNew.median(), big.sqlNew.median()
+	r = sq.wall.Seconds() / in.wall.Seconds()
+	fmt.Fprintf(&b, "| import of new records (verify, decrypt, validate, merge, commit) | %s, %s | `sqlite3 .import --csv`: %s, %s | %.2f× rate | ≥ 1.5× | %s |\n",
+		secs(in.wall), rate(big.n, in.wall), secs(sq.wall), rate(big.n, sq.wall), r, verdict(r >= 1.5))
+	iu, su := big.importUpd.median(), big.sqlUpd.median()
+	r = su.wall.Seconds() / iu.wall.Seconds()
+	fmt.Fprintf(&b, "| import of a bundle that updates held records | %s, %s | `sqlite3 .import --csv`: %s, %s | %.2f× rate | ≥ 1.0× | %s |\n",
+		secs(iu.wall), rate(big.n, iu.wall), secs(su.wall), rate(big.n, su.wall), r, verdict(r >= 1.0))
+	for _, s := range []*series{&big.pack, &big.verify, &big.importNew, &big.importUpd} {
+		m := s.maxRSS()
+		fmt.Fprintf(&b, "| peak memory of %s | %s | | | < %d MiB | %s |\n", s.name, mib(m), budgetMemMiB, verdict(m < budgetMemMiB*1024))
+	}
+	if small != nil {
+		limit := 1.1 * float64(big.n) / float64(small.n)
+		pairs := [][2]*series{{&small.pack, &big.pack}, {&small.verify, &big.verify}, {&small.importNew, &big.importNew}, {&small.importUpd, &big.importUpd}}
+		for _, pr := range pairs {
+			a, c := pr[0].median(), pr[1].median()
+			g := c.wall.Seconds() / a.wall.Seconds()
+			fmt.Fprintf(&b, "| growth of %s, %d → %d records | %s → %s | | %.1f× | ≤ %.0f× | %s |\n",
+				pr[1].name, small.n, big.n, secs(a.wall), secs(c.wall), g, limit, verdict(g <= limit))
+		}
+	} else {
+		fmt.Fprintf(&b, "| growth | not measured: N=%d is not above SMALL=%d | | | ≤ 11× | — |\n", big.n, cfg.small)
+	}
+
+	fmt.Fprintf(&b, "\n## Every run\n\n| records | command | runs (s, in order) | median | CPU (user+sys) | CPU / wall | peak RSS | note |\n|---|---|---|---|---|---|---|---|\n")
+	for _, res := range all {
+		for _, s := range []*series{&res.pack, &res.zstdAge, &res.verify, &res.minisign, &res.importNew, &res.sqlNew, &res.importUpd, &res.sqlUpd} {
+			md := s.median()
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %.2f | %s | %s |\n", res.n, cell(s.name), s.times(), secs(md.wall),
+				secs(md.cpu), md.cpu.Seconds()/md.wall.Seconds(), mib(s.maxRSS()), s.note)
+		}
+		for _, s := range res.setup {
+			md := s.median()
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %.2f | %s | setup, not compared |\n", res.n, s.name, s.times(), secs(md.wall),
+				secs(md.cpu), md.cpu.Seconds()/md.wall.Seconds(), mib(s.maxRSS()))
+		}
+	}
+
+	fmt.Fprintf(&b, "\n## Sizes\n\n| records | JSON lines | CSV (id, schema, body) | bundle (pack --input, 2 recipients) | zstd \\| age output | update bundle |\n|---|---|---|---|---|---|\n")
+	for _, res := range all {
+		fmt.Fprintf(&b, "| %d | %.1f MB | %.1f MB | %.1f MB | %.1f MB | %.1f MB |\n", res.n, float64(res.jsonlBytes)/1e6, float64(res.csvBytes)/1e6,
+			float64(res.bundleBytes)/1e6, float64(res.baselineAgeBytes)/1e6, float64(res.updateBundleBytes)/1e6)
+	}
+
+	fmt.Fprintf(&b, "\n## How it is measured\n\n")
+	fmt.Fprintf(&b, "- **pack**: `valise pack --to CARICC --to KG-NCB --input recs.jsonl` (read and validate every record, canonical encoding, zstd, age to both offices' recipients, signature) against `zstd -3 -T0 < recs.jsonl | age -r R1 -r R2` with two X25519 recipients. Ingesting into the store is not part of pack.\n")
+	fmt.Fprintf(&b, "- **verify**: `valise verify --card kz.card` from an auditor's empty home against `minisign -V` of the same bundle file, signed beforehand with `minisign -S` (key from `minisign -G -W`).\n")
+	fmt.Fprintf(&b, "- **import of new records**: that bundle into a fresh copy of an empty CARICC (and KG-NCB) store; `--json` output checked for N inserted. Baseline: `sqlite3 new.db 'CREATE TABLE t(id TEXT PRIMARY KEY, schema TEXT NOT NULL, body TEXT NOT NULL)' '.import --csv recs.csv t'`, the same records with the JSON line as body.\n")
+	fmt.Fprintf(&b, "- **import of updates**: CARICC ingests a changed version of every record (`bench/gen -update`) and packs the changes for KG-NCB; KG-NCB, holding the originals, imports that bundle (a fresh copy of its home each run); every record must fast-forward (N updated). Baseline: the same `.import` of the updated records' CSV.\n")
+	fmt.Fprintf(&b, "- **growth**: the median time at N divided by the median at SMALL; the budget is 11× for 10× the records.\n")
+
+	fmt.Fprintf(&b, "\n## Environment\n\n| | |\n|---|---|\n")
+	for _, l := range env.lines {
+		fmt.Fprintln(&b, l)
+	}
+	fmt.Fprintf(&b, "| load after the run | %s |\n", loadavg())
+	fmt.Fprintf(&b, "| whole run | %s |\n", env.total.Round(time.Second))
+	return b.String()
+}
+
+func loadavg() string {
+	out, err := readFirstLine("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return out
+}
