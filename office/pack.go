@@ -292,10 +292,12 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 				Records: int64(rep.Records), PayloadSHA256: rep.PayloadSHA, File: out, HighWater: highWater, Signer: signerFpr, Result: "ok"}); err != nil {
 				return err
 			}
-			for _, s := range sentList {
-				if err := tx.PeerKnows(r.Agency, s.id, s.vhash, h.ID.String()); err != nil {
-					return err
-				}
+			ids, vh := make([]string, len(sentList)), make([]string, len(sentList))
+			for i, s := range sentList {
+				ids[i], vh[i] = s.id, s.vhash
+			}
+			if err := tx.PeerKnowsMany(r.Agency, ids, vh, h.ID.String()); err != nil {
+				return err
 			}
 			for _, st := range pending {
 				if err := tx.StatementSent(st.N, r.Agency, h.ID.String()); err != nil {
