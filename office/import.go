@@ -156,6 +156,15 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 	type endpoint struct{ link, target string }
 	var endpoints []endpoint
 	err = o.Store.Update(func(tx *store.Tx) error {
+		// Checked again under the write lock: another valise importing
+		// the same bundle at the same moment must not make it land twice.
+		if byID, bySeq, err := tx.ReceivedBefore(h.ID.String(), h.Sender, me.Sequence); err != nil {
+			return err
+		} else if byID {
+			return fmt.Errorf("%w: bundle %s from %s (sequence %d) was already imported (by another valise command just now); nothing changed", ErrReplay, h.ID, h.Sender, me.Sequence)
+		} else if bySeq {
+			return fmt.Errorf("%w: ALERT: sequence %d from %s was used by another bundle imported just now; bundle %s reuses it", ErrReplay, me.Sequence, h.Sender, h.ID)
+		}
 		carrier, err := o.applyStatements(tx, kr, h, rr.Manifest.Statements, rep)
 		if err != nil {
 			return err
@@ -303,7 +312,7 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 	}
 	if err != nil {
 		var be *bundle.Error
-		if errors.As(err, &be) {
+		if errors.As(err, &be) || errors.Is(err, ErrReplay) {
 			return refuse(h, err)
 		}
 		return rep, err

@@ -288,6 +288,15 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	}
 	err = o.Store.Update(func(tx *store.Tx) error {
 		for _, r := range h.Recipients {
+			// Checked under the write lock: two packs at once must not
+			// give one sequence number to two bundles.
+			if taken, err := tx.SequenceTaken(r.Agency, r.Sequence); err != nil {
+				return err
+			} else if taken {
+				return fmt.Errorf("%w: another pack for %s took sequence %d at the same time; nothing was written, run pack again", store.ErrBusy, r.Agency, r.Sequence)
+			}
+		}
+		for _, r := range h.Recipients {
 			if err := tx.AddLedger(store.LedgerEntry{Bundle: h.ID.String(), Direction: "sent", Peer: r.Agency, Sequence: r.Sequence,
 				Records: int64(rep.Records), PayloadSHA256: rep.PayloadSHA, File: out, HighWater: highWater, Signer: signerFpr, Result: "ok"}); err != nil {
 				return err

@@ -452,3 +452,26 @@ func (s *Store) Meta(key string) (string, error) {
 	}
 	return v, mapErr(err)
 }
+
+// ReceivedBefore reports, inside a write transaction (so that no other
+// import can slip in between), whether bundle was already imported or
+// peer's sequence seq already used.
+func (t *Tx) ReceivedBefore(bundle, peer string, seq uint64) (byID, bySeq bool, err error) {
+	var n int
+	if err := t.tx.QueryRow(`SELECT COUNT(*) FROM ledger WHERE bundle = ? AND direction = 'received'`, bundle).Scan(&n); err != nil {
+		return false, false, mapErr(err)
+	}
+	var m int
+	if err := t.tx.QueryRow(`SELECT COUNT(*) FROM ledger WHERE peer = ? AND sequence = ? AND direction = 'received'`, peer, seq).Scan(&m); err != nil {
+		return false, false, mapErr(err)
+	}
+	return n > 0, m > 0, nil
+}
+
+// SequenceTaken reports, inside a write transaction, whether a bundle was
+// already sent to peer under sequence seq or a later one.
+func (t *Tx) SequenceTaken(peer string, seq uint64) (bool, error) {
+	var n int
+	err := t.tx.QueryRow(`SELECT COUNT(*) FROM ledger WHERE peer = ? AND direction = 'sent' AND sequence >= ?`, peer, seq).Scan(&n)
+	return n > 0, mapErr(err)
+}
