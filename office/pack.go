@@ -317,20 +317,28 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		if err := tx.Audit("pack", fmt.Sprintf("bundle %s to %s: %d records, payload %s", h.ID, strings.Join(to, ","), rep.Records, rep.PayloadSHA)); err != nil {
 			return err
 		}
-		// Publish the file last, inside the transaction: if it cannot be
-		// linked into place the ledger is rolled back.
-		if err := os.Link(tmp.Name(), out); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return fmt.Errorf("%s already exists; valise does not overwrite it", out)
-			}
-			return fmt.Errorf("publishing %s: %w", out, err)
+		// The sequence numbers are recorded as used before the file
+		// appears: a pack killed in between leaves a gap the recipient
+		// reports (and --resend fills), never one number on two bundles.
+		if _, err := os.Lstat(out); err == nil {
+			return fmt.Errorf("%s already exists; valise does not overwrite it", out)
 		}
-		linked = true
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
+	if err := os.Link(tmp.Name(), out); err != nil {
+		msg := fmt.Sprintf("not published: %v", err)
+		if errors.Is(err, os.ErrExist) {
+			msg = out + " appeared meanwhile; not published"
+		}
+		o.Store.Update(func(tx *store.Tx) error {
+			return tx.Audit("pack failed", fmt.Sprintf("bundle %s: %s; its sequence numbers stay used", h.ID, msg))
+		})
+		return nil, fmt.Errorf("publishing %s: %w (bundle %s was recorded as sent; valise pack --resend sends its records again)", out, err, h.ID)
+	}
+	linked = true
 	os.Remove(tmp.Name())
 	done = true
 	syncDir(dir)
