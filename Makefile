@@ -41,7 +41,8 @@ clean:
 	rm -rf bin dist
 
 # make fuzz: every fuzz target of the packages below for FUZZTIME each
-# (FUZZTIME=10m make fuzz for a longer run). An input that fails is written
+# (FUZZTIME=10m make fuzz for a longer run); it goes on after a failure and
+# lists the failed targets at the end. An input that fails is written
 # by go test to the package's testdata/fuzz/FuzzXxx/ and from then on runs
 # as a regression seed in make test: commit it with the fix. Inputs that
 # find new coverage are minimized for at most FUZZMINIMIZE runs; minimizing
@@ -51,9 +52,11 @@ FUZZMINIMIZE ?= 100x
 FUZZPKGS     ?= ./bundle ./schema ./formats ./crypto
 .PHONY: fuzz
 fuzz:
-	@set -e; for pkg in $(FUZZPKGS); do \
-		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	@failed=; for pkg in $(FUZZPKGS); do \
+		targets=$$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz') || exit 1; \
+		for target in $$targets; do \
 			echo "== $$pkg $$target ($(FUZZTIME))"; \
-			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg; \
+			$(GO) test -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE) $$pkg || failed="$$failed $$pkg.$$target"; \
 		done; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failures in$$failed (inputs in testdata/fuzz)"; exit 1; fi

@@ -241,9 +241,16 @@ func FuzzHeader(f *testing.F) {
 	})
 }
 
+// FuzzReader feeds whole files to the reader. The seed is small (X25519,
+// one record: about 750 bytes): the fuzzer minimizes every input that finds
+// new coverage by removing bytes one and two at a time, so the cost of
+// minimizing grows with the square of the seed's size, and with the 2.5 KB
+// post-quantum seed this target had, workers spent nearly all their time
+// minimizing (a few execs in 30 seconds). FuzzPayload reaches what lies
+// behind the signature and age.
 func FuzzReader(f *testing.F) {
 	a, b := newOffice(f, "KZ-NCB"), newOffice(f, "CARICC")
-	f.Add(pack(f, a, b, testRecords(2)))
+	f.Add(packX25519(f, a, b, testRecords(1)))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		// Whatever the input, the reader must not panic or run away, and
 		// what import accepts the auditor must accept too.
@@ -252,7 +259,7 @@ func FuzzReader(f *testing.F) {
 			return
 		}
 		_, verr := r.Verify(a.card.SigningKey)
-		if _, err := readAll(in, a, b); err == nil && verr != nil {
+		if _, err := readCapped(in, a, b, 1<<20); err == nil && verr != nil {
 			t.Fatalf("import accepted a bundle that verify refuses: %v", verr)
 		}
 	})

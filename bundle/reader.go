@@ -242,8 +242,9 @@ func (c *capReader) Read(p []byte) (int, error) {
 type RecordReader struct {
 	r        *Reader
 	pub      ed25519.PublicKey
-	age      io.Reader
+	age      *errReader // the age plaintext
 	zr       *zstd.Decoder
+	zerr     *errReader // the decompressed stream
 	out      *capReader
 	br       *bufio.Reader
 	Manifest *Manifest
@@ -267,13 +268,14 @@ func (r *Reader) Decrypt(pub ed25519.PublicKey, ids ...age.Identity) (*RecordRea
 	if err != nil {
 		return nil, r.diagnose(pub, r.classify(err, "decryption", ErrAuth))
 	}
-	zr, err := zstd.NewReader(ar, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20),
+	aer := &errReader{r: ar}
+	zr, err := zstd.NewReader(aer, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(8<<20),
 		zstd.WithDecoderMaxMemory(64<<20), zstd.WithDecoderLowmem(true))
 	if err != nil {
 		return nil, err
 	}
-	rr := &RecordReader{r: r, pub: pub, age: ar, zr: zr}
-	rr.out = &capReader{r: zr, max: r.opts.maxBytes}
+	rr := &RecordReader{r: r, pub: pub, age: aer, zr: zr, zerr: &errReader{r: zr}}
+	rr.out = &capReader{r: rr.zerr, max: r.opts.maxBytes}
 	rr.br = bufio.NewReaderSize(rr.out, 64<<10)
 	raw, err := readBlock(rr.br, MaxHeaderSize)
 	if err != nil {
@@ -351,10 +353,38 @@ func (rr *RecordReader) classify(err error, check string, kind error) error {
 	if errors.Is(err, errCap) {
 		return fail("decompressed size", ErrMalformed, "payload inflates beyond the cap of %d bytes", rr.r.opts.maxBytes)
 	}
-	if _, ok := err.(*Error); !ok && rr.r.tail.err == nil && errors.Is(err, zstd.ErrWindowSizeExceeded) {
-		return wrapFail("decompression", ErrMalformed, err, "zstd window larger than allowed")
+	if _, ok := err.(*Error); !ok && rr.r.tail.err == nil {
+		// Whatever the decompressor made of it, a failure of age's
+		// authentication is a failed decryption; a failure of the
+		// decompressor over authenticated plaintext is a malformed
+		// payload, not an authentication failure.
+		switch {
+		case rr.age.err != nil:
+			return wrapFail("decryption", ErrAuth, rr.age.err, "%v", rr.age.err)
+		case errors.Is(err, zstd.ErrWindowSizeExceeded):
+			return wrapFail("decompression", ErrMalformed, err, "zstd window larger than allowed")
+		case errors.Is(err, zstd.ErrDecoderSizeExceeded):
+			return wrapFail("decompressed size", ErrMalformed, err, "a zstd frame declares more content than the decoder holds")
+		case rr.zerr.err != nil:
+			return wrapFail("decompression", ErrMalformed, rr.zerr.err, "zstd: %v", rr.zerr.err)
+		}
 	}
 	return rr.r.classify(err, check, kind)
+}
+
+// errReader remembers the first error other than io.EOF its source
+// returned, so that a failure can be traced to the stage that caused it.
+type errReader struct {
+	r   io.Reader
+	err error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF && e.err == nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // Next returns the next record, or io.EOF once every record has been read

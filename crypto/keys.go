@@ -174,22 +174,39 @@ func IsEncrypted(path string) (bool, error) {
 
 const ageMagic = "age-encryption.org/v1\n"
 
-// readSecret reads a secret file, refusing group- or world-readable ones,
-// and decrypts it with passphrase when it is passphrase-encrypted.
+// readSecret reads a secret file and decrypts it with passphrase when it
+// is passphrase-protected. It refuses a file that others could read or
+// replace: a mode wider than 0600, an owner other than the user running
+// valise, a symbolic link (checked on the open file, so that the file
+// checked is the file read) or anything but a regular file.
 func readSecret(path string, passphrase func() (string, error)) ([]byte, error) {
-	st, err := os.Stat(path)
+	f, err := openSecret(path)
 	if err != nil {
 		return nil, err
 	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s: mode %v lets others read a secret key; run chmod 600 %s", path, st.Mode().Perm(), path)
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file; a secret key must be a plain file", path)
+	}
+	if perm := st.Mode().Perm(); perm&^0o600 != 0 {
+		return nil, fmt.Errorf("%s: mode %04o is wider than 0600 and lets others read or change a secret key; run chmod 600 %s", path, perm, path)
+	}
+	if err := checkOwner(path, st); err != nil {
+		return nil, err
 	}
 	if st.Size() > maxSecretFile {
 		return nil, fmt.Errorf("%s: larger than %d bytes, not a valise key file", path, maxSecretFile)
 	}
-	data, err := os.ReadFile(path)
+	data, err := io.ReadAll(io.LimitReader(f, maxSecretFile+1))
 	if err != nil {
 		return nil, err
+	}
+	if len(data) > maxSecretFile {
+		return nil, fmt.Errorf("%s: larger than %d bytes, not a valise key file", path, maxSecretFile)
 	}
 	if !bytes.HasPrefix(data, []byte(ageMagic)) {
 		return data, nil

@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -407,7 +408,9 @@ func (d *decoder) str() (string, error) {
 			}
 			buf = utf8.AppendRune(buf, r)
 		default:
-			return "", d.fail("invalid escape \\%c", e)
+			// Quoted: the byte may be a control character or part of a
+			// multi-byte one, and the message is shown to people.
+			return "", d.fail("invalid escape \\%s", strings.Trim(strconv.QuoteRune(rune(e)), "'"))
 		}
 	}
 }

@@ -1,0 +1,33 @@
+//go:build unix
+
+package crypto
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// openSecret opens a secret file without following a symbolic link in its
+// last component, and without blocking on a FIFO put in its place.
+func openSecret(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symbolic link; valise reads a secret key only from a regular file, not through a link", path)
+	}
+	return f, err
+}
+
+// checkOwner refuses a secret file that belongs to another user: whoever
+// owns it can change its mode and replace the key.
+func checkOwner(path string, st os.FileInfo) error {
+	s, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if uid := os.Geteuid(); int(s.Uid) != uid {
+		return fmt.Errorf("%s is owned by uid %d, not by the user running valise (uid %d); a secret key must belong to its user", path, s.Uid, uid)
+	}
+	return nil
+}
