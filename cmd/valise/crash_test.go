@@ -110,7 +110,7 @@ func TestImportKilled(t *testing.T) {
 	for i := 0; i < *crashRuns; i++ {
 		os.RemoveAll(home)
 		copyTree(t, template, home)
-		d := time.Duration(rng.Int63n(int64(took) * 13 / 10))
+		d := time.Duration(rng.Int63n(int64(took) * 3 / 2))
 		killed, code := killAfter(t, []string{"import", "--home", home, b}, d)
 		if !killed && code != 0 {
 			t.Fatalf("run %d: import exited %d without being killed", i, code)
@@ -133,7 +133,13 @@ func TestImportKilled(t *testing.T) {
 		default:
 			t.Fatalf("run %d (killed after %v): the store is neither as before nor as after the import", i, d)
 		}
+		start := time.Now()
 		code, out, errOut := binRun(t, "import", "--home", home, b)
+		if code == exitOK {
+			// A whole import under the load of this moment (other tests
+			// run in parallel): the kills range over its length.
+			took = time.Since(start)
+		}
 		if code != want || (want == exitReplay && !strings.Contains(out+errOut, "already imported")) {
 			t.Fatalf("run %d: re-running the import: exit %d, want %d\n%s%s", i, code, want, out, errOut)
 		}
@@ -153,9 +159,9 @@ func TestImportKilled(t *testing.T) {
 			t.Fatalf("run %d: audit: exit %d\n%s", i, code, tail(out))
 		}
 	}
-	t.Logf("import of %v killed %d times: %d before the commit, %d after it, %d finished first", took.Round(time.Millisecond),
+	t.Logf("import of about %v killed at random %d times: %d before the commit, %d after it, %d finished first", took.Round(time.Millisecond),
 		*crashRuns, stats.killedBefore, stats.killedAfter, stats.finished)
-	if *crashRuns >= 50 && (stats.killedBefore == 0 || stats.killedAfter+stats.finished == 0) {
+	if *crashRuns >= 50 && (stats.killedBefore < 5 || stats.killedAfter+stats.finished < 5) {
 		t.Errorf("the kills never landed on one side of the commit: the timing is off")
 	}
 }
