@@ -120,7 +120,7 @@ func Init(home string, o InitOptions) (*Office, error) {
 
 // Open opens the office in home.
 func Open(home string) (*Office, error) {
-	data, err := readLimited(filepath.Join(home, CardFile), crypto.MaxCardSize)
+	data, err := ReadLimited(filepath.Join(home, CardFile), crypto.MaxCardSize)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil, fmt.Errorf("%w: %s has no %s; run valise init --agency ID first (or pass --home)", ErrNoHome, home, CardFile)
@@ -277,7 +277,9 @@ func (o *Office) AddPeer(data []byte, fpr string) (*crypto.Card, error) {
 	return c, o.Store.AddPeer(store.Peer{Agency: c.Agency, Fingerprint: want, Card: data})
 }
 
-func readLimited(path string, max int64) ([]byte, error) {
+// ReadLimited reads a whole file, refusing one larger than max bytes
+// without reading more than max+1 of it.
+func ReadLimited(path string, max int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -295,7 +297,7 @@ func readLimited(path string, max int64) ([]byte, error) {
 
 // ReadCard reads and verifies a card file.
 func ReadCard(path string) (*crypto.Card, error) {
-	data, err := readLimited(path, crypto.MaxCardSize)
+	data, err := ReadLimited(path, crypto.MaxCardSize)
 	if err != nil {
 		return nil, err
 	}
@@ -307,7 +309,7 @@ func ReadCard(path string) (*crypto.Card, error) {
 }
 
 // ReadCardBytes reads a card file's bytes, bounded.
-func ReadCardBytes(path string) ([]byte, error) { return readLimited(path, crypto.MaxCardSize) }
+func ReadCardBytes(path string) ([]byte, error) { return ReadLimited(path, crypto.MaxCardSize) }
 
 func writeFileExcl(path string, data []byte, mode os.FileMode) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/spf13/pflag"
 
@@ -114,7 +112,7 @@ func init() {
 				if err != nil {
 					return err
 				}
-				data, err := readBounded(o.check, office.MaxAuditExport)
+				data, err := office.ReadLimited(o.check, office.MaxAuditExport)
 				if err != nil {
 					return err
 				}
@@ -161,20 +159,4 @@ func init() {
 			}
 			return nil
 		}})
-}
-
-func readBounded(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, max)
-	}
-	return data, nil
 }
