@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"sort"
-	"unicode/utf8"
 
 	"valise/schema"
 )
@@ -99,21 +98,21 @@ func (f *ftmWriter) Write(r *schema.Record) error {
 // and written again gives the same entities.
 func appendFtM(dst []byte, r *schema.Record) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = appendJSONString(dst, r.ID)
+	dst = schema.AppendString(dst, r.ID)
 	dst = append(dst, `,"schema":`...)
-	dst = appendJSONString(dst, r.Schema)
+	dst = schema.AppendString(dst, r.Schema)
 	dst = append(dst, `,"properties":{`...)
 	for i, name := range sortedProps(r.Properties) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
-		dst = appendJSONString(dst, name)
+		dst = schema.AppendString(dst, name)
 		dst = append(dst, ":["...)
 		for j, v := range r.Properties[name] {
 			if j > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, v)
+			dst = schema.AppendString(dst, v)
 		}
 		dst = append(dst, ']')
 	}
@@ -125,55 +124,11 @@ func appendFtM(dst []byte, r *schema.Record) []byte {
 	sort.Strings(keys)
 	for _, k := range keys {
 		dst = append(dst, ',')
-		dst = appendJSONString(dst, k)
+		dst = schema.AppendString(dst, k)
 		dst = append(dst, ':')
 		dst = append(dst, r.Extra[k]...)
 	}
 	return append(dst, '}', '\n')
-}
-
-// appendJSONString writes s as a JSON string, escaping only what JSON
-// requires, as the canonical encoding does.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRuneInString(s[i:])
-			if r == utf8.RuneError && size == 1 {
-				dst = append(dst, s[start:i]...)
-				dst = append(dst, "\ufffd"...)
-				i++
-				start = i
-				continue
-			}
-			i += size
-			continue
-		}
-		if c >= 0x20 && c != '"' && c != '\\' {
-			i++
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		i++
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }
 
 type csvWriter struct {

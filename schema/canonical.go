@@ -220,6 +220,10 @@ func sortedKeys(m map[string]string) []string {
 
 const hexDigits = "0123456789abcdef"
 
+// AppendString appends s as a JSON string in the canonical spelling (see
+// appendString), for other writers of JSON that should match it.
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
+
 // appendString appends s as a canonical JSON string: only '"', '\\' and
 // control characters are escaped. s must be valid UTF-8 (Decode and Validate
 // guarantee it); invalid bytes are written as U+FFFD.
