@@ -415,25 +415,7 @@ func (s *Store) SentHighWater(peer string) (int64, error) {
 // ChangedSince calls fn for every record changed after the change counter
 // since (tombstones included), in id order.
 func (s *Store) ChangedSince(since int64, fn func(*schema.Record) error) error {
-	rows, err := s.db.Query(`SELECT body FROM records WHERE changed > ? ORDER BY id`, since)
-	if err != nil {
-		return mapErr(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			return mapErr(err)
-		}
-		r, err := schema.Decode(body)
-		if err != nil {
-			return fmt.Errorf("store holds a malformed record: %w", err)
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return mapErr(rows.Err())
+	return s.eachBody(fn, `SELECT body FROM records WHERE changed > ? ORDER BY id`, since)
 }
 
 // HighWater returns the store's current change counter.

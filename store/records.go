@@ -207,7 +207,13 @@ func (s *Store) Each(f Filter, fn func(*schema.Record) error) error {
 		q += ` AND source = ?`
 		args = append(args, f.Source)
 	}
-	rows, err := s.db.Query(q+` ORDER BY id`, args...)
+	return s.eachBody(fn, q+` ORDER BY id`, args...)
+}
+
+// eachBody runs a query whose one column is a record body and calls fn for
+// each record, decoded.
+func (s *Store) eachBody(fn func(*schema.Record) error, query string, args ...any) error {
+	rows, err := s.db.Query(query, args...)
 	if err != nil {
 		return mapErr(err)
 	}
