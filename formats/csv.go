@@ -194,7 +194,7 @@ func readCSV(c *collector, br *bufio.Reader) error {
 	if !hasSchema && c.opts.Type == "" {
 		return fmt.Errorf("%w: a CSV file without a schema column needs a type for its rows", ErrOptions)
 	}
-	for {
+	for !c.stopped() {
 		fields, n, rule, err := p.record()
 		if err == io.EOF {
 			return nil
@@ -275,6 +275,7 @@ func readCSV(c *collector, br *bufio.Reader) error {
 		}
 		c.add(n, r)
 	}
+	return nil
 }
 
 // printableID returns id when it is a valid record id, else "": a problem

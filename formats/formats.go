@@ -241,6 +241,53 @@ func Read(name string, r io.Reader, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
 	}
 	c := &collector{name: name, opts: opts, res: &Result{Format: format}, seen: map[string]int{}}
+	if err := c.read(br, format); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
+	}
+	return c.res, nil
+}
+
+// Item is one thing Stream read: a valid record (with the defaults of
+// Options applied, as in Result.Records), a tombstone, or a problem.
+type Item struct {
+	Line    int            // 1-based line where the item starts; 0 when not known
+	Record  *schema.Record // a valid record, or nil
+	Delete  string         // the id of a tombstone, or ""
+	Problem *Problem       // an invalid item, or nil
+}
+
+// Stream reads a record file like Read, but hands each item to fn as soon
+// as it is read instead of collecting them: its memory does not grow with
+// the file. Unlike Read it does not look for duplicate ids (that takes
+// memory in proportion to the file): the caller does, if it must. An error
+// from fn stops the reading and is returned as it is; Stream returns the
+// format it read.
+func Stream(name string, r io.Reader, opts Options, fn func(Item) error) (string, error) {
+	br := bufio.NewReaderSize(r, headSize)
+	format := opts.Format
+	if format == "" {
+		head, err := br.Peek(headSize)
+		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
+			return "", fmt.Errorf("reading %s: %w", schema.Printable(name), err)
+		}
+		if format, err = Detect(name, head); err != nil {
+			return "", err
+		}
+	}
+	if err := checkOptions(format, opts); err != nil {
+		return "", fmt.Errorf("reading %s: %w", schema.Printable(name), err)
+	}
+	c := &collector{name: name, opts: opts, res: &Result{Format: format}, emit: fn}
+	if err := c.read(br, format); err != nil {
+		if c.err != nil {
+			return format, err
+		}
+		return format, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
+	}
+	return format, nil
+}
+
+func (c *collector) read(br *bufio.Reader, format string) error {
 	var err error
 	switch format {
 	case JSONL, FtM:
@@ -254,10 +301,10 @@ func Read(name string, r io.Reader, opts Options) (*Result, error) {
 		c.res.Source = OFACSDN
 		err = readOFAC(c, br)
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
+	if c.err != nil {
+		return c.err
 	}
-	return c.res, nil
+	return err
 }
 
 // checkOptions refuses invalid options, and missing ones for formats whose
@@ -303,11 +350,29 @@ type collector struct {
 	name string
 	opts Options
 	res  *Result
-	seen map[string]int // id → line of its first occurrence
+	seen map[string]int // id → line of its first occurrence; nil: no check
+	// emit, when not nil, receives each item instead of res; its first
+	// error is kept in err and stops the reader.
+	emit func(Item) error
+	err  error
+}
+
+// stopped reports an error of emit: the readers stop at once.
+func (c *collector) stopped() bool { return c.err != nil }
+
+func (c *collector) send(it Item) {
+	if c.err == nil {
+		c.err = c.emit(it)
+	}
 }
 
 func (c *collector) problem(line int, id, prop, rule string) {
-	c.res.Problems = append(c.res.Problems, &Problem{File: c.name, Line: line, ID: id, Property: prop, Rule: rule})
+	p := &Problem{File: c.name, Line: line, ID: id, Property: prop, Rule: rule}
+	if c.emit != nil {
+		c.send(Item{Line: line, Problem: p})
+		return
+	}
+	c.res.Problems = append(c.res.Problems, p)
 }
 
 func (c *collector) problemf(line int, id, prop, format string, args ...any) {
@@ -317,6 +382,9 @@ func (c *collector) problemf(line int, id, prop, format string, args ...any) {
 // first reports whether id is new in this file, and files a problem naming
 // both lines when it is not.
 func (c *collector) first(line int, id string) bool {
+	if c.seen == nil {
+		return true
+	}
 	if prev, ok := c.seen[id]; ok {
 		c.problemf(line, id, "", "duplicate id: also on line %d", prev)
 		return false
@@ -350,6 +418,10 @@ func (c *collector) add(line int, r *schema.Record) {
 	}
 	if tooLarge(r) {
 		c.problemf(line, r.ID, "", "record longer than %d bytes in canonical form", schema.MaxRecordBytes)
+		return
+	}
+	if c.emit != nil {
+		c.send(Item{Line: line, Record: r})
 		return
 	}
 	c.res.Records = append(c.res.Records, r)
@@ -387,9 +459,14 @@ func (c *collector) del(line int, id string) {
 		c.problem(line, id, "", err.Error())
 		return
 	}
-	if c.first(line, id) {
-		c.res.Deletes = append(c.res.Deletes, id)
+	if !c.first(line, id) {
+		return
 	}
+	if c.emit != nil {
+		c.send(Item{Line: line, Delete: id})
+		return
+	}
+	c.res.Deletes = append(c.res.Deletes, id)
 }
 
 func cloneStrings(l []string) []string {

@@ -21,7 +21,7 @@ const maxLine = schema.MaxRecordBytes
 // object per line, blank lines ignored.
 func readJSONLines(c *collector, br *bufio.Reader, format string) error {
 	lr := newLineReader(br, maxLine)
-	for {
+	for !c.stopped() {
 		raw, tooLong, err := lr.next()
 		if err != nil {
 			if err == io.EOF {
@@ -70,6 +70,7 @@ func readJSONLines(c *collector, br *bufio.Reader, format string) error {
 		}
 		c.add(n, r)
 	}
+	return nil
 }
 
 // utf8Problem files a malformed UTF-8 line, naming the record and property

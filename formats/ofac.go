@@ -32,7 +32,7 @@ const (
 func readOFAC(c *collector, br *bufio.Reader) error {
 	p := newCSVReader(br)
 	p.sub = true
-	for {
+	for !c.stopped() {
 		fields, n, rule, err := p.record()
 		if err == io.EOF {
 			return nil
@@ -78,6 +78,7 @@ func readOFAC(c *collector, br *bufio.Reader) error {
 			c.problemf(n, id, "SDN_Type", "unknown SDN type %q (want individual, vessel, aircraft or none)", fields[ofacType])
 		}
 	}
+	return nil
 }
 
 func digitsOnly(s string) bool {

@@ -112,7 +112,7 @@ func readUNSC(c *collector, br *bufio.Reader) error {
 		}
 	}
 	depth := 1 // 1: in the list; 2: in a section
-	for depth > 0 {
+	for depth > 0 && !c.stopped() {
 		t, err := next()
 		if err != nil {
 			return unexpectedEOF(err)

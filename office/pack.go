@@ -16,18 +16,17 @@ import (
 
 	"valise/bundle"
 	"valise/crypto"
-	"valise/merge"
 	"valise/schema"
 	"valise/store"
 )
 
 // PackOptions configure Pack.
 type PackOptions struct {
-	To     []string         // recipient agencies
-	All    bool             // everything the recipients may receive, not only what they lack
-	Resend bool             // also send again what went in bundles the recipients never acknowledged
-	Input  []*schema.Record // when not nil, pack these records instead of the store's
-	Output string           // file to create; "" for a default name in the current directory
+	To     []string   // recipient agencies
+	All    bool       // everything the recipients may receive, not only what they lack
+	Resend bool       // also send again what went in bundles the recipients never acknowledged
+	Input  *PackInput // when not nil, pack this file's records instead of the store's
+	Output string     // file to create; "" for a default name in the current directory
 }
 
 // PackReport tells what Pack wrote.
@@ -150,10 +149,13 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		if since < 0 || hw < since {
 			since = hw
 		}
-		if known[c.Agency], err = o.Store.PeerVersions(c.Agency); err != nil {
-			return nil, err
+		if opts.Input == nil {
+			// What each recipient holds, to send only what it lacks.
+			if known[c.Agency], err = o.Store.PeerVersions(c.Agency); err != nil {
+				return nil, err
+			}
 		}
-		if opts.Resend {
+		if opts.Resend && opts.Input == nil {
 			un, err := o.Store.Unacknowledged(c.Agency)
 			if err != nil {
 				return nil, err
@@ -242,21 +244,10 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	case carrierOnly:
 		rep.Note = "this bundle carries only the revocation of this office's old key; once the recipients have confirmed the new card (valise peer add) and sent a bundle back, pack again"
 	case opts.Input != nil:
-		recs := slices.Clone(opts.Input)
-		sort.Slice(recs, func(i, j int) bool { return recs[i].ID < recs[j].ID })
-		for i, r := range recs {
-			if i > 0 && recs[i-1].ID == r.ID {
-				return nil, fmt.Errorf("record %s appears twice in the input", r.ID)
-			}
-			if r.Origin == "" {
-				r.Origin = o.Agency()
-			}
-			if r.Version.IsZero() {
-				r = merge.Edit(nil, r, o.Agency(), today.UTC().Format("2006-01-02T15:04:05Z"))
-			}
-			if err := add(r); err != nil {
-				return nil, err
-			}
+		// The records of a file are not the store's: what the recipients
+		// hold (peer state) is neither consulted nor recorded.
+		if err := o.packInput(opts.Input, w, dir, to, today, rep); err != nil {
+			return nil, err
 		}
 	default:
 		if err := o.Store.ChangedSince(since, add); err != nil {

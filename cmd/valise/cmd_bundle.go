@@ -53,11 +53,13 @@ func init() {
 			}
 			opts := office.PackOptions{To: o.to, All: o.all, Resend: o.resend, Output: o.output}
 			if o.input != "" {
-				recs, err := readInput(e, o.input, o.format)
+				f, err := os.Open(o.input)
 				if err != nil {
 					return err
 				}
-				opts.Input = recs
+				defer f.Close()
+				opts.Input = &office.PackInput{Name: o.input, R: f, Format: o.format,
+					Problem: func(p *formats.Problem) { fmt.Fprintf(e.stderr, "%s\n", schema.Sanitize(p.Error())) }}
 			}
 			rep, err := e.office.Pack(opts)
 			if err != nil {
@@ -107,28 +109,6 @@ func printWithheld(e *env, w map[string]map[string]int) {
 			fmt.Fprintf(e.stdout, "  withheld   %d records from %s: %s\n", w[p][r], p, r)
 		}
 	}
-}
-
-// readInput reads a record file for pack --input; every problem is
-// reported and nothing is packed when there is one.
-func readInput(e *env, path, format string) ([]*schema.Record, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	res, err := formats.Read(path, f, formats.Options{Format: format, Origin: e.office.Agency(),
-		Handling: schema.Handling{TLP: "amber"}})
-	if err != nil {
-		return nil, err
-	}
-	if len(res.Problems) > 0 {
-		for _, p := range res.Problems {
-			fmt.Fprintf(e.stderr, "%s\n", schema.Sanitize(p.Error()))
-		}
-		return nil, fmt.Errorf("%s: %d invalid records; nothing packed: %w", path, len(res.Problems), schema.ErrInvalid)
-	}
-	return res.Records, nil
 }
 
 type verifyOptions struct{ cards []string }

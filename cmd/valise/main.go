@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"sort"
 	"strings"
 
@@ -58,9 +57,8 @@ func main() {
 	// SPEC §8: pack, verify and import stay under 200 MiB whatever the
 	// bundle's size. A soft limit makes the collector work harder before
 	// the heap (plus SQLite's page caches) gets there. $GOMEMLIMIT
-	// overrides it. pack --input still holds its input file in memory, and
-	// a limit below that would only make the collector spin.
-	if os.Getenv("GOMEMLIMIT") == "" && !slices.Contains(os.Args, "--input") {
+	// overrides it.
+	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(120 << 20)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
