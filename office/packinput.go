@@ -232,8 +232,8 @@ func (o *Office) packInput(in *PackInput, w *bundle.Writer, dir string, to []str
 	}()
 
 	// Stage 2, here: stamp, check the handling, encode, sort in runs.
+	run := sortedRun{arena: make([]byte, 0, limit+schema.MaxRecordBytes+64)}
 	var (
-		run      sortedRun
 		runFiles []string
 		sortDir  string
 		canon    []byte
@@ -245,7 +245,7 @@ func (o *Office) packInput(in *PackInput, w *bundle.Writer, dir string, to []str
 	}()
 	for b := range batches {
 		for i, r := range b.recs {
-			r = merge.Edit(nil, r, o.Agency(), stamp)
+			merge.Stamp(r, o.Agency(), stamp)
 			ok := true
 			for _, a := range to {
 				if rel, why := Releasable(r, o.Agency(), a, today); !rel {
@@ -320,46 +320,121 @@ func (o *Office) packInput(in *PackInput, w *bundle.Writer, dir string, to []str
 		runFiles = append(runFiles, name)
 	}
 	run = sortedRun{} // let the buffer go before merging
-	h := make(runHeap, 0, len(runFiles))
-	defer func() {
-		for _, r := range h {
-			r.f.Close()
+	return mergeRuns(runFiles, w, func(line int, id []byte) error {
+		if have && bytes.Equal(id, prevID) {
+			return fmt.Errorf("%s: record %s appears twice in the input (lines %d and %d): %w", schema.Printable(in.Name),
+				schema.Printable(string(id)), min(prevLine, line), max(prevLine, line), schema.ErrInvalid)
 		}
+		prevID, prevLine, have = append(prevID[:0], id...), line, true
+		return nil
+	})
+}
+
+// lineBlock carries merged records from mergeRuns' reading goroutine to
+// the writer: canonical lines back to back, and where each ends.
+type lineBlock struct {
+	data []byte
+	ends []int
+}
+
+const lineBlockSize = 1 << 20
+
+// mergeRuns merges the sorted run files into w in id order. One goroutine
+// reads the runs and picks the next record (check approves each id first),
+// the caller's writes it (compression, encryption): the two overlap.
+func mergeRuns(runFiles []string, w *bundle.Writer, check func(line int, id []byte) error) error {
+	blocks := make(chan lineBlock, 2)
+	free := make(chan lineBlock, 3)
+	for range 3 {
+		free <- lineBlock{data: make([]byte, 0, lineBlockSize+schema.MaxRecordBytes), ends: make([]int, 0, 4096)}
+	}
+	stop := make(chan struct{})
+	errc := make(chan error, 1)
+	go func() {
+		defer close(blocks)
+		errc <- func() error {
+			h := make(runHeap, 0, len(runFiles))
+			defer func() {
+				for _, r := range h {
+					r.f.Close()
+				}
+			}()
+			bufSize := max(64<<10, min(1<<20, (32<<20)/len(runFiles)))
+			for _, name := range runFiles {
+				f, err := os.Open(name)
+				if err != nil {
+					return fmt.Errorf("sorting the input: %w", err)
+				}
+				r := &runReader{f: f, br: bufio.NewReaderSize(f, bufSize)}
+				ok, err := r.next()
+				if err != nil {
+					f.Close()
+					return fmt.Errorf("sorting the input: %s: %w", name, err)
+				}
+				if !ok {
+					f.Close()
+					continue
+				}
+				h = append(h, r)
+			}
+			heap.Init(&h)
+			blk := <-free
+			for len(h) > 0 {
+				r := h[0]
+				if err := check(r.line, r.id); err != nil {
+					return err
+				}
+				blk.data = append(blk.data, r.rec...)
+				blk.ends = append(blk.ends, len(blk.data))
+				if len(blk.data) >= lineBlockSize {
+					select {
+					case blocks <- blk:
+					case <-stop:
+						return nil
+					}
+					select {
+					case blk = <-free:
+					case <-stop:
+						return nil
+					}
+					blk.data, blk.ends = blk.data[:0], blk.ends[:0]
+				}
+				ok, err := r.next()
+				if err != nil {
+					return fmt.Errorf("sorting the input: %w", err)
+				}
+				if ok {
+					heap.Fix(&h, 0)
+				} else {
+					r.f.Close()
+					heap.Pop(&h)
+				}
+			}
+			if len(blk.ends) > 0 {
+				select {
+				case blocks <- blk:
+				case <-stop:
+				}
+			}
+			return nil
+		}()
 	}()
-	bufSize := max(64<<10, min(1<<20, (32<<20)/len(runFiles)))
-	for _, name := range runFiles {
-		f, err := os.Open(name)
-		if err != nil {
-			return fmt.Errorf("sorting the input: %w", err)
+	var werr error
+	for blk := range blocks {
+		if werr == nil {
+			start := 0
+			for _, end := range blk.ends {
+				if werr = w.WriteCanonical(blk.data[start:end]); werr != nil {
+					close(stop)
+					break
+				}
+				start = end
+			}
 		}
-		r := &runReader{f: f, br: bufio.NewReaderSize(f, bufSize)}
-		ok, err := r.next()
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("sorting the input: %s: %w", name, err)
-		}
-		if !ok {
-			f.Close()
-			continue
-		}
-		h = append(h, r)
+		free <- blk
 	}
-	heap.Init(&h)
-	for len(h) > 0 {
-		r := h[0]
-		if err := write(r.line, r.id, r.rec); err != nil {
-			return err
-		}
-		ok, err := r.next()
-		if err != nil {
-			return fmt.Errorf("sorting the input: %w", err)
-		}
-		if ok {
-			heap.Fix(&h, 0)
-		} else {
-			r.f.Close()
-			heap.Pop(&h)
-		}
+	if err := <-errc; err != nil {
+		return err
 	}
-	return nil
+	return werr
 }
