@@ -230,6 +230,19 @@ func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
+	if utf8.ValidString(s) {
+		// Only '"', '\\' and control characters need a look.
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if c >= 0x20 && c != '"' && c != '\\' {
+				continue
+			}
+			dst = appendEscape(append(dst, s[start:i]...), c)
+			start = i + 1
+		}
+		dst = append(dst, s[start:]...)
+		return append(dst, '"')
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
@@ -248,28 +261,31 @@ func appendString(dst []byte, s string) []byte {
 			i += size
 			continue
 		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-		}
+		dst = appendEscape(append(dst, s[start:i]...), c)
 		i++
 		start = i
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// appendEscape appends the escape of an ASCII byte that needs one.
+func appendEscape(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\t':
+		return append(dst, '\\', 't')
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\f':
+		return append(dst, '\\', 'f')
+	case '\r':
+		return append(dst, '\\', 'r')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 }
 
 // SyntaxError is a malformed JSON input, with the byte offset of the problem.
@@ -291,6 +307,15 @@ const (
 type decoder struct {
 	data []byte
 	pos  int
+	// src is data as one string: strings without escapes are cut from it
+	// instead of each being copied. valid reports data as valid UTF-8 as a
+	// whole, so that each string need not be checked again.
+	src   string
+	valid bool
+}
+
+func newDecoder(data []byte) *decoder {
+	return &decoder{data: data, src: string(data), valid: utf8.Valid(data)}
 }
 
 func (d *decoder) fail(format string, args ...any) error {
@@ -337,12 +362,14 @@ func (d *decoder) str() (string, error) {
 	for d.pos < len(d.data) {
 		c := d.data[d.pos]
 		if c == '"' {
-			s := d.data[start:d.pos]
-			if !utf8.Valid(s) {
+			if !d.valid && !utf8.Valid(d.data[start:d.pos]) {
 				return "", d.fail("malformed UTF-8 in string")
 			}
 			d.pos++
-			return string(s), nil
+			if d.src != "" {
+				return d.src[start : d.pos-1], nil
+			}
+			return string(d.data[start : d.pos-1]), nil
 		}
 		if c == '\\' {
 			break
@@ -708,7 +735,7 @@ func appendNumber(dst []byte, f float64) []byte {
 // trailing data; it does not validate the record against the model (see
 // [Record.Validate]).
 func Decode(data []byte) (*Record, error) {
-	d := &decoder{data: data}
+	d := newDecoder(data)
 	r := &Record{}
 	err := d.object(func(k string) error {
 		var err error
