@@ -229,14 +229,10 @@ func (o *Office) Status() (*Status, error) {
 		if err != nil {
 			return nil, err
 		}
-		known, err := o.Store.PeerVersions(p.Agency)
-		if err != nil {
-			return nil, err
-		}
 		var line []byte
-		err = o.Store.ChangedSince(hw, func(r *schema.Record) error {
+		err = o.Store.ChangedFor(hw, []string{p.Agency}, func(r *schema.Record, _ []byte, held []store.Held) error {
 			line = r.AppendCanonical(line[:0])
-			if known[r.ID] == versionHash(line) {
+			if held[0].VHash == versionHash(line) {
 				return nil
 			}
 			if ok, _ := Releasable(r, o.Agency(), p.Agency, today); ok {

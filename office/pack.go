@@ -132,10 +132,9 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		return nil, err
 	}
 	var since int64 = -1
-	known := map[string]map[string]string{}
-	resend := map[string]bool{}
+	unacked := make([]map[string]bool, len(cards)) // per recipient, for --resend
 	var receipts []bundle.Receipt
-	for _, c := range cards {
+	for ci, c := range cards {
 		recips = append(recips, c.AgeRecipients(hybrid)...)
 		seq, err := o.Store.NextSequence(c.Agency)
 		if err != nil {
@@ -149,19 +148,9 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		if since < 0 || hw < since {
 			since = hw
 		}
-		if opts.Input == nil {
-			// What each recipient holds, to send only what it lacks.
-			if known[c.Agency], err = o.Store.PeerVersions(c.Agency); err != nil {
-				return nil, err
-			}
-		}
 		if opts.Resend && opts.Input == nil {
-			un, err := o.Store.Unacknowledged(c.Agency)
-			if err != nil {
+			if unacked[ci], err = o.Store.UnacknowledgedBundles(c.Agency); err != nil {
 				return nil, err
-			}
-			for id := range un {
-				resend[id] = true
 			}
 		}
 		got, err := o.Store.ReceivedSequences(c.Agency)
@@ -206,15 +195,21 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		return nil, err
 	}
 	today := o.Now()
-	type sent struct{ id, vhash string }
-	var sentList []sent
+	// What went in the bundle, for the peer state once it is sent: kept in
+	// a file beside the output, so that memory does not grow with it.
+	var sent *sentLog
+	defer func() {
+		if sent != nil {
+			sent.remove()
+		}
+	}()
 	var line []byte
-	add := func(r *schema.Record) error {
+	add := func(r *schema.Record, held []store.Held) error {
 		line = r.AppendCanonical(line[:0])
 		vh := versionHash(line)
-		news := opts.All || opts.Input != nil || resend[r.ID]
-		for _, a := range to {
-			if known[a][r.ID] != vh {
+		news := opts.All
+		for i := range to {
+			if held[i].VHash != vh || (unacked[i][held[i].Bundle] && held[i].Bundle != "") {
 				news = true
 			}
 		}
@@ -234,11 +229,21 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		if !ok {
 			return nil
 		}
-		if err := w.Write(r); err != nil {
+		if probs := r.Validate(); len(probs) > 0 {
+			return fmt.Errorf("store record %s: %w", r.ID, probs[0])
+		}
+		if len(line) > schema.MaxRecordBytes {
+			return fmt.Errorf("store record %s: canonical form larger than %d bytes", r.ID, schema.MaxRecordBytes)
+		}
+		if err := w.WriteCanonical(line); err != nil {
 			return err
 		}
-		sentList = append(sentList, sent{r.ID, vh})
-		return nil
+		if sent == nil {
+			if sent, err = newSentLog(dir); err != nil {
+				return err
+			}
+		}
+		return sent.add(r.ID, vh)
 	}
 	switch {
 	case carrierOnly:
@@ -250,7 +255,8 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 			return nil, err
 		}
 	default:
-		if err := o.Store.ChangedSince(since, add); err != nil {
+		err := o.Store.ChangedFor(since, to, func(r *schema.Record, _ []byte, held []store.Held) error { return add(r, held) })
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -292,12 +298,13 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 				Records: int64(rep.Records), PayloadSHA256: rep.PayloadSHA, File: out, HighWater: highWater, Signer: signerFpr, Result: "ok"}); err != nil {
 				return err
 			}
-			ids, vh := make([]string, len(sentList)), make([]string, len(sentList))
-			for i, s := range sentList {
-				ids[i], vh[i] = s.id, s.vhash
-			}
-			if err := tx.PeerKnowsMany(r.Agency, ids, vh, h.ID.String()); err != nil {
-				return err
+			if sent != nil {
+				err := sent.each(store.BatchSize, func(ids, vh []string) error {
+					return tx.PeerKnowsMany(r.Agency, ids, vh, h.ID.String())
+				})
+				if err != nil {
+					return err
+				}
 			}
 			for _, st := range pending {
 				if err := tx.StatementSent(st.N, r.Agency, h.ID.String()); err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"valise/schema"
 )
 
 // Peer is one card of a peer office in the keyring.
@@ -274,44 +273,6 @@ func (t *Tx) PeerKnows(peer, id, vhash, bundle string) error {
 	return mapErr(err)
 }
 
-// PeerVersions returns id → version hash of what peer is known to hold.
-func (s *Store) PeerVersions(peer string) (map[string]string, error) {
-	rows, err := s.db.Query(`SELECT id, vhash FROM peer_state WHERE peer = ?`, peer)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var id, h string
-		if err := rows.Scan(&id, &h); err != nil {
-			return nil, mapErr(err)
-		}
-		out[id] = h
-	}
-	return out, mapErr(rows.Err())
-}
-
-// Unacknowledged returns the ids that went to peer in sent bundles peer
-// has not acknowledged: what --resend sends again.
-func (s *Store) Unacknowledged(peer string) (map[string]bool, error) {
-	rows, err := s.db.Query(`SELECT ps.id FROM peer_state ps JOIN ledger l ON l.bundle = ps.bundle AND l.peer = ps.peer AND l.direction = 'sent'
-		WHERE ps.peer = ? AND l.acked_at IS NULL`, peer)
-	if err != nil {
-		return nil, mapErr(err)
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, mapErr(err)
-		}
-		out[id] = true
-	}
-	return out, mapErr(rows.Err())
-}
-
 // LedgerEntry is one bundle sent, received or refused.
 type LedgerEntry struct {
 	N             int64
@@ -410,12 +371,6 @@ func (s *Store) SentHighWater(peer string) (int64, error) {
 	var n int64
 	err := s.db.QueryRow(`SELECT COALESCE(MAX(high_water), 0) FROM ledger WHERE peer = ? AND direction = 'sent'`, peer).Scan(&n)
 	return n, mapErr(err)
-}
-
-// ChangedSince calls fn for every record changed after the change counter
-// since (tombstones included), in id order.
-func (s *Store) ChangedSince(since int64, fn func(*schema.Record) error) error {
-	return s.eachBody(fn, `SELECT body FROM records WHERE changed > ? ORDER BY id`, since)
 }
 
 // HighWater returns the store's current change counter.

@@ -1,0 +1,79 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"valise/schema"
+)
+
+// Held is what the peer state says one peer holds of a record: the hash of
+// the version sent to it or received from it (VHash, "" when none) and the
+// bundle that version travelled in.
+type Held struct{ VHash, Bundle string }
+
+// ChangedFor calls fn for each record changed since since, in id order,
+// with its stored canonical body and what each of peers holds of it. It
+// asks SQLite to join the peer state rather than loading it: pack's memory
+// does not grow with the number of records the peers hold. held and body
+// are valid only during the call.
+func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record, body []byte, held []Held) error) error {
+	var q strings.Builder
+	q.WriteString(`SELECT r.body`)
+	for i := range peers {
+		fmt.Fprintf(&q, `, COALESCE(p%d.vhash, ''), COALESCE(p%d.bundle, '')`, i, i)
+	}
+	q.WriteString(` FROM records r`)
+	args := make([]any, 0, len(peers)+1)
+	for i, p := range peers {
+		fmt.Fprintf(&q, ` LEFT JOIN peer_state p%d ON p%d.peer = ? AND p%d.id = r.id`, i, i, i)
+		args = append(args, p)
+	}
+	q.WriteString(` WHERE r.changed > ? ORDER BY r.id`)
+	args = append(args, since)
+	rows, err := s.db.Query(q.String(), args...)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	held := make([]Held, len(peers))
+	var body sql.RawBytes
+	dest := make([]any, 0, 1+2*len(peers))
+	dest = append(dest, &body)
+	for i := range held {
+		dest = append(dest, &held[i].VHash, &held[i].Bundle)
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return mapErr(err)
+		}
+		r, err := schema.Decode(body)
+		if err != nil {
+			return fmt.Errorf("store holds a malformed record: %w", err)
+		}
+		if err := fn(r, body, held); err != nil {
+			return err
+		}
+	}
+	return mapErr(rows.Err())
+}
+
+// UnacknowledgedBundles returns the bundles sent to peer that peer has
+// not acknowledged: what --resend sends again.
+func (s *Store) UnacknowledgedBundles(peer string) (map[string]bool, error) {
+	rows, err := s.db.Query(`SELECT bundle FROM ledger WHERE peer = ? AND direction = 'sent' AND acked_at IS NULL`, peer)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			return nil, mapErr(err)
+		}
+		out[b] = true
+	}
+	return out, mapErr(rows.Err())
+}
