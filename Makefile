@@ -18,10 +18,11 @@ test:
 	$(GO) test -count=1 ./...
 
 # The SPEC §8 side-by-side benchmark: N records (default 1000000; e.g.
-# N=100000 make bench), results in bench/results.md, work files in
+# N=100000 make bench; BIG=4000000 adds a memory-only run of pack, verify
+# and import at that size), results in bench/results.md, work files in
 # bench/out. See bench/run/main.go for REPS, SMALL, SEED, SLOW, KEEP.
 bench: build
-	N="$(N)" SMALL="$(SMALL)" REPS="$(REPS)" SEED="$(SEED)" SLOW="$(SLOW)" KEEP="$(KEEP)" BENCH_DIR="$(BENCH_DIR)" \
+	N="$(N)" SMALL="$(SMALL)" BIG="$(BIG)" REPS="$(REPS)" SEED="$(SEED)" SLOW="$(SLOW)" KEEP="$(KEEP)" BENCH_DIR="$(BENCH_DIR)" \
 		$(GO) run ./bench/run -valise $(BIN) -results bench/results.md
 
 demo: build

@@ -17,7 +17,9 @@
 // writes it to bench/results.md.
 //
 // Settings come from the environment (make passes them through): N
-// (records, default 1000000), SMALL (growth size, default 100000), REPS
+// (records, default 1000000), SMALL (growth size, default 100000), BIG
+// (records of a memory-only run of pack, verify and import, e.g. 4000000;
+// default none), REPS
 // (runs of each side, default 3), SEED (default 1), BENCH_DIR (working
 // files, default bench/out), SLOW (seconds, default 60: a valise command
 // whose first run takes longer is not repeated, so that a slow valise
@@ -54,6 +56,7 @@ var (
 
 type config struct {
 	n, small, reps int
+	big            int // records of the memory-only run (BIG), 0 for none
 	seed           uint64
 	slow           time.Duration
 	keep           bool
@@ -67,6 +70,7 @@ func main() {
 	cfg := config{
 		n:       envInt("N", 1000000),
 		small:   envInt("SMALL", 100000),
+		big:     envInt("BIG", 0),
 		reps:    envInt("REPS", 3),
 		seed:    uint64(envInt("SEED", 1)),
 		slow:    time.Duration(envInt("SLOW", 60)) * time.Second,
@@ -139,8 +143,14 @@ func run(cfg config) error {
 		}
 		all = append(all, r)
 	}
+	var bigRes *memResult
+	if cfg.big > 0 {
+		if bigRes, err = measureMemory(cfg, cfg.big); err != nil {
+			return fmt.Errorf("at %d records: %w (log: %s)", cfg.big, err, logFile.Name())
+		}
+	}
 	env.total = time.Since(start)
-	table := report(cfg, env, all)
+	table := report(cfg, env, all, bigRes)
 	fmt.Print(table)
 	if err := os.WriteFile(cfg.results, []byte(table), 0o644); err != nil {
 		return err
@@ -515,6 +525,77 @@ func measure(cfg config, n int) (*sizeResult, error) {
 		return nil, err
 	}
 	os.RemoveAll(filepath.Join(dir, "kg-B"))
+	return res, nil
+}
+
+// memResult is the memory-only run at BIG records: pack --input, verify
+// and import once each, for their peak memory.
+type memResult struct {
+	n                    int
+	jsonlBytes           int64
+	bundleBytes          int64
+	pack, verify, impNew series
+}
+
+// measureMemory runs pack --input, verify and import once each at n
+// records, for SPEC §8's "whatever the bundle's size": their peak memory
+// must not grow with n.
+func measureMemory(cfg config, n int) (*memResult, error) {
+	res := &memResult{n: n}
+	say("%d records (memory only): generating", n)
+	recs := filepath.Join(workDir, fmt.Sprintf("seed%d-n%d-recs.jsonl", cfg.seed, n))
+	if _, err := os.Stat(recs); err != nil {
+		out, err := os.Create(recs + ".tmp")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := recgen.Write(out, recgen.JSONL, cfg.seed, n, recgen.Options{}); err != nil {
+			out.Close()
+			return nil, err
+		}
+		if err := out.Close(); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(recs+".tmp", recs); err != nil {
+			return nil, err
+		}
+	}
+	res.jsonlBytes = fileSize(recs)
+	dir := filepath.Join(workDir, fmt.Sprintf("run-%d", n))
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if !cfg.keep {
+		defer os.RemoveAll(dir)
+	}
+	if err := setup(dir); err != nil {
+		return nil, err
+	}
+	res.pack.name, res.verify.name, res.impNew.name = "valise pack --input", "valise verify (auditor)", "valise import (new records)"
+	say("%d records (memory only): pack --input", n)
+	s, err := v(dir, nil, "pack", "--home", "kz", "--to", "CARICC", "--to", "KG-NCB", "--input", recs, "-o", "A.valise")
+	if err != nil {
+		return nil, err
+	}
+	res.pack.samples = append(res.pack.samples, s)
+	res.bundleBytes = fileSize(filepath.Join(dir, "A.valise"))
+	say("%d records (memory only): verify", n)
+	if s, err = v(dir, nil, "verify", "--home", "auditor", "--card", "kz.card", "A.valise"); err != nil {
+		return nil, err
+	}
+	res.verify.samples = append(res.verify.samples, s)
+	say("%d records (memory only): import", n)
+	var out bytes.Buffer
+	if s, err = v(dir, &out, "import", "--json", "--home", "ca0", "A.valise"); err != nil {
+		return nil, err
+	}
+	if err := checkCounts(out.Bytes(), "inserted", n); err != nil {
+		return nil, err
+	}
+	res.impNew.samples = append(res.impNew.samples, s)
 	return res, nil
 }
 

@@ -40,7 +40,7 @@ func verdict(ok bool) string {
 }
 
 // report renders the results as Markdown.
-func report(cfg config, env *environment, all []*sizeResult) string {
+func report(cfg config, env *environment, all []*sizeResult, mem *memResult) string {
 	var b strings.Builder
 	big := all[len(all)-1]
 	var small *sizeResult
@@ -87,6 +87,15 @@ func report(cfg config, env *environment, all []*sizeResult) string {
 		}
 	} else {
 		fmt.Fprintf(&b, "| growth | not measured: N=%d is not above SMALL=%d | | | ≤ 11× | — |\n", big.n, cfg.small)
+	}
+
+	if mem != nil {
+		fmt.Fprintf(&b, "\n## Memory at %d records (BIG, one run each)\n\n| command | time | peak RSS | budget | verdict |\n|---|---|---|---|---|\n", mem.n)
+		for _, s := range []*series{&mem.pack, &mem.verify, &mem.impNew} {
+			m := s.maxRSS()
+			fmt.Fprintf(&b, "| %s | %s | %s | < %d MiB | %s |\n", s.name, secs(s.median().wall), mib(m), budgetMemMiB, verdict(m < budgetMemMiB*1024))
+		}
+		fmt.Fprintf(&b, "\n%.0f MB of JSON lines, bundle %.1f MB.\n", float64(mem.jsonlBytes)/1e6, float64(mem.bundleBytes)/1e6)
 	}
 
 	fmt.Fprintf(&b, "\n## Every run\n\n| records | command | runs (s, in order) | median | CPU (user+sys) | CPU / wall | peak RSS | note |\n|---|---|---|---|---|---|---|---|\n")
