@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/google/uuid"
@@ -116,6 +117,25 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// verifyBothWays verifies data read at offsets (as from a file) and as a
+// stream, and fails the test unless both fail the same check or both pass.
+func verifyBothWays(t *testing.T, data []byte, from office) error {
+	t.Helper()
+	var errs [2]error
+	for i, src := range []io.Reader{bytes.NewReader(data), iotest.HalfReader(bytes.NewReader(data))} {
+		r, err := Open(src)
+		if err == nil {
+			_, err = r.Verify(from.card.SigningKey)
+		}
+		errs[i] = err
+	}
+	var e0, e1 *Error
+	if (errs[0] == nil) != (errs[1] == nil) || errors.As(errs[0], &e0) != errors.As(errs[1], &e1) || (e0 != nil && e0.Check != e1.Check) {
+		t.Fatalf("verify read at offsets: %v; as a stream: %v", errs[0], errs[1])
+	}
+	return errs[0]
+}
+
 func TestEveryBitFlipFails(t *testing.T) {
 	a, b := newOffice(t, "KZ-NCB"), newOffice(t, "CARICC")
 	data := pack(t, a, b, testRecords(3))
@@ -123,11 +143,7 @@ func TestEveryBitFlipFails(t *testing.T) {
 		bad := append([]byte(nil), data...)
 		bad[i/8] ^= 1 << (i % 8)
 		var e *Error
-		r, err := Open(bytes.NewReader(bad))
-		if err == nil {
-			_, err = r.Verify(a.card.SigningKey)
-		}
-		if !errors.As(err, &e) {
+		if err := verifyBothWays(t, bad, a); !errors.As(err, &e) {
 			t.Fatalf("verify: flipping bit %d: got %v, want a failed check", i, err)
 		}
 		if _, err := readAll(bad, a, b); !errors.As(err, &e) {
@@ -143,11 +159,8 @@ func TestTruncationAndAppend(t *testing.T) {
 		if _, err := readAll(data[:n], a, b); err == nil {
 			t.Fatalf("truncated at %d: no error", n)
 		}
-		r, err := Open(bytes.NewReader(data[:n]))
-		if err == nil {
-			if _, err = r.Verify(a.card.SigningKey); err == nil {
-				t.Fatalf("verify truncated at %d: no error", n)
-			}
+		if err := verifyBothWays(t, data[:n], a); err == nil {
+			t.Fatalf("verify truncated at %d: no error", n)
 		}
 	}
 	for _, extra := range []string{"x", "\n", "valise-end 0000\n"} {

@@ -133,7 +133,7 @@ func payloadBundle(t testing.TB, from, to office, payload []byte) []byte {
 		SenderKey: from.card.Fingerprint(), Recipients: []Recipient{{Agency: to.card.Agency, Fingerprint: to.card.Fingerprint(), Sequence: 1}},
 		Schema: schema.ModelVersion, Compression: Compression, Encryption: EncryptionX25519}
 	hdr := h.Marshal()
-	tr := &Trailer{PayloadLength: int64(len(payload)), PayloadHash: sha256.Sum256(payload)}
+	tr := &Trailer{PayloadLength: int64(len(payload)), PayloadHash: sumPayload(payload)}
 	tr.Signature = ed25519.Sign(from.keys.Signing, signedMessage(hdr, tr.body()))
 	tb := tr.marshal()
 	out := append(append(append([]byte(nil), hdr...), payload...), tb...)

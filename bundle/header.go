@@ -472,13 +472,13 @@ func parseManifest(data []byte) (*Manifest, error) {
 // Trailer is the signed end of a bundle.
 type Trailer struct {
 	PayloadLength int64
-	PayloadHash   [32]byte // SHA-256 of the age payload bytes
+	PayloadHash   [32]byte // over the age payload's 1 MiB chunks (FORMAT.md §4.1)
 	Records       uint64
 	Signature     []byte
 }
 
 func (t *Trailer) body() []byte {
-	return []byte(fmt.Sprintf("%s\npayload-length: %d\npayload-sha256: %s\nrecords: %d\n", trailerMagic,
+	return []byte(fmt.Sprintf("%s\npayload-length: %d\npayload-hash: %s\nrecords: %d\n", trailerMagic,
 		t.PayloadLength, hex.EncodeToString(t.PayloadHash[:]), t.Records))
 }
 
@@ -505,11 +505,11 @@ func parseTrailer(data []byte) (*Trailer, error) {
 		return nil, fmt.Errorf("trailer: payload-length: %v", err)
 	}
 	t.PayloadLength = int64(n)
-	if v, err = p.next("payload-sha256"); err != nil {
+	if v, err = p.next("payload-hash"); err != nil {
 		return nil, err
 	}
 	if b, err := hex.DecodeString(v); err != nil || len(b) != 32 || hex.EncodeToString(b) != v {
-		return nil, fmt.Errorf("trailer: malformed payload-sha256")
+		return nil, fmt.Errorf("trailer: malformed payload-hash")
 	} else {
 		copy(t.PayloadHash[:], b)
 	}

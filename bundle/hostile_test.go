@@ -37,7 +37,7 @@ func rawBundle(t testing.TB, from, to office, plaintext func(h *Header, hdr []by
 		t.Fatal(err)
 	}
 	aw.Close()
-	tr := &Trailer{PayloadLength: int64(payload.Len()), PayloadHash: sha256.Sum256(payload.Bytes()), Records: records}
+	tr := &Trailer{PayloadLength: int64(payload.Len()), PayloadHash: sumPayload(payload.Bytes()), Records: records}
 	tr.Signature = ed25519.Sign(from.keys.Signing, signedMessage(hdr, tr.body()))
 	out := append(append([]byte(nil), hdr...), payload.Bytes()...)
 	tb := tr.marshal()
@@ -204,7 +204,7 @@ func TestHugeDeclaredSizes(t *testing.T) {
 	end := bytes.LastIndex(data, []byte(trailerMagic))
 	for _, tr := range []string{
 		"valise-trailer/v1\npayload-length: 9223372036854775808\n",
-		"valise-trailer/v1\npayload-length: 4294967296\npayload-sha256: " + strings.Repeat("0", 64) + "\nrecords: 1000000000000\n",
+		"valise-trailer/v1\npayload-length: 4294967296\npayload-hash: " + strings.Repeat("0", 64) + "\nrecords: 1000000000000\n",
 	} {
 		tb := []byte(tr + "signature: " + strings.Repeat("A", 86) + "==\n")
 		bad := append(append(append([]byte(nil), data[:end]...), tb...), fmt.Sprintf("%s%04x\n", footerPrefix, len(tb))...)

@@ -8,8 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
+	"io/fs"
 	"strconv"
 
 	"filippo.io/age"
@@ -50,20 +50,27 @@ type tailReader struct {
 	eof     bool
 	trailer []byte
 	n       int64
-	h       hash.Hash
+	h       *payloadHash
+	noHash  bool // the caller hashes what it reads (hashStream)
 	err     *Error
 }
 
 const tailChunk = 64 << 10
 
 func newTailReader(src io.Reader) *tailReader {
-	return &tailReader{src: src, buf: make([]byte, 0, tailChunk+MaxTrailerSize+footerLen),
-		hold: MaxTrailerSize + footerLen, h: sha256.New()}
+	return &tailReader{src: src, hold: MaxTrailerSize + footerLen, h: newPayloadHash()}
 }
+
+// untouched reports whether nothing has been read through t yet.
+func (t *tailReader) untouched() bool { return len(t.buf) == 0 && !t.eof && t.err == nil }
 
 func (t *tailReader) Read(p []byte) (int, error) {
 	if t.err != nil {
 		return 0, t.err
+	}
+	if t.buf == nil {
+		// Not before: Verify on a file never reads through here.
+		t.buf = make([]byte, 0, tailChunk+MaxTrailerSize+footerLen)
 	}
 	for !t.eof && len(t.buf)-t.start <= t.hold {
 		if t.start > 0 {
@@ -89,7 +96,9 @@ func (t *tailReader) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	n := copy(p, t.buf[t.start:t.start+avail])
-	t.h.Write(p[:n])
+	if !t.noHash {
+		t.h.Write(p[:n])
+	}
 	t.n += int64(n)
 	t.start += n
 	return n, nil
@@ -98,25 +107,35 @@ func (t *tailReader) Read(p []byte) (int, error) {
 // atEOF reads the footer and splits the held-back bytes into the end of the
 // payload and the trailer.
 func (t *tailReader) atEOF() *Error {
-	rest := t.buf[t.start:]
-	if len(rest) < footerLen {
-		return fail("trailer", ErrMalformed, "bundle is truncated: no footer")
+	tr, err := splitEnd(t.buf[t.start:])
+	if err != nil {
+		return err
 	}
-	foot := rest[len(rest)-footerLen:]
+	t.trailer = append([]byte(nil), tr...)
+	t.hold = len(tr) + footerLen
+	return nil
+}
+
+// splitEnd reads the footer at the end of end, the last bytes of a bundle
+// (all of them, or at least MaxTrailerSize+footerLen), and returns the
+// trailer it names.
+func splitEnd(end []byte) ([]byte, *Error) {
+	if len(end) < footerLen {
+		return nil, fail("trailer", ErrMalformed, "bundle is truncated: no footer")
+	}
+	foot := end[len(end)-footerLen:]
 	if string(foot[:len(footerPrefix)]) != footerPrefix || foot[footerLen-1] != '\n' {
-		return fail("trailer", ErrMalformed, "bundle is truncated or has bytes after its end: no footer line")
+		return nil, fail("trailer", ErrMalformed, "bundle is truncated or has bytes after its end: no footer line")
 	}
 	digits := string(foot[len(footerPrefix) : footerLen-1])
 	n, err := strconv.ParseUint(digits, 16, 16)
 	if err != nil || fmt.Sprintf("%04x", n) != digits {
-		return fail("trailer", ErrMalformed, "malformed footer %q", schema.Printable(digits))
+		return nil, fail("trailer", ErrMalformed, "malformed footer %q", schema.Printable(digits))
 	}
-	if int(n) > MaxTrailerSize || int(n)+footerLen > len(rest) {
-		return fail("trailer", ErrMalformed, "footer declares a trailer of %d bytes, more than the bundle holds or %d", n, MaxTrailerSize)
+	if int(n) > MaxTrailerSize || int(n)+footerLen > len(end) {
+		return nil, fail("trailer", ErrMalformed, "footer declares a trailer of %d bytes, more than the bundle holds or %d", n, MaxTrailerSize)
 	}
-	t.trailer = append([]byte(nil), rest[len(rest)-footerLen-int(n):len(rest)-footerLen]...)
-	t.hold = int(n) + footerLen
-	return nil
+	return end[len(end)-footerLen-int(n) : len(end)-footerLen], nil
 }
 
 // Reader reads a bundle in one pass.
@@ -127,10 +146,15 @@ type Reader struct {
 	HeaderBytes []byte
 	tail        *tailReader
 	trailer     *Trailer
+	file        io.ReaderAt // the source, when it can be read at offsets
+	base        int64       // where the bundle starts in file
+	size        func() (int64, bool)
 }
 
 // Open reads and parses the header of the bundle in src. Nothing else is
-// read until Verify or Decrypt.
+// read until Verify or Decrypt. When src is a regular file (or any
+// io.ReaderAt and io.Seeker that knows its size), Verify reads the rest
+// with parallel reads at offsets instead of through src.
 func Open(src io.Reader, opts ...Option) (*Reader, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
@@ -138,6 +162,8 @@ func Open(src io.Reader, opts ...Option) (*Reader, error) {
 			return nil, err
 		}
 	}
+	r := &Reader{opts: o}
+	r.file, r.base, r.size = readerAt(src)
 	br := bufio.NewReaderSize(src, 64<<10)
 	raw, err := readBlock(br, MaxHeaderSize)
 	if err != nil {
@@ -147,7 +173,43 @@ func Open(src io.Reader, opts ...Option) (*Reader, error) {
 	if err != nil {
 		return nil, wrapFail("header", ErrMalformed, err, "%v", err)
 	}
-	return &Reader{src: br, opts: o, Header: h, HeaderBytes: raw, tail: newTailReader(br)}, nil
+	r.src, r.Header, r.HeaderBytes, r.tail = br, h, raw, newTailReader(br)
+	return r, nil
+}
+
+// readerAt returns src as an io.ReaderAt, the offset src is at and a
+// function that tells src's size, when src is an *os.File on a regular
+// file, a *bytes.Reader or alike. Pipes and terminals fail here (their
+// Seek fails, or they are not regular) and are read as streams.
+func readerAt(src io.Reader) (io.ReaderAt, int64, func() (int64, bool)) {
+	ra, ok := src.(io.ReaderAt)
+	if !ok {
+		return nil, 0, nil
+	}
+	sk, ok := src.(io.Seeker)
+	if !ok {
+		return nil, 0, nil
+	}
+	var size func() (int64, bool)
+	switch s := src.(type) {
+	case interface{ Stat() (fs.FileInfo, error) }:
+		size = func() (int64, bool) {
+			fi, err := s.Stat()
+			if err != nil || !fi.Mode().IsRegular() {
+				return 0, false
+			}
+			return fi.Size(), true
+		}
+	case interface{ Size() int64 }:
+		size = func() (int64, bool) { return s.Size(), true }
+	default:
+		return nil, 0, nil
+	}
+	base, err := sk.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, 0, nil
+	}
+	return ra, base, size
 }
 
 // readBlock reads lines up to and including a "---" line, at most max bytes.
@@ -189,10 +251,8 @@ func (r *Reader) finish(pub ed25519.PublicKey) (*Trailer, error) {
 	if t.PayloadLength != r.tail.n {
 		return nil, fail("payload length", ErrMalformed, "trailer declares %d payload bytes, the bundle holds %d", t.PayloadLength, r.tail.n)
 	}
-	var sum [32]byte
-	copy(sum[:], r.tail.h.Sum(nil))
-	if sum != t.PayloadHash {
-		return nil, fail("payload hash", ErrAuth, "payload SHA-256 %s does not match the signed %s", hex.EncodeToString(sum[:8]), hex.EncodeToString(t.PayloadHash[:8]))
+	if sum := r.tail.h.Sum(); sum != t.PayloadHash {
+		return nil, fail("payload hash", ErrAuth, "payload hash %s does not match the signed %s", hex.EncodeToString(sum[:8]), hex.EncodeToString(t.PayloadHash[:8]))
 	}
 	if !ed25519.Verify(pub, signedMessage(r.HeaderBytes, t.body()), t.Signature) {
 		return nil, fail("signature", ErrAuth, "signature does not match sender %s key %s", r.Header.Sender, r.Header.SenderKey)
@@ -202,16 +262,72 @@ func (r *Reader) finish(pub ed25519.PublicKey) (*Trailer, error) {
 }
 
 // Verify reads the rest of the bundle without decrypting it and checks
-// the trailer, the payload hash and the sender's signature with pub.
+// the trailer, the payload hash and the sender's signature with pub. The
+// payload's chunks are hashed on up to GOMAXPROCS goroutines (at most
+// eight), with a few chunks in flight.
 func (r *Reader) Verify(pub ed25519.PublicKey) (*Trailer, error) {
-	if _, err := io.Copy(io.Discard, r.tail); err != nil {
+	if err := r.hashRest(); err != nil {
 		var e *Error
 		if errors.As(err, &e) {
 			return nil, e
 		}
-		return nil, wrapFail("read", ErrMalformed, err, "%v", err)
+		return nil, wrapFail("read", ErrMalformed, err, "reading the bundle: %v", err)
 	}
 	return r.finish(pub)
+}
+
+// hashRest reads the rest of the payload and the trailer, hashing the
+// chunks on every core: from the file at offsets when nothing has been
+// read yet and the source allows it, else through the tail reader.
+func (r *Reader) hashRest() error {
+	t := r.tail
+	if t.err != nil {
+		return t.err
+	}
+	if r.file != nil && t.untouched() {
+		if size, ok := r.size(); ok {
+			return r.hashFile(size)
+		}
+	}
+	if t.h.n > 0 {
+		// Decrypt stopped in the middle of a chunk: finish that one the
+		// way it was begun, the rest goes to the workers in whole chunks.
+		if _, err := io.CopyN(io.Discard, t, int64(chunkSize-t.h.n)); err != nil && err != io.EOF {
+			return err
+		}
+	}
+	t.noHash = true
+	defer func() { t.noHash = false }()
+	return hashStream(t.h, t)
+}
+
+// hashFile is hashRest on a file of size bytes read at offsets: the footer
+// and trailer first, then the payload's chunks in parallel.
+func (r *Reader) hashFile(size int64) error {
+	t := r.tail
+	start := r.base + int64(len(r.HeaderBytes))
+	rest := size - start
+	if rest < 0 {
+		return fail("read", ErrMalformed, "the bundle file shrank while it was read")
+	}
+	end := make([]byte, min(rest, int64(MaxTrailerSize+footerLen)))
+	if n, err := r.file.ReadAt(end, size-int64(len(end))); n < len(end) {
+		if err == nil || err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return wrapFail("read", ErrMalformed, err, "reading the end of the bundle: %v", err)
+	}
+	tr, ferr := splitEnd(end)
+	if ferr != nil {
+		t.err = ferr
+		return ferr
+	}
+	n := rest - int64(len(tr)) - footerLen
+	if err := hashAt(t.h, r.file, start, n); err != nil {
+		return err
+	}
+	t.trailer, t.n, t.eof, t.buf = tr, n, true, t.buf[:0]
+	return nil
 }
 
 // PayloadOffset is the byte offset where the age payload starts.

@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 
 	"filippo.io/age"
@@ -73,7 +72,7 @@ var ErrBroken = errors.New("bundle writer failed earlier")
 // countWriter counts and hashes what passes through it.
 type countWriter struct {
 	w io.Writer
-	h hash.Hash
+	h *payloadHash
 	n int64
 }
 
@@ -122,7 +121,7 @@ func NewWriter(dst io.Writer, h *Header, key ed25519.PrivateKey, recipients []ag
 	if _, err := dst.Write(w.header); err != nil {
 		return nil, err
 	}
-	w.payload = &countWriter{w: dst, h: sha256.New()}
+	w.payload = &countWriter{w: dst, h: newPayloadHash()}
 	aw, err := age.Encrypt(w.payload, recipients...)
 	if err != nil {
 		return nil, fmt.Errorf("bundle: encrypting: %w", err)
@@ -204,8 +203,7 @@ func (w *Writer) Close() error {
 	if err := w.age.Close(); err != nil {
 		return w.broken(err)
 	}
-	t := &Trailer{PayloadLength: w.payload.n, Records: w.records}
-	copy(t.PayloadHash[:], w.payload.h.Sum(nil))
+	t := &Trailer{PayloadLength: w.payload.n, PayloadHash: w.payload.h.Sum(), Records: w.records}
 	t.Signature = ed25519.Sign(w.key, signedMessage(w.header, t.body()))
 	tb := t.marshal()
 	tb = append(tb, fmt.Sprintf("%s%04x\n", footerPrefix, len(tb))...)
@@ -225,5 +223,9 @@ func signedMessage(header, trailerBody []byte) []byte {
 	return append(msg, trailerBody...)
 }
 
-// PayloadHash returns the SHA-256 of the payload once Close has returned.
-func (w *Writer) PayloadHash() []byte { return w.payload.h.Sum(nil) }
+// PayloadHash returns the payload hash signed in the trailer (FORMAT.md
+// §4.1) once Close has returned.
+func (w *Writer) PayloadHash() []byte {
+	sum := w.payload.h.Sum()
+	return sum[:]
+}

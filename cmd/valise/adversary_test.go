@@ -147,10 +147,21 @@ func splitBundle(t testing.TB, b []byte) parts {
 	return parts{header: b[:hdrEnd], payload: b[hdrEnd:trStart], trailer: b[trStart : len(b)-16]}
 }
 
+// payloadHash is the payload hash of FORMAT.md §4.1, written from the
+// document: SHA-256 over a prefix line and the SHA-256 of each 1 MiB chunk.
+func payloadHash(payload []byte) [32]byte {
+	joined := []byte("valise payload chunks v1 1048576\n")
+	for off := 0; off < len(payload); off += 1 << 20 {
+		sum := sha256.Sum256(payload[off:min(off+1<<20, len(payload))])
+		joined = append(joined, sum[:]...)
+	}
+	return sha256.Sum256(joined)
+}
+
 // trailerBody is the signed trailer text without the signature line.
 func trailerBody(payload []byte, records uint64) []byte {
-	sum := sha256.Sum256(payload)
-	return []byte(fmt.Sprintf("valise-trailer/v1\npayload-length: %d\npayload-sha256: %s\nrecords: %d\n", len(payload), hex.EncodeToString(sum[:]), records))
+	sum := payloadHash(payload)
+	return []byte(fmt.Sprintf("valise-trailer/v1\npayload-length: %d\npayload-hash: %s\nrecords: %d\n", len(payload), hex.EncodeToString(sum[:]), records))
 }
 
 const sigContext = "valise-bundle-signature/v1\x00"

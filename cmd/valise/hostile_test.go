@@ -9,7 +9,6 @@ package main
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -320,18 +319,18 @@ func TestHostileBundles(t *testing.T) {
 	sig1 := ed25519.Sign(kz.keys.Signing, append(append([]byte(sigContext), p1.header...), body1...))
 	sigLine := "signature: " + base64.StdEncoding.EncodeToString(sig1) + "\n"
 	bodyStr := string(body1)
-	sum1 := sha256.Sum256(p1.payload)
+	sum1 := payloadHash(p1.payload)
 	hexSum := hex.EncodeToString(sum1[:])
 	trailerVariants := []struct{ name, body string }{
 		{"payload-length with a leading zero", strings.Replace(bodyStr, "payload-length: ", "payload-length: 0", 1)},
 		{"payload-length with a plus sign", strings.Replace(bodyStr, "payload-length: ", "payload-length: +", 1)},
-		{"uppercase payload-sha256", strings.Replace(bodyStr, hexSum, strings.ToUpper(hexSum), 1)},
+		{"uppercase payload-hash", strings.Replace(bodyStr, hexSum, strings.ToUpper(hexSum), 1)},
 		{"records with a leading zero", strings.Replace(bodyStr, "records: 3\n", "records: 03\n", 1)},
 		{"records as 3.0", strings.Replace(bodyStr, "records: 3\n", "records: 3.0\n", 1)},
 		{"records with a trailing space", strings.Replace(bodyStr, "records: 3\n", "records: 3 \n", 1)},
 		{"duplicate records line", strings.Replace(bodyStr, "records: 3\n", "records: 3\nrecords: 3\n", 1)},
 		{"unknown trailer field", bodyStr + "comment: hi\n"},
-		{"trailer fields reordered", fmt.Sprintf("valise-trailer/v1\nrecords: 3\npayload-length: %d\npayload-sha256: %s\n", len(p1.payload), hexSum)},
+		{"trailer fields reordered", fmt.Sprintf("valise-trailer/v1\nrecords: 3\npayload-length: %d\npayload-hash: %s\n", len(p1.payload), hexSum)},
 		{"CRLF trailer", strings.ReplaceAll(bodyStr, "\n", "\r\n")},
 	}
 	for _, v := range trailerVariants {

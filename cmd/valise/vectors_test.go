@@ -466,6 +466,15 @@ func TestGenerateVectors(t *testing.T) {
 		h := header(kz, x, 1, ca)
 		add("good-large", write(h, kz, padded("l", 800, 200), ca), vectorMeta{Expect: "ok", Records: 800, Comment: "800 records, a payload of more than one 64 KiB age chunk"})
 	}
+	{
+		h := header(kz, x, 1, ca)
+		data := write(h, kz, padded("c", 1500, 1400), ca)
+		if n := len(splitBundle(t, data).payload); n <= 1<<20 || n > 5<<18 {
+			t.Fatalf("the two-chunk bundle's payload is %d bytes: want a little more than 1 MiB", n)
+		}
+		add("good-two-chunks", data, vectorMeta{Expect: "ok", Records: 1500,
+			Comment: "a payload of a little more than 1 MiB: two chunks for the payload hash (FORMAT.md §4.1)"})
+	}
 
 	// Bad bundles, one failure each.
 	gp := splitBundle(t, good)
@@ -514,6 +523,13 @@ func TestGenerateVectors(t *testing.T) {
 		bad := bytes.Clone(good)
 		bad[len(gp.header)+len(gp.payload)/2] ^= 0x01
 		fail("bad-payload-bit-flip", bad, exitAuth, "payload hash", exitAuth, "payload hash", "one bit of the payload flipped")
+		chunked, plain := payloadHash(gp.payload), sha256.Sum256(gp.payload)
+		unchunked := bytes.Replace(body, []byte(hex.EncodeToString(chunked[:])), []byte(hex.EncodeToString(plain[:])), 1)
+		if bytes.Equal(unchunked, body) {
+			t.Fatal("no payload hash in the trailer body")
+		}
+		fail("bad-payload-hash-unchunked", assemble(gp.header, gp.payload, unchunked, kz.keys.Signing), exitAuth, "payload hash", exitAuth, "payload hash",
+			"good-x25519 validly signed over the plain SHA-256 of its payload instead of the hash of its chunks")
 		fail("bad-truncated", good[:len(good)-40], exitMalformed, "trailer", exitMalformed, "trailer", "the last 40 bytes cut off")
 		fail("bad-trailing-byte", append(bytes.Clone(good), '\n'), exitMalformed, "trailer", exitMalformed, "trailer", "one byte after the footer")
 	}
