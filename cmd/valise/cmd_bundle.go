@@ -68,7 +68,7 @@ func init() {
 			if e.json {
 				return printJSON(e.stdout, map[string]any{"file": rep.File, "bundle": rep.Header.ID.String(),
 					"recipients": rep.Header.Recipients, "records": rep.Records, "bytes": rep.Size,
-					"payload_sha256": rep.PayloadSHA, "withheld": rep.Withheld, "note": rep.Note,
+					"payload_hash": rep.PayloadSHA, "withheld": rep.Withheld, "note": rep.Note,
 					"statements": rep.Statements, "receipts": rep.Receipts, "signer": rep.Header.SenderKey})
 			}
 			fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", rep.Records, rep.File, rep.Size)
@@ -76,7 +76,7 @@ func init() {
 			for _, r := range rep.Header.Recipients {
 				fmt.Fprintf(e.stdout, "  to         %s (key %s), sequence %d\n", r.Agency, r.Fingerprint, r.Sequence)
 			}
-			fmt.Fprintf(e.stdout, "  payload    sha256 %s\n", rep.PayloadSHA)
+			fmt.Fprintf(e.stdout, "  payload    hash %s\n", rep.PayloadSHA)
 			for _, a := range o.to {
 				if r := rep.Receipts[a]; r != "" {
 					fmt.Fprintf(e.stdout, "  receipts   %s's bundles imported here: %s\n", a, r)
@@ -130,7 +130,7 @@ type verifyJSON struct {
 	Records       *uint64           `json:"records,omitempty"`
 	PayloadOffset int64             `json:"payload_offset,omitempty"`
 	PayloadLength int64             `json:"payload_length,omitempty"`
-	PayloadSHA256 string            `json:"payload_sha256,omitempty"`
+	PayloadSHA256 string            `json:"payload_hash,omitempty"`
 	Schema        string            `json:"schema,omitempty"`
 	Encryption    string            `json:"encryption,omitempty"`
 	Extra         map[string]string `json:"-"`
@@ -234,7 +234,7 @@ func printVerdict(e *env, v *office.Verdict) {
 		}
 	}
 	if t := v.Trailer; t != nil {
-		fmt.Fprintf(w, "  records     %d\n  payload     %d bytes at offset %d, sha256 %s\n", t.Records, t.PayloadLength, v.PayloadOffset, v.PayloadSHA())
+		fmt.Fprintf(w, "  records     %d\n  payload     %d bytes at offset %d, hash %s\n", t.Records, t.PayloadLength, v.PayloadOffset, v.PayloadSHA())
 	}
 	if v.Err != nil {
 		fmt.Fprintf(w, "  verdict     FAILED: %s\n", schema.Sanitize(v.Err.Error()))
