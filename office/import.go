@@ -3,10 +3,8 @@ package office
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"time"
 
@@ -26,21 +24,21 @@ type ImportReport struct {
 	// UnknownEndpoints lists links whose end is not held (reported, not
 	// blocking): "link-id -> missing-id".
 	UnknownEndpoints []string
-	Missing          []Gap    // the sender's bundles still missing after this one
-	Acknowledged     int      // bundles of ours the sender's receipts acknowledged
-	KeyNotes         []string // keyring statements applied
-	Skipped          int      // records not imported (a revocation carrier)
-	DryRun           bool
+	// MoreConflicts and MoreUnknown count the conflicts and unknown
+	// endpoints found beyond the first MaxListed, which the lists above
+	// leave out: a report's memory does not grow with the bundle.
+	MoreConflicts, MoreUnknown int
+	Missing                    []Gap    // the sender's bundles still missing after this one
+	Acknowledged               int      // bundles of ours the sender's receipts acknowledged
+	KeyNotes                   []string // keyring statements applied
+	Skipped                    int      // records not imported (a revocation carrier)
+	DryRun                     bool
 }
 
 // MaxSequenceJump is how far ahead of the last bundle received from a peer
 // a sequence number may be: further than that is no lost stick but an
 // error or an attack, and is refused with an alert.
 const MaxSequenceJump = 1000
-
-// maxEndpointChecks bounds the memory spent on finding links to unknown
-// records in one bundle.
-const maxEndpointChecks = 1 << 20
 
 // errDryRun rolls back a dry run's transaction.
 var errDryRun = errors.New("dry run")
@@ -153,8 +151,6 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 	}
 	defer rr.Close()
 	now := o.Now().UTC().Format(time.RFC3339)
-	type endpoint struct{ link, target string }
-	var endpoints []endpoint
 	err = o.Store.Update(func(tx *store.Tx) error {
 		// Checked again under the write lock: another valise importing
 		// the same bundle at the same moment must not make it land twice.
@@ -169,95 +165,25 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 		if err != nil {
 			return err
 		}
-		// Records come in id order, unique; they are merged in batches so
-		// that the store is asked once per batch, not once per record.
-		c := store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}
-		var recs []*schema.Record
-		var lines [][]byte
-		var ids, vhashes []string
-		flush := func() error {
-			if len(recs) == 0 {
-				return nil
+		// One goroutine decrypts, decompresses, parses and checks the
+		// records while this one merges and writes the batches it hands
+		// over; nothing is committed before it has read the whole bundle
+		// and every check passed.
+		rd := startReading(rr, carrier)
+		defer rd.stop()
+		m := &merger{o: o, tx: tx, rep: rep, now: now,
+			c: store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
+		for b := range rd.batches {
+			if b.err != nil {
+				return b.err
 			}
-			held, err := tx.GetMany(ids)
-			if err != nil {
+			if err := m.apply(b); err != nil {
 				return err
 			}
-			var puts, before []*schema.Record
-			var bodies [][]byte
-			for i, rec := range recs {
-				if slicesContains(rec.Handling.NotReleasableTo, o.Agency()) {
-					return &bundle.Error{Check: "handling", Kind: bundle.ErrContent,
-						Msg: fmt.Sprintf("record %s is not releasable to %s: the sender broke its handling", schema.Printable(rec.ID), o.Agency())}
-				}
-				hr := held[rec.ID]
-				if hr != nil && hr.Schema != rec.Schema {
-					return &bundle.Error{Check: "record", Kind: bundle.ErrContent,
-						Msg: fmt.Sprintf("record %s is a %s here but a %s in the bundle", schema.Printable(rec.ID), hr.Schema, rec.Schema)}
-				}
-				if s, ok := schema.Get(rec.Schema); ok && s.Link && !rec.Deleted && len(endpoints) < maxEndpointChecks {
-					for _, p := range []string{s.Source, s.Target} {
-						if p == "" {
-							continue
-						}
-						for _, v := range rec.Properties[p] {
-							endpoints = append(endpoints, endpoint{rec.ID, v})
-						}
-					}
-				}
-				res := merge.Merge(hr, rec)
-				rep.Counts[res.Kind]++
-				if res.Record == nil {
-					continue
-				}
-				puts, before = append(puts, res.Record), append(before, hr)
-				if res.Record == rec {
-					bodies = append(bodies, lines[i]) // as it came: already canonical
-				} else {
-					bodies = append(bodies, nil)
-				}
-				for _, pc := range res.Conflicts {
-					rep.Conflicts = append(rep.Conflicts, store.Conflict{ID: rec.ID, Property: pc.Property,
-						Candidates: pc.Candidates, Bundle: h.ID.String(), At: now})
-				}
-			}
-			if err := tx.PutMany(puts, bodies, c); err != nil {
-				return err
-			}
-			for i, r := range puts {
-				if err := keepConflicts(tx, before[i], r, c, now); err != nil {
-					return err
-				}
-			}
-			if err := tx.PeerKnowsMany(h.Sender, ids, vhashes, h.ID.String()); err != nil {
-				return err
-			}
-			recs, lines, ids, vhashes = recs[:0], lines[:0], ids[:0], vhashes[:0]
-			return nil
+			rd.recycle(b)
 		}
-		for {
-			rec, line, err := rr.Next()
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return err
-			}
-			if carrier {
-				// Signed by a key its own statement revokes: the statement
-				// is applied, the records are not trusted.
-				rep.Skipped++
-				continue
-			}
-			recs, ids, vhashes = append(recs, rec), append(ids, rec.ID), append(vhashes, versionHash(line))
-			lines = append(lines, append([]byte(nil), line...))
-			if len(recs) == store.BatchSize {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-		}
-		if err := flush(); err != nil {
+		rep.Skipped = rd.skipped
+		if err := m.ends.finish(tx); err != nil {
 			return err
 		}
 		rep.Records = rr.Trailer().Records
@@ -278,21 +204,7 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 				}
 			}
 		}
-		targets := make([]string, 0, len(endpoints))
-		for _, ep := range endpoints {
-			targets = append(targets, ep.target)
-		}
-		slices.Sort(targets)
-		targets = slices.Compact(targets)
-		live, err := tx.Live(targets)
-		if err != nil {
-			return err
-		}
-		for _, ep := range endpoints {
-			if !live[ep.target] {
-				rep.UnknownEndpoints = append(rep.UnknownEndpoints, ep.link+" -> "+ep.target)
-			}
-		}
+		rep.UnknownEndpoints, rep.MoreUnknown = m.ends.report()
 		if dryRun {
 			return errDryRun
 		}
@@ -320,6 +232,10 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 	return rep, nil
 }
 
+// MaxListed is how many conflicts and unknown link endpoints an import
+// report lists; it counts the rest.
+const MaxListed = 10000
+
 // put writes a record version and keeps its open conflicts in step.
 // held is the version it replaces (nil for a new record): when neither has
 // alternatives there is no conflict to keep in step, which saves a query
@@ -333,7 +249,13 @@ func put(tx *store.Tx, held, r *schema.Record, c store.Change, at string) error 
 
 // keepConflicts updates the open conflicts of r after it was written.
 func keepConflicts(tx *store.Tx, held, r *schema.Record, c store.Change, at string) error {
-	if (held == nil || len(held.Version.Alts) == 0) && len(r.Version.Alts) == 0 {
+	return keepConflictsOf(tx, held != nil && len(held.Version.Alts) > 0, r, c, at)
+}
+
+// keepConflictsOf is keepConflicts given whether the version replaced had
+// alternatives.
+func keepConflictsOf(tx *store.Tx, heldAlts bool, r *schema.Record, c store.Change, at string) error {
+	if !heldAlts && len(r.Version.Alts) == 0 {
 		return nil
 	}
 	var cs []store.Conflict

@@ -4,25 +4,27 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
 	"valise/schema"
 )
 
-// BatchSize is the number of records the batched statements handle at once:
+// BatchSize is the number of rows the batched statements handle at once:
 // one statement per batch instead of one per record.
 const BatchSize = 256
 
 // stmtCache holds multi-row statements prepared for one transaction, by
-// kind and number of rows.
+// kind and number of rows: an import prepares each once and runs it for
+// every batch.
 type stmtCache map[string]*sql.Stmt
 
 func (t *Tx) multi(kind string, rows int, build func(rows int) string) (*sql.Stmt, error) {
 	if t.stmts == nil {
 		t.stmts = stmtCache{}
 	}
-	key := fmt.Sprintf("%s/%d", kind, rows)
+	key := kind + "/" + strconv.Itoa(rows)
 	if st, ok := t.stmts[key]; ok {
 		return st, nil
 	}
@@ -39,98 +41,178 @@ func placeholders(rows, cols int) string {
 	return strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
 }
 
-// GetMany returns the records held under ids (absent ids are missing from
-// the map), with one query per BatchSize ids.
-func (t *Tx) GetMany(ids []string) (map[string]*schema.Record, error) {
-	out := make(map[string]*schema.Record, len(ids))
-	for len(ids) > 0 {
-		n := min(len(ids), BatchSize)
-		st, err := t.multi("get", n, func(rows int) string {
-			return `SELECT body FROM records WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?, ", rows), ", ") + `)`
+// values returns the rows of a multi-row VALUES list. In cols, "?" is a
+// parameter of its own in each row; anything else is copied into every
+// row as it is, with "#" replaced by the row's index. A value the same for
+// every row is then bound once per statement as a numbered parameter
+// ("?1"); such columns must come first, so that SQLite numbers the plain
+// "?" after them. (Only the shared ones are numbered: the driver looks up
+// the name of every parameter it binds, and SQLite finds a numbered one's
+// name by a search through all of them.)
+func values(rows int, cols ...string) string {
+	var b strings.Builder
+	for k := 0; k < rows; k++ {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for i, c := range cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(strings.ReplaceAll(c, "#", strconv.Itoa(k)))
+		}
+		b.WriteByte(')')
+	}
+	return b.String()
+}
+
+func inList(rows int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", rows), ", ")
+}
+
+// Stored is a record as the store holds it, read for an import: what the
+// merge needs to tell an update from a stale or concurrent version, read
+// from the canonical body without decoding the rest of it.
+type Stored struct {
+	ID, Schema string
+	N          int64             // number of its latest version in versions (0: none)
+	Body       []byte            // its canonical encoding
+	Vector     map[string]uint64 // its version vector
+	Alts       bool              // its version holds alternatives: open conflicts
+	rec        *schema.Record
+}
+
+// Record returns the whole record, decoded on first use.
+func (h *Stored) Record() (*schema.Record, error) {
+	if h.rec == nil {
+		r, err := schema.Decode(h.Body)
+		if err != nil {
+			return nil, fmt.Errorf("store holds a malformed record: %w", err)
+		}
+		h.rec = r
+	}
+	return h.rec, nil
+}
+
+// HeldMany returns what is held under each of ids, in the order of ids
+// (nil where nothing is), with one query per BatchSize ids.
+func (t *Tx) HeldMany(ids []string) ([]*Stored, error) {
+	out := make([]*Stored, len(ids))
+	at := make(map[string]int, min(len(ids), BatchSize))
+	for base := 0; base < len(ids); base += BatchSize {
+		chunk := ids[base:min(len(ids), base+BatchSize)]
+		st, err := t.multi("held", len(chunk), func(rows int) string {
+			return `SELECT r.id, r.schema, r.body, (SELECT MAX(v.n) FROM versions v WHERE v.id = r.id) FROM records r WHERE r.id IN (` + inList(rows) + `)`
 		})
 		if err != nil {
 			return nil, err
 		}
-		args := make([]any, n)
-		for i, id := range ids[:n] {
+		clear(at)
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
 			args[i] = id
+			at[id] = base + i
 		}
 		rows, err := st.Query(args...)
 		if err != nil {
 			return nil, mapErr(err)
 		}
 		for rows.Next() {
-			var body []byte
-			if err := rows.Scan(&body); err != nil {
+			h := &Stored{}
+			var n sql.NullInt64
+			if err := rows.Scan(&h.ID, &h.Schema, &h.Body, &n); err != nil {
 				rows.Close()
 				return nil, mapErr(err)
 			}
-			r, err := schema.Decode(body)
-			if err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store holds a malformed record: %w", err)
+			h.N = n.Int64
+			if h.Vector, h.Alts, err = versionOf(h.Body); err != nil {
+				// Not the plain canonical form the scan reads: decode it.
+				r, err := h.Record()
+				if err != nil {
+					rows.Close()
+					return nil, err
+				}
+				h.Vector, h.Alts = r.Version.Vector, len(r.Version.Alts) > 0
 			}
-			out[r.ID] = r
+			if i, ok := at[h.ID]; ok {
+				out[i] = h
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return nil, mapErr(err)
 		}
-		ids = ids[n:]
 	}
 	return out, nil
 }
 
-// PutMany writes records as Put does, with a few statements per BatchSize
-// records. Ids must be distinct. bodies, when not nil, holds each record's
-// canonical encoding already made (nil entries are encoded here).
-func (t *Tx) PutMany(recs []*schema.Record, bodies [][]byte, c Change) error {
-	for len(recs) > 0 {
-		n := min(len(recs), BatchSize)
-		var b [][]byte
-		if bodies != nil {
-			b, bodies = bodies[:n], bodies[n:]
+// GetMany returns the records held under ids (absent ids are missing from
+// the map), with one query per BatchSize ids.
+func (t *Tx) GetMany(ids []string) (map[string]*schema.Record, error) {
+	held, err := t.HeldMany(ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]*schema.Record, len(ids))
+	for _, h := range held {
+		if h != nil {
+			r, err := h.Record()
+			if err != nil {
+				return nil, err
+			}
+			out[r.ID] = r
 		}
-		if err := t.putBatch(recs[:n], b, c); err != nil {
+	}
+	return out, nil
+}
+
+// Put is one record version for PutBatch.
+type Put struct {
+	Rec  *schema.Record
+	Body []byte  // Rec's canonical encoding; nil: encoded by PutBatch
+	Hash string  // Rec's hex content hash; "": computed by PutBatch
+	Held *Stored // what is held under Rec's id (from HeldMany), nil when nothing is
+}
+
+// PutBatch writes records as Put does, with a few statements per
+// BatchSize records. Ids must be distinct, and each Held must be what the
+// store holds under its id (nil when it holds nothing).
+func (t *Tx) PutBatch(puts []Put, c Change) error {
+	for len(puts) > 0 {
+		n := min(len(puts), BatchSize)
+		if err := t.putBatch(puts[:n], c); err != nil {
 			return err
 		}
-		recs = recs[n:]
+		puts = puts[n:]
 	}
 	return nil
 }
 
-func (t *Tx) putBatch(recs []*schema.Record, given [][]byte, c Change) error {
-	n := len(recs)
-	// Version numbers continue each record's history.
-	next := make(map[string]int64, n)
-	st, err := t.multi("maxn", n, func(rows int) string {
-		return `SELECT id, MAX(n) FROM versions WHERE id IN (` + strings.TrimSuffix(strings.Repeat("?, ", rows), ", ") + `) GROUP BY id`
-	})
+// PutMany writes records as Put does, in batches. Ids must be distinct.
+// bodies, when not nil, holds each record's canonical encoding already
+// made (nil entries are encoded here).
+func (t *Tx) PutMany(recs []*schema.Record, bodies [][]byte, c Change) error {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	held, err := t.HeldMany(ids)
 	if err != nil {
 		return err
 	}
-	args := make([]any, 0, n*9)
-	for _, r := range recs {
-		args = append(args, r.ID)
-	}
-	rows, err := st.Query(args...)
-	if err != nil {
-		return mapErr(err)
-	}
-	for rows.Next() {
-		var id string
-		var m int64
-		if err := rows.Scan(&id, &m); err != nil {
-			rows.Close()
-			return mapErr(err)
+	puts := make([]Put, len(recs))
+	for i, r := range recs {
+		puts[i] = Put{Rec: r, Held: held[i]}
+		if bodies != nil {
+			puts[i].Body = bodies[i]
 		}
-		next[id] = m
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return mapErr(err)
-	}
+	return t.PutBatch(puts, c)
+}
 
+func (t *Tx) putBatch(puts []Put, c Change) error {
+	n := len(puts)
 	at := t.s.now().UTC().Format(time.RFC3339)
 	var source, bundle any
 	if c.Source != "" {
@@ -141,21 +223,49 @@ func (t *Tx) putBatch(recs []*schema.Record, given [][]byte, c Change) error {
 	}
 	bodies := make([][]byte, n)
 	hashes := make([]string, n)
-	args = args[:0]
-	for i, r := range recs {
-		if given != nil && given[i] != nil {
-			bodies[i] = given[i]
-		} else {
-			bodies[i] = r.AppendCanonical(nil)
+	var replaced []any
+	for i, p := range puts {
+		bodies[i], hashes[i] = p.Body, p.Hash
+		if bodies[i] == nil {
+			bodies[i] = p.Rec.AppendCanonical(nil)
 		}
-		sum := r.ContentHash()
-		hashes[i] = hex.EncodeToString(sum[:])
-		t.changed++
-		args = append(args, r.ID, r.Schema, r.Origin, r.Deleted, source, hashes[i], bodies[i], t.changed, at)
+		if hashes[i] == "" {
+			sum := p.Rec.ContentHash()
+			hashes[i] = hex.EncodeToString(sum[:])
+		}
+		if p.Held != nil && p.Held.N > 0 {
+			replaced = append(replaced, p.Rec.ID)
+		}
 	}
+
+	// The versions replaced keep their bodies in versions from now on:
+	// the latest version's body is the record's (layout 2). This reads
+	// each old body before the upsert below overwrites it.
+	if len(replaced) > 0 && t.s.layout != layoutOld {
+		st, err := t.multi("keep", len(replaced), func(rows int) string {
+			return `UPDATE versions SET body = (SELECT r.body FROM records r WHERE r.id = versions.id) WHERE body IS NULL AND id IN (` + inList(rows) + `)`
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := st.Exec(replaced...); err != nil {
+			return mapErr(err)
+		}
+	}
+
+	// ?1 source, ?2 the change counter before the batch, ?3 time; then
+	// six per record.
+	args := make([]any, 0, 3+6*n)
+	args = append(args, source, t.changed, at)
+	for i, p := range puts {
+		r := p.Rec
+		args = append(args, r.ID, r.Schema, r.Origin, r.Deleted, hashes[i], bodies[i])
+	}
+	t.changed += int64(n)
 	put, err := t.multi("put", n, func(rows int) string {
-		return `INSERT INTO records(id, schema, origin, deleted, source, content_hash, body, changed, updated_at) VALUES ` +
-			placeholders(rows, 9) + ` ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
+		return `INSERT INTO records(source, changed, updated_at, id, schema, origin, deleted, content_hash, body) VALUES ` +
+			values(rows, "?1", "?2 + 1 + #", "?3", "?", "?", "?", "?", "?", "?") +
+			` ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
 			source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
 			changed = excluded.changed, updated_at = excluded.updated_at`
 	})
@@ -165,12 +275,21 @@ func (t *Tx) putBatch(recs []*schema.Record, given [][]byte, c Change) error {
 	if _, err := put.Exec(args...); err != nil {
 		return mapErr(err)
 	}
+
+	// ?1 time, ?2 action, ?3 agency, ?4 bundle; then id, number, hash
+	// and body (NULL but in layout 1) per record.
 	args = args[:0]
-	for i, r := range recs {
-		args = append(args, r.ID, next[r.ID]+1, at, c.Action, c.Agency, bundle, hashes[i], bodies[i])
+	args = append(args, at, c.Action, c.Agency, bundle)
+	for i, p := range puts {
+		var next int64 = 1
+		if p.Held != nil {
+			next = p.Held.N + 1
+		}
+		args = append(args, p.Rec.ID, next, hashes[i], t.latestBody(bodies[i]))
 	}
 	ver, err := t.multi("ver", n, func(rows int) string {
-		return `INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body) VALUES ` + placeholders(rows, 8)
+		return `INSERT INTO versions(at, action, agency, bundle, id, n, content_hash, body) VALUES ` +
+			values(rows, "?1", "?2", "?3", "?4", "?", "?", "?", "?")
 	})
 	if err != nil {
 		return err
@@ -186,15 +305,16 @@ func (t *Tx) PeerKnowsMany(peer string, ids, vhashes []string, bundle string) er
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
 		st, err := t.multi("knows", n, func(rows int) string {
-			return `INSERT INTO peer_state(peer, id, vhash, bundle) VALUES ` + placeholders(rows, 4) +
+			return `INSERT INTO peer_state(peer, bundle, id, vhash) VALUES ` + values(rows, "?1", "?2", "?", "?") +
 				` ON CONFLICT(peer, id) DO UPDATE SET vhash = excluded.vhash, bundle = excluded.bundle`
 		})
 		if err != nil {
 			return err
 		}
-		args := make([]any, 0, n*4)
+		args := make([]any, 0, 2+n*2)
+		args = append(args, peer, bundle)
 		for i := range ids[:n] {
-			args = append(args, peer, ids[i], vhashes[i], bundle)
+			args = append(args, ids[i], vhashes[i])
 		}
 		if _, err := st.Exec(args...); err != nil {
 			return mapErr(err)
@@ -208,13 +328,28 @@ func (t *Tx) PeerKnowsMany(peer string, ids, vhashes []string, bundle string) er
 // BatchSize ids and without decoding the records.
 func (t *Tx) Live(ids []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(ids))
+	if t.s.layout == layoutOld {
+		err := t.eachID("live1", `SELECT id FROM records WHERE deleted = 0 AND id IN (%s)`, ids, func(id string) { out[id] = true })
+		return out, err
+	}
+	// Layout 2 answers from the indexes alone, never reading a record's
+	// row (a page of bodies): the ids held (the primary key's index), less
+	// the tombstones among them (records_deleted).
+	if err := t.eachID("liveids", `SELECT id FROM records INDEXED BY sqlite_autoindex_records_1 WHERE id IN (%s)`, ids, func(id string) { out[id] = true }); err != nil {
+		return nil, err
+	}
+	err := t.eachID("dead", `SELECT id FROM records INDEXED BY records_deleted WHERE deleted = 1 AND id IN (%s)`, ids, func(id string) { delete(out, id) })
+	return out, err
+}
+
+// eachID runs query, whose %s is a list of ids, for ids in batches and
+// calls fn with each id it returns.
+func (t *Tx) eachID(kind, query string, ids []string, fn func(id string)) error {
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
-		st, err := t.multi("live", n, func(rows int) string {
-			return `SELECT id FROM records WHERE deleted = 0 AND id IN (` + strings.TrimSuffix(strings.Repeat("?, ", rows), ", ") + `)`
-		})
+		st, err := t.multi(kind, n, func(rows int) string { return fmt.Sprintf(query, inList(rows)) })
 		if err != nil {
-			return nil, err
+			return err
 		}
 		args := make([]any, n)
 		for i, id := range ids[:n] {
@@ -222,21 +357,89 @@ func (t *Tx) Live(ids []string) (map[string]bool, error) {
 		}
 		rows, err := st.Query(args...)
 		if err != nil {
-			return nil, mapErr(err)
+			return mapErr(err)
 		}
 		for rows.Next() {
 			var id string
 			if err := rows.Scan(&id); err != nil {
 				rows.Close()
-				return nil, mapErr(err)
+				return mapErr(err)
 			}
-			out[id] = true
+			fn(id)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
-			return nil, mapErr(err)
+			return mapErr(err)
 		}
 		ids = ids[n:]
 	}
-	return out, nil
+	return nil
+}
+
+// Endpoint is one end of a link record: the link and the id it names.
+// Seq orders endpoints as the caller found them.
+type Endpoint struct {
+	Seq          int64
+	Link, Target string
+}
+
+// SpillEndpoints keeps endpoints in a temporary table of the transaction,
+// out of memory, until UnknownSpilled reads them back.
+func (t *Tx) SpillEndpoints(eps []Endpoint) error {
+	if !t.spilled {
+		if _, err := t.tx.Exec(`CREATE TEMP TABLE valise_endpoints(seq INTEGER NOT NULL, link TEXT NOT NULL, target TEXT NOT NULL)`); err != nil {
+			return mapErr(err)
+		}
+		t.spilled = true
+	}
+	for len(eps) > 0 {
+		n := min(len(eps), BatchSize)
+		st, err := t.multi("spill", n, func(rows int) string {
+			return `INSERT INTO temp.valise_endpoints(seq, link, target) VALUES ` + placeholders(rows, 3)
+		})
+		if err != nil {
+			return err
+		}
+		args := make([]any, 0, 3*n)
+		for _, e := range eps[:n] {
+			args = append(args, e.Seq, e.Link, e.Target)
+		}
+		if _, err := st.Exec(args...); err != nil {
+			return mapErr(err)
+		}
+		eps = eps[n:]
+	}
+	return nil
+}
+
+// UnknownSpilled calls fn for each spilled endpoint whose target is not
+// held, or held deleted, in the order they were spilled, then drops the
+// temporary table.
+func (t *Tx) UnknownSpilled(fn func(Endpoint) error) error {
+	if !t.spilled {
+		return nil
+	}
+	rows, err := t.tx.Query(`SELECT e.seq, e.link, e.target FROM temp.valise_endpoints e
+		WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = e.target AND r.deleted = 0) ORDER BY e.rowid`)
+	if err != nil {
+		return mapErr(err)
+	}
+	for rows.Next() {
+		var e Endpoint
+		if err := rows.Scan(&e.Seq, &e.Link, &e.Target); err != nil {
+			rows.Close()
+			return mapErr(err)
+		}
+		if err := fn(e); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
+	}
+	t.spilled = false
+	_, err = t.tx.Exec(`DROP TABLE temp.valise_endpoints`)
+	return mapErr(err)
 }

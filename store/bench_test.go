@@ -63,7 +63,7 @@ func versions(b *testing.B, n int, update bool) []*schema.Record {
 	return out
 }
 
-func newStore(b *testing.B) *store.Store {
+func newStore(b testing.TB) *store.Store {
 	b.Helper()
 	s, err := store.Create(filepath.Join(b.TempDir(), "store.db"), "CARICC")
 	if err != nil {

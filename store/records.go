@@ -34,10 +34,12 @@ type Tx struct {
 	tx      *sql.Tx
 	changed int64
 	get     *sql.Stmt
+	keep    *sql.Stmt
 	put     *sql.Stmt
 	ver     *sql.Stmt
 	buf     []byte
 	stmts   stmtCache
+	spilled bool // the temporary table of SpillEndpoints exists
 }
 
 // Update runs fn in one transaction, committed only when fn returns nil.
@@ -52,8 +54,17 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	})
 }
 
+// latestBody is what versions.body holds for a record's latest version:
+// nothing in layout 2 (the body is the record's), the body in layout 1.
+func (t *Tx) latestBody(body []byte) any {
+	if t.s.layout == layoutOld {
+		return body
+	}
+	return nil
+}
+
 func (t *Tx) close() {
-	for _, st := range []*sql.Stmt{t.get, t.put, t.ver} {
+	for _, st := range []*sql.Stmt{t.get, t.keep, t.put, t.ver} {
 		if st != nil {
 			st.Close()
 		}
@@ -94,6 +105,12 @@ func scanRecord(row *sql.Row) (*schema.Record, error) {
 func (t *Tx) Put(r *schema.Record, c Change) error {
 	if t.put == nil {
 		var err error
+		// The version it replaces keeps its body in versions from now on
+		// (the latest version's body is in records only).
+		t.keep, err = t.tx.Prepare(`UPDATE versions SET body = (SELECT body FROM records WHERE id = ?1) WHERE id = ?1 AND body IS NULL`)
+		if err != nil {
+			return err
+		}
 		t.put, err = t.tx.Prepare(`INSERT INTO records(id, schema, origin, deleted, source, content_hash, body, changed, updated_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
@@ -103,7 +120,7 @@ func (t *Tx) Put(r *schema.Record, c Change) error {
 			return err
 		}
 		t.ver, err = t.tx.Prepare(`INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body)
-			VALUES (?, (SELECT COALESCE(MAX(n), 0) + 1 FROM versions WHERE id = ?), ?, ?, ?, ?, ?, ?)`)
+			VALUES (?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM versions WHERE id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)`)
 		if err != nil {
 			return err
 		}
@@ -121,10 +138,15 @@ func (t *Tx) Put(r *schema.Record, c Change) error {
 	if c.Bundle != "" {
 		bundle = c.Bundle
 	}
+	if t.s.layout != layoutOld {
+		if _, err := t.keep.Exec(r.ID); err != nil {
+			return mapErr(err)
+		}
+	}
 	if _, err := t.put.Exec(r.ID, r.Schema, r.Origin, r.Deleted, source, hash, t.buf, t.changed, at); err != nil {
 		return mapErr(err)
 	}
-	if _, err := t.ver.Exec(r.ID, r.ID, at, c.Action, c.Agency, bundle, hash, t.buf); err != nil {
+	if _, err := t.ver.Exec(r.ID, at, c.Action, c.Agency, bundle, hash, t.latestBody(t.buf)); err != nil {
 		return mapErr(err)
 	}
 	return nil
@@ -250,7 +272,9 @@ type VersionEntry struct {
 
 // History returns every version of id, oldest first.
 func (s *Store) History(id string) ([]VersionEntry, error) {
-	rows, err := s.db.Query(`SELECT n, at, action, agency, COALESCE(bundle, ''), content_hash, body FROM versions WHERE id = ? ORDER BY n`, id)
+	// The latest version's body is the record's (NULL in versions).
+	rows, err := s.db.Query(`SELECT v.n, v.at, v.action, v.agency, COALESCE(v.bundle, ''), v.content_hash, COALESCE(v.body, r.body)
+		FROM versions v JOIN records r ON r.id = v.id WHERE v.id = ? ORDER BY v.n`, id)
 	if err != nil {
 		return nil, mapErr(err)
 	}

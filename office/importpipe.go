@@ -1,0 +1,403 @@
+package office
+
+import (
+	"bytes"
+	"container/heap"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"sync"
+
+	"valise/bundle"
+	"valise/merge"
+	"valise/schema"
+	"valise/store"
+)
+
+// The records of a bundle being imported go through two goroutines: one
+// reads them (decryption, decompression, parsing and the checks of
+// bundle.RecordReader) and hands them over in batches; the import's own
+// goroutine merges each batch with what the store holds and writes it in
+// the import's transaction. A bounded channel between them keeps at most a
+// few batches in memory.
+
+const (
+	// importBatch is the number of records handed over at once.
+	importBatch = 1024
+	// queuedBatches is how many batches the reader may get ahead.
+	queuedBatches = 2
+)
+
+// inBatch is a batch of records read from a bundle, in id order.
+type inBatch struct {
+	recs    []*schema.Record
+	lines   [][]byte // each record's canonical encoding, as it came
+	ids     []string
+	vhashes []string // each line's version hash (see versionHash), made by hash
+	hashes  []string // each record's content hash (store.ContentHash), made by hash
+	arena   []byte   // holds the lines
+	err     error    // why reading stopped after these records (never io.EOF)
+}
+
+func (b *inBatch) reset() {
+	clear(b.recs)
+	b.recs, b.lines, b.ids, b.vhashes, b.hashes = b.recs[:0], b.lines[:0], b.ids[:0], b.vhashes[:0], b.hashes[:0]
+	b.arena, b.err = b.arena[:0], nil
+}
+
+func (b *inBatch) add(rec *schema.Record, line []byte) {
+	if len(b.arena)+len(line) > cap(b.arena) {
+		// A new arena: the lines already cut from the old one stay valid.
+		b.arena = make([]byte, 0, max(256<<10, len(line)))
+	}
+	b.arena = append(b.arena, line...)
+	b.recs = append(b.recs, rec)
+	b.lines = append(b.lines, b.arena[len(b.arena)-len(line):len(b.arena):len(b.arena)])
+	b.ids = append(b.ids, rec.ID)
+}
+
+// hash makes the hashes of the batch's lines. The writing goroutine does
+// it: the reading one is the busier.
+func (b *inBatch) hash() error {
+	for i, line := range b.lines {
+		hash, err := store.ContentHash(line)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", schema.Printable(b.ids[i]), err)
+		}
+		b.vhashes = append(b.vhashes, versionHash(line))
+		b.hashes = append(b.hashes, hash)
+	}
+	return nil
+}
+
+// reading is the reading goroutine of an import.
+type reading struct {
+	batches chan *inBatch
+	free    chan *inBatch
+	done    chan struct{}
+	wg      sync.WaitGroup
+	skipped int // records not imported; read once batches is closed
+}
+
+// startReading reads rr to its end. A carrier (a bundle signed by a key
+// its own statement revokes) is read and checked, its records skipped.
+func startReading(rr *bundle.RecordReader, carrier bool) *reading {
+	rd := &reading{
+		batches: make(chan *inBatch, queuedBatches),
+		free:    make(chan *inBatch, queuedBatches+2),
+		done:    make(chan struct{}),
+	}
+	rd.wg.Add(1)
+	go func() {
+		defer rd.wg.Done()
+		defer close(rd.batches)
+		b := rd.batch()
+		for {
+			rec, line, err := rr.Next()
+			if err == io.EOF {
+				rd.send(b)
+				return
+			}
+			if err == nil && carrier {
+				rd.skipped++
+				continue
+			}
+			if err != nil {
+				b.err = err
+				rd.send(b)
+				return
+			}
+			b.add(rec, line)
+			if len(b.recs) == importBatch {
+				if !rd.send(b) {
+					return
+				}
+				b = rd.batch()
+			}
+		}
+	}()
+	return rd
+}
+
+func (rd *reading) batch() *inBatch {
+	select {
+	case b := <-rd.free:
+		b.reset()
+		return b
+	default:
+		return &inBatch{}
+	}
+}
+
+func (rd *reading) send(b *inBatch) bool {
+	select {
+	case rd.batches <- b:
+		return true
+	case <-rd.done:
+		return false
+	}
+}
+
+// recycle hands a batch that was applied back to the reader.
+func (rd *reading) recycle(b *inBatch) {
+	select {
+	case rd.free <- b:
+	default:
+	}
+}
+
+// stop ends the reading goroutine, if it still runs, and waits for it.
+func (rd *reading) stop() {
+	close(rd.done)
+	rd.wg.Wait()
+}
+
+// merger merges and writes the batches of one import.
+type merger struct {
+	o    *Office
+	tx   *store.Tx
+	rep  *ImportReport
+	c    store.Change
+	now  string
+	ends endpoints
+	puts []store.Put
+}
+
+// apply merges a batch with what the store holds and writes the outcome.
+func (m *merger) apply(b *inBatch) error {
+	if len(b.recs) == 0 {
+		return nil
+	}
+	if err := b.hash(); err != nil {
+		return err
+	}
+	held, err := m.tx.HeldMany(b.ids)
+	if err != nil {
+		return err
+	}
+	puts := m.puts[:0]
+	agency := m.o.Agency()
+	for i, rec := range b.recs {
+		if slicesContains(rec.Handling.NotReleasableTo, agency) {
+			return &bundle.Error{Check: "handling", Kind: bundle.ErrContent,
+				Msg: fmt.Sprintf("record %s is not releasable to %s: the sender broke its handling", schema.Printable(rec.ID), agency)}
+		}
+		hs := held[i]
+		if hs != nil && hs.Schema != rec.Schema {
+			return &bundle.Error{Check: "record", Kind: bundle.ErrContent,
+				Msg: fmt.Sprintf("record %s is a %s here but a %s in the bundle", schema.Printable(rec.ID), hs.Schema, rec.Schema)}
+		}
+		if s, ok := schema.Get(rec.Schema); ok && s.Link && !rec.Deleted {
+			for _, p := range []string{s.Source, s.Target} {
+				if p == "" {
+					continue
+				}
+				for _, v := range rec.Properties[p] {
+					m.ends.add(rec.ID, v)
+				}
+			}
+		}
+		res, err := mergeStored(hs, rec, b.lines[i])
+		if err != nil {
+			return err
+		}
+		m.rep.Counts[res.Kind]++
+		if res.Record == nil {
+			continue
+		}
+		p := store.Put{Rec: res.Record, Held: hs}
+		if res.Record == rec {
+			// As it came: already canonical, its hash already made.
+			p.Body, p.Hash = b.lines[i], b.hashes[i]
+		}
+		puts = append(puts, p)
+		for _, pc := range res.Conflicts {
+			if len(m.rep.Conflicts) == MaxListed {
+				m.rep.MoreConflicts++
+				continue
+			}
+			m.rep.Conflicts = append(m.rep.Conflicts, store.Conflict{ID: rec.ID, Property: pc.Property,
+				Candidates: pc.Candidates, Bundle: m.c.Bundle, At: m.now})
+		}
+	}
+	if err := m.tx.PutBatch(puts, m.c); err != nil {
+		return err
+	}
+	for _, p := range puts {
+		if err := keepConflictsOf(m.tx, p.Held != nil && p.Held.Alts, p.Rec, m.c, m.now); err != nil {
+			return err
+		}
+	}
+	clear(puts)
+	m.puts = puts[:0]
+	if err := m.tx.PeerKnowsMany(m.c.Agency, b.ids, b.vhashes, m.c.Bundle); err != nil {
+		return err
+	}
+	// Every record up to the batch's last id is now as the import leaves
+	// it: the links to those can be checked.
+	return m.ends.passed(m.tx, b.ids[len(b.ids)-1])
+}
+
+// mergeStored is merge.Merge(held, rec) that decodes the held record only
+// when its version vector does not settle the case on its own: an update,
+// a stale version or a re-import of what is held. line is rec's canonical
+// encoding.
+func mergeStored(hs *store.Stored, rec *schema.Record, line []byte) (merge.Result, error) {
+	if hs == nil {
+		return merge.Merge(nil, rec), nil
+	}
+	switch merge.Compare(rec.Version.Vector, hs.Vector) {
+	case merge.After:
+		return merge.Result{Kind: merge.Updated, Record: rec}, nil
+	case merge.Before:
+		return merge.Result{Kind: merge.Stale}, nil
+	case merge.Equal:
+		if bytes.Equal(hs.Body, line) {
+			return merge.Result{Kind: merge.Unchanged}, nil
+		}
+	}
+	held, err := hs.Record()
+	if err != nil {
+		return merge.Result{}, err
+	}
+	return merge.Merge(held, rec), nil
+}
+
+// maxPending bounds the link endpoints an import keeps in memory while
+// waiting for the records they name; beyond it they wait in a temporary
+// table of the store. (A variable for the tests.)
+var maxPending = 1 << 17
+
+// endpoints finds the links of an import whose ends are not held. An end
+// can be checked once the import has passed its id: records arrive in id
+// order, so nothing after that changes whether it is held. The ends named
+// before that wait, in order of the id they name, and the ends found
+// unknown are kept in the order the links came, the first MaxListed of
+// them.
+type endpoints struct {
+	seq     int64
+	pending endpointHeap // ends ahead of the import, nearest first
+	ready   []store.Endpoint
+	unknown []store.Endpoint
+	more    int
+	last    string // the last id the import has passed
+	targets []string
+}
+
+func (e *endpoints) add(link, target string) {
+	e.seq++
+	ep := store.Endpoint{Seq: e.seq, Link: link, Target: target}
+	if e.last != "" && target <= e.last {
+		e.ready = append(e.ready, ep)
+		return
+	}
+	// It outlives the batch: a copy, not a cut of the record's line.
+	ep.Link, ep.Target = strings.Clone(link), strings.Clone(target)
+	heap.Push(&e.pending, ep)
+}
+
+// passed checks the ends named up to id, which the import has now passed.
+func (e *endpoints) passed(tx *store.Tx, id string) error {
+	e.last = id
+	for len(e.pending) > 0 && e.pending[0].Target <= id {
+		e.ready = append(e.ready, heap.Pop(&e.pending).(store.Endpoint))
+	}
+	if err := e.check(tx); err != nil {
+		return err
+	}
+	if len(e.pending) > maxPending {
+		// Out of memory with them, nearest first: the query that reads
+		// them back then looks the targets up in order.
+		spill := make([]store.Endpoint, 0, len(e.pending))
+		for len(e.pending) > 0 {
+			spill = append(spill, heap.Pop(&e.pending).(store.Endpoint))
+		}
+		e.pending = nil
+		return tx.SpillEndpoints(spill)
+	}
+	return nil
+}
+
+// check looks up the targets of the ready ends, in id order.
+func (e *endpoints) check(tx *store.Tx) error {
+	if len(e.ready) == 0 {
+		return nil
+	}
+	e.targets = e.targets[:0]
+	for _, ep := range e.ready {
+		e.targets = append(e.targets, ep.Target)
+	}
+	slices.Sort(e.targets)
+	e.targets = slices.Compact(e.targets)
+	live, err := tx.Live(e.targets)
+	if err != nil {
+		return err
+	}
+	for _, ep := range e.ready {
+		if !live[ep.Target] {
+			e.found(ep)
+		}
+	}
+	clear(e.ready)
+	e.ready = e.ready[:0]
+	return nil
+}
+
+// found keeps an unknown end, the first MaxListed in link order.
+func (e *endpoints) found(ep store.Endpoint) {
+	ep.Link, ep.Target = strings.Clone(ep.Link), strings.Clone(ep.Target)
+	e.unknown = append(e.unknown, ep)
+	if len(e.unknown) >= 2*MaxListed {
+		e.trim()
+	}
+}
+
+func (e *endpoints) trim() {
+	slices.SortFunc(e.unknown, func(a, b store.Endpoint) int { return int(a.Seq - b.Seq) })
+	if len(e.unknown) > MaxListed {
+		e.more += len(e.unknown) - MaxListed
+		clear(e.unknown[MaxListed:])
+		e.unknown = e.unknown[:MaxListed]
+	}
+}
+
+// finish checks the ends still waiting, once every record is written.
+func (e *endpoints) finish(tx *store.Tx) error {
+	for len(e.pending) > 0 {
+		e.ready = append(e.ready, heap.Pop(&e.pending).(store.Endpoint))
+	}
+	if err := e.check(tx); err != nil {
+		return err
+	}
+	return tx.UnknownSpilled(func(ep store.Endpoint) error {
+		e.found(ep)
+		return nil
+	})
+}
+
+// report returns the unknown ends as "link -> target", in link order, and
+// how many more were found.
+func (e *endpoints) report() ([]string, int) {
+	e.trim()
+	var out []string
+	for _, ep := range e.unknown {
+		out = append(out, ep.Link+" -> "+ep.Target)
+	}
+	return out, e.more
+}
+
+// endpointHeap orders waiting ends by the id they name.
+type endpointHeap []store.Endpoint
+
+func (h endpointHeap) Len() int           { return len(h) }
+func (h endpointHeap) Less(i, j int) bool { return h[i].Target < h[j].Target }
+func (h endpointHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *endpointHeap) Push(x any)        { *h = append(*h, x.(store.Endpoint)) }
+func (h *endpointHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	old[len(old)-1] = store.Endpoint{}
+	*h = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,194 @@
+package store
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"strconv"
+)
+
+// Import reads two things of every record it receives and every record
+// it holds: the content hash (the canonical encoding without the version)
+// and the version vector. Both are read here straight from the canonical
+// bytes, without decoding the record: a scan that only finds where each
+// top-level value ends.
+
+var errScan = errors.New("not a canonical record")
+
+// skipValue returns the index just past the JSON value that starts at i.
+// It trusts the input to be valid JSON (a canonical encoding) and only
+// finds the value's end.
+func skipValue(b []byte, i int) (int, error) {
+	if i >= len(b) {
+		return 0, errScan
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				j, err := skipString(b, i)
+				if err != nil {
+					return 0, err
+				}
+				i = j
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1, nil
+				}
+			}
+			i++
+		}
+		return 0, errScan
+	}
+	// A number, true, false or null: up to the next delimiter.
+	for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' {
+		i++
+	}
+	return i, nil
+}
+
+// skipString returns the index just past the string that starts at i.
+func skipString(b []byte, i int) (int, error) {
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1, nil
+		}
+	}
+	return 0, errScan
+}
+
+// members calls fn for each member of the object that starts at i, with
+// the raw key (without quotes, escapes left as they are) and where its
+// value starts and ends; fn returns false to stop. It returns the index
+// just past the object.
+func members(b []byte, i int, fn func(key []byte, start, end int) bool) (int, error) {
+	if i >= len(b) || b[i] != '{' {
+		return 0, errScan
+	}
+	i++
+	if i < len(b) && b[i] == '}' {
+		return i + 1, nil
+	}
+	for i < len(b) {
+		if b[i] != '"' {
+			return 0, errScan
+		}
+		k, err := skipString(b, i)
+		if err != nil {
+			return 0, err
+		}
+		key := b[i+1 : k-1]
+		if k >= len(b) || b[k] != ':' {
+			return 0, errScan
+		}
+		end, err := skipValue(b, k+1)
+		if err != nil {
+			return 0, err
+		}
+		if !fn(key, k+1, end) {
+			return end, nil
+		}
+		if end >= len(b) {
+			return 0, errScan
+		}
+		switch b[end] {
+		case ',':
+			i = end + 1
+		case '}':
+			return end + 1, nil
+		default:
+			return 0, errScan
+		}
+	}
+	return 0, errScan
+}
+
+// versionSpan finds the top-level "version" member of a canonical record:
+// where its value starts and ends, and where the member starts with the
+// comma before it (the version is never a record's first key: "handling"
+// and "id" sort before it). ok is false when the record has no version.
+func versionSpan(body []byte) (member, start, end int, ok bool, err error) {
+	prev := 0
+	_, err = members(body, 0, func(key []byte, s, e int) bool {
+		if string(key) == "version" {
+			member, start, end, ok = prev, s, e, true
+			return false
+		}
+		prev = e
+		return true
+	})
+	return member, start, end, ok, err
+}
+
+// ContentHash returns the hex content hash of a record from its canonical
+// encoding: the SHA-256 of that encoding without the version, which is
+// what schema.Record.ContentHash computes from the decoded record.
+func ContentHash(canonical []byte) (string, error) {
+	member, _, end, ok, err := versionSpan(canonical)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	if ok {
+		h.Write(canonical[:member])
+		h.Write(canonical[end:])
+	} else {
+		h.Write(canonical)
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])), nil
+}
+
+// versionOf reads the version vector of a canonical record, and whether
+// its version holds alternatives (open conflicts). A record whose vector
+// has an agency spelled with escapes is refused (agency ids are plain
+// A-Z, 0-9 and -): the caller then decodes it in full.
+func versionOf(body []byte) (vv map[string]uint64, alts bool, err error) {
+	_, start, end, ok, err := versionSpan(body)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	v := body[:end]
+	var bad error // the first failure inside the callbacks
+	_, err = members(v, start, func(key []byte, s, e int) bool {
+		switch string(key) {
+		case "alts":
+			alts = !bytes.Equal(v[s:e], []byte("{}"))
+		case "vv":
+			vv = map[string]uint64{}
+			if _, err := members(v, s, func(a []byte, s, e int) bool {
+				if bytes.IndexByte(a, '\\') >= 0 {
+					bad = errScan
+					return false
+				}
+				n, err := strconv.ParseUint(string(v[s:e]), 10, 64)
+				if err != nil {
+					bad = err
+					return false
+				}
+				vv[string(a)] = n
+				return true
+			}); err != nil && bad == nil {
+				bad = err
+			}
+			return bad == nil
+		}
+		return true
+	})
+	if err == nil {
+		err = bad
+	}
+	return vv, alts, err
+}

@@ -1,0 +1,208 @@
+package store_test
+
+import (
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"valise/schema"
+	"valise/store"
+)
+
+func person(id, name string, n uint64) *schema.Record {
+	return &schema.Record{ID: id, Schema: "Person", Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"},
+		Properties: map[string][]string{"name": {name}},
+		Version:    schema.Version{Vector: map[string]uint64{"KZ-NCB": n}, Props: map[string]string{"name": fmt.Sprintf("KZ-NCB:%d", n)}}}
+}
+
+// putThree writes three versions of p-1 (with Put, PutBatch and PutMany)
+// and one of p-2, then checks that every version reads back whole.
+func putThree(t *testing.T, s *store.Store) {
+	t.Helper()
+	v := []*schema.Record{person("p-1", "A", 1), person("p-1", "B", 2), person("p-1", "C", 3)}
+	steps := []func(tx *store.Tx) error{
+		func(tx *store.Tx) error { return tx.Put(v[0], change) },
+		func(tx *store.Tx) error {
+			held, err := tx.HeldMany([]string{"p-0", "p-1", "p-2"})
+			if err != nil {
+				return err
+			}
+			if held[0] != nil || held[1] == nil || held[2] != nil || held[1].N != 1 || held[1].Vector["KZ-NCB"] != 1 {
+				return fmt.Errorf("HeldMany: %+v", held)
+			}
+			return tx.PutBatch([]store.Put{{Rec: v[1], Held: held[1]}, {Rec: person("p-2", "X", 1)}}, change)
+		},
+		func(tx *store.Tx) error { return tx.PutMany(v[2:], nil, change) },
+	}
+	for _, step := range steps {
+		if err := s.Update(step); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := s.History("p-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 3 {
+		t.Fatalf("%d versions, want 3", len(h))
+	}
+	for i, e := range h {
+		if e.N != int64(i+1) || string(e.Record.AppendCanonical(nil)) != string(v[i].AppendCanonical(nil)) {
+			t.Errorf("version %d: %d %s", i+1, e.N, e.Record.AppendCanonical(nil))
+		}
+	}
+	if h, err := s.History("p-2"); err != nil || len(h) != 1 || h[0].Record.Properties["name"][0] != "X" {
+		t.Errorf("p-2: %v %v", h, err)
+	}
+}
+
+func TestVersionsKeepEveryBody(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := store.Create(path, "CARICC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	putThree(t, s)
+	// The latest version's body is the record's only.
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var nulls []int64
+	rows, err := db.Query(`SELECT n FROM versions WHERE id = 'p-1' AND body IS NULL`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var n int64
+		rows.Scan(&n)
+		nulls = append(nulls, n)
+	}
+	rows.Close()
+	if !slices.Equal(nulls, []int64{3}) {
+		t.Errorf("versions without a body: %v, want [3]", nulls)
+	}
+}
+
+// TestLayout1 writes to a store of layout 1, where every version keeps its
+// body and versions.body may not be NULL.
+func TestLayout1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	s, err := store.Create(path, "CARICC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`DROP TABLE versions`,
+		`CREATE TABLE versions (id TEXT NOT NULL, n INTEGER NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL, agency TEXT NOT NULL,
+		  bundle TEXT, content_hash TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (id, n))`,
+		`DROP INDEX records_deleted`,
+		`UPDATE meta SET value = '1' WHERE key = 'layout'`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db.Close()
+	if s, err = store.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	putThree(t, s)
+	err = s.Update(func(tx *store.Tx) error {
+		d := person("p-3", "D", 1)
+		d.Deleted = true
+		if err := tx.Put(d, change); err != nil {
+			return err
+		}
+		live, err := tx.Live([]string{"p-1", "p-3", "p-9"})
+		if err != nil {
+			return err
+		}
+		if !live["p-1"] || live["p-3"] || live["p-9"] || len(live) != 1 {
+			return fmt.Errorf("live: %v", live)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLive(t *testing.T) {
+	s := newStore(t)
+	err := s.Update(func(tx *store.Tx) error {
+		dead := person("p-2", "B", 1)
+		dead.Deleted = true
+		if err := tx.PutMany([]*schema.Record{person("p-1", "A", 1), dead}, nil, change); err != nil {
+			return err
+		}
+		live, err := tx.Live([]string{"p-0", "p-1", "p-2"})
+		if err != nil {
+			return err
+		}
+		if !live["p-1"] || len(live) != 1 {
+			return fmt.Errorf("live: %v", live)
+		}
+		// A tombstone brought back to life.
+		if err := tx.Put(person("p-2", "B", 2), change); err != nil {
+			return err
+		}
+		if live, err = tx.Live([]string{"p-2"}); err != nil || !live["p-2"] {
+			return fmt.Errorf("live after undelete: %v %v", live, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSpillEndpoints(t *testing.T) {
+	s := newStore(t)
+	err := s.Update(func(tx *store.Tx) error {
+		if err := tx.Put(person("p-1", "A", 1), change); err != nil {
+			return err
+		}
+		var eps []store.Endpoint
+		for i := range 600 {
+			eps = append(eps, store.Endpoint{Seq: int64(i), Link: fmt.Sprintf("m-%d", i), Target: []string{"p-1", "p-2"}[i%2]})
+		}
+		for range 2 {
+			if err := tx.SpillEndpoints(eps[:400]); err != nil {
+				return err
+			}
+			if err := tx.SpillEndpoints(eps[400:]); err != nil {
+				return err
+			}
+			var got []int64
+			if err := tx.UnknownSpilled(func(e store.Endpoint) error {
+				if e.Target != "p-2" || e.Link != fmt.Sprintf("m-%d", e.Seq) {
+					return fmt.Errorf("unknown %+v", e)
+				}
+				got = append(got, e.Seq)
+				return nil
+			}); err != nil {
+				return err
+			}
+			if len(got) != 300 || !slices.IsSorted(got) {
+				return fmt.Errorf("%d unknown: %v", len(got), got)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
