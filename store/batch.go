@@ -76,7 +76,7 @@ func inList(rows int) string {
 // from the canonical body without decoding the rest of it.
 type Stored struct {
 	ID, Schema string
-	N          int64             // number of its latest version in versions (0: none)
+	N          int64             // its version number here (1, 2, …; 0 when unknown)
 	Body       []byte            // its canonical encoding
 	Vector     map[string]uint64 // its version vector
 	Alts       bool              // its version holds alternatives: open conflicts
@@ -103,7 +103,10 @@ func (t *Tx) HeldMany(ids []string) ([]*Stored, error) {
 	for base := 0; base < len(ids); base += BatchSize {
 		chunk := ids[base:min(len(ids), base+BatchSize)]
 		st, err := t.multi("held", len(chunk), func(rows int) string {
-			return `SELECT r.id, r.schema, r.body, (SELECT MAX(v.n) FROM versions v WHERE v.id = r.id) FROM records r WHERE r.id IN (` + inList(rows) + `)`
+			if t.s.layout == layoutOld {
+				return `SELECT r.id, r.schema, r.body, (SELECT MAX(v.n) FROM versions v WHERE v.id = r.id) FROM records r WHERE r.id IN (` + inList(rows) + `)`
+			}
+			return `SELECT id, schema, body, n FROM records WHERE id IN (` + inList(rows) + `)`
 		})
 		if err != nil {
 			return nil, err
@@ -214,13 +217,6 @@ func (t *Tx) PutMany(recs []*schema.Record, bodies [][]byte, c Change) error {
 func (t *Tx) putBatch(puts []Put, c Change) error {
 	n := len(puts)
 	at := t.s.now().UTC().Format(time.RFC3339)
-	var source, bundle any
-	if c.Source != "" {
-		source = c.Source
-	}
-	if c.Bundle != "" {
-		bundle = c.Bundle
-	}
 	bodies := make([][]byte, n)
 	hashes := make([]string, n)
 	var replaced []any
@@ -233,18 +229,15 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 			sum := p.Rec.ContentHash()
 			hashes[i] = hex.EncodeToString(sum[:])
 		}
-		if p.Held != nil && p.Held.N > 0 {
+		if p.Held != nil {
 			replaced = append(replaced, p.Rec.ID)
 		}
 	}
 
-	// The versions replaced keep their bodies in versions from now on:
-	// the latest version's body is the record's (layout 2). This reads
-	// each old body before the upsert below overwrites it.
 	if len(replaced) > 0 && t.s.layout != layoutOld {
-		st, err := t.multi("keep", len(replaced), func(rows int) string {
-			return `UPDATE versions SET body = (SELECT r.body FROM records r WHERE r.id = versions.id) WHERE body IS NULL AND id IN (` + inList(rows) + `)`
-		})
+		// The versions held move to versions before the upsert below
+		// replaces them.
+		st, err := t.multi("retire", len(replaced), func(rows int) string { return fmt.Sprintf(retireSQL, inList(rows)) })
 		if err != nil {
 			return err
 		}
@@ -253,43 +246,38 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 		}
 	}
 
-	// ?1 source, ?2 the change counter before the batch, ?3 time; then
-	// six per record.
-	args := make([]any, 0, 3+6*n)
-	args = append(args, source, t.changed, at)
+	args := t.putArgs(make([]any, 0, 6+6*n), c, at)
 	for i, p := range puts {
 		r := p.Rec
 		args = append(args, r.ID, r.Schema, r.Origin, r.Deleted, hashes[i], bodies[i])
 	}
 	t.changed += int64(n)
-	put, err := t.multi("put", n, func(rows int) string {
-		return `INSERT INTO records(source, changed, updated_at, id, schema, origin, deleted, content_hash, body) VALUES ` +
-			values(rows, "?1", "?2 + 1 + #", "?3", "?", "?", "?", "?", "?", "?") +
-			` ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
-			source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
-			changed = excluded.changed, updated_at = excluded.updated_at`
-	})
+	put, err := t.multi("put", n, t.putRows)
 	if err != nil {
 		return err
 	}
 	if _, err := put.Exec(args...); err != nil {
 		return mapErr(err)
 	}
+	if t.s.layout != layoutOld {
+		return nil
+	}
 
-	// ?1 time, ?2 action, ?3 agency, ?4 bundle; then id, number, hash
-	// and body (NULL but in layout 1) per record.
-	args = args[:0]
-	args = append(args, at, c.Action, c.Agency, bundle)
+	// Layout 1: every version in versions, numbered on from the held one.
+	var bundle any
+	if c.Bundle != "" {
+		bundle = c.Bundle
+	}
+	args = append(args[:0], at, c.Action, c.Agency, bundle)
 	for i, p := range puts {
 		var next int64 = 1
 		if p.Held != nil {
 			next = p.Held.N + 1
 		}
-		args = append(args, p.Rec.ID, next, hashes[i], t.latestBody(bodies[i]))
+		args = append(args, p.Rec.ID, next, hashes[i], bodies[i])
 	}
 	ver, err := t.multi("ver", n, func(rows int) string {
-		return `INSERT INTO versions(at, action, agency, bundle, id, n, content_hash, body) VALUES ` +
-			values(rows, "?1", "?2", "?3", "?4", "?", "?", "?", "?")
+		return fmt.Sprintf(verSQL1, values(rows, "?1", "?2", "?3", "?4", "?", "?", "?", "?"))
 	})
 	if err != nil {
 		return err

@@ -34,7 +34,7 @@ type Tx struct {
 	tx      *sql.Tx
 	changed int64
 	get     *sql.Stmt
-	keep    *sql.Stmt
+	retire  *sql.Stmt
 	put     *sql.Stmt
 	ver     *sql.Stmt
 	buf     []byte
@@ -54,17 +54,8 @@ func (s *Store) Update(fn func(*Tx) error) error {
 	})
 }
 
-// latestBody is what versions.body holds for a record's latest version:
-// nothing in layout 2 (the body is the record's), the body in layout 1.
-func (t *Tx) latestBody(body []byte) any {
-	if t.s.layout == layoutOld {
-		return body
-	}
-	return nil
-}
-
 func (t *Tx) close() {
-	for _, st := range []*sql.Stmt{t.get, t.keep, t.put, t.ver} {
+	for _, st := range []*sql.Stmt{t.get, t.retire, t.put, t.ver} {
 		if st != nil {
 			st.Close()
 		}
@@ -100,54 +91,93 @@ func scanRecord(row *sql.Row) (*schema.Record, error) {
 	return r, nil
 }
 
-// Put writes r as the held version of its id and appends it to the
-// record's history.
+// The statements that write a record version. In layout 2 the version
+// held moves to versions (retire) before the new one replaces it in
+// records; in layout 1 every version goes to versions.
+const (
+	retireSQL = `INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body)
+		SELECT id, n, updated_at, action, agency, bundle, content_hash, body FROM records WHERE id IN (%s)`
+	putSQL = `INSERT INTO records(source, changed, updated_at, action, agency, bundle, n, id, schema, origin, deleted, content_hash, body) VALUES %s
+		ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
+		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
+		changed = excluded.changed, updated_at = excluded.updated_at,
+		n = records.n + 1, action = excluded.action, agency = excluded.agency, bundle = excluded.bundle`
+	putSQL1 = `INSERT INTO records(source, changed, updated_at, id, schema, origin, deleted, content_hash, body) VALUES %s
+		ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
+		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
+		changed = excluded.changed, updated_at = excluded.updated_at`
+	verSQL1 = `INSERT INTO versions(at, action, agency, bundle, id, n, content_hash, body) VALUES %s`
+)
+
+// putRows returns the VALUES rows of putSQL (layout 2) or putSQL1: the
+// values the same for every record first (?1 source, ?2 the change
+// counter before the first, ?3 time, and in layout 2 ?4 action, ?5
+// agency, ?6 bundle and the version number of a new record), then six
+// per record: id, schema, origin, deleted, content hash, body.
+func (t *Tx) putRows(rows int) string {
+	if t.s.layout == layoutOld {
+		return fmt.Sprintf(putSQL1, values(rows, "?1", "?2 + 1 + #", "?3", "?", "?", "?", "?", "?", "?"))
+	}
+	return fmt.Sprintf(putSQL, values(rows, "?1", "?2 + 1 + #", "?3", "?4", "?5", "?6", "1", "?", "?", "?", "?", "?", "?"))
+}
+
+// putArgs starts the arguments of putRows's statement.
+func (t *Tx) putArgs(args []any, c Change, at string) []any {
+	var source, bundle any
+	if c.Source != "" {
+		source = c.Source
+	}
+	if c.Bundle != "" {
+		bundle = c.Bundle
+	}
+	args = append(args, source, t.changed, at)
+	if t.s.layout != layoutOld {
+		args = append(args, c.Action, c.Agency, bundle)
+	}
+	return args
+}
+
+// Put writes r as the held version of its id and keeps the version it
+// replaces in the record's history.
 func (t *Tx) Put(r *schema.Record, c Change) error {
 	if t.put == nil {
 		var err error
-		// The version it replaces keeps its body in versions from now on
-		// (the latest version's body is in records only).
-		t.keep, err = t.tx.Prepare(`UPDATE versions SET body = (SELECT body FROM records WHERE id = ?1) WHERE id = ?1 AND body IS NULL`)
-		if err != nil {
-			return err
+		if t.s.layout == layoutOld {
+			t.ver, err = t.tx.Prepare(`INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body)
+				VALUES (?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM versions WHERE id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)`)
+		} else {
+			t.retire, err = t.tx.Prepare(fmt.Sprintf(retireSQL, "?"))
 		}
-		t.put, err = t.tx.Prepare(`INSERT INTO records(id, schema, origin, deleted, source, content_hash, body, changed, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
-			  source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
-			  changed = excluded.changed, updated_at = excluded.updated_at`)
 		if err != nil {
-			return err
+			return mapErr(err)
 		}
-		t.ver, err = t.tx.Prepare(`INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body)
-			VALUES (?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM versions WHERE id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)`)
-		if err != nil {
-			return err
+		if t.put, err = t.tx.Prepare(t.putRows(1)); err != nil {
+			return mapErr(err)
 		}
 	}
 	t.buf = r.AppendCanonical(t.buf[:0])
 	sum := r.ContentHash()
 	hash := hex.EncodeToString(sum[:])
 	at := t.s.now().UTC().Format(time.RFC3339)
-	t.changed++
-	var source any
-	if c.Source != "" {
-		source = c.Source
-	}
-	var bundle any
-	if c.Bundle != "" {
-		bundle = c.Bundle
-	}
-	if t.s.layout != layoutOld {
-		if _, err := t.keep.Exec(r.ID); err != nil {
+	if t.retire != nil {
+		if _, err := t.retire.Exec(r.ID); err != nil {
 			return mapErr(err)
 		}
 	}
-	if _, err := t.put.Exec(r.ID, r.Schema, r.Origin, r.Deleted, source, hash, t.buf, t.changed, at); err != nil {
+	args := t.putArgs(make([]any, 0, 12), c, at)
+	args = append(args, r.ID, r.Schema, r.Origin, r.Deleted, hash, t.buf)
+	t.changed++
+	if _, err := t.put.Exec(args...); err != nil {
 		return mapErr(err)
 	}
-	if _, err := t.ver.Exec(r.ID, at, c.Action, c.Agency, bundle, hash, t.latestBody(t.buf)); err != nil {
-		return mapErr(err)
+	if t.ver != nil {
+		var bundle any
+		if c.Bundle != "" {
+			bundle = c.Bundle
+		}
+		if _, err := t.ver.Exec(r.ID, at, c.Action, c.Agency, bundle, hash, t.buf); err != nil {
+			return mapErr(err)
+		}
 	}
 	return nil
 }
@@ -272,9 +302,12 @@ type VersionEntry struct {
 
 // History returns every version of id, oldest first.
 func (s *Store) History(id string) ([]VersionEntry, error) {
-	// The latest version's body is the record's (NULL in versions).
-	rows, err := s.db.Query(`SELECT v.n, v.at, v.action, v.agency, COALESCE(v.bundle, ''), v.content_hash, COALESCE(v.body, r.body)
-		FROM versions v JOIN records r ON r.id = v.id WHERE v.id = ? ORDER BY v.n`, id)
+	q := `SELECT n, at, action, agency, COALESCE(bundle, ''), content_hash, body FROM versions WHERE id = ?1`
+	if s.layout != layoutOld {
+		// The current version is the record's row.
+		q += ` UNION ALL SELECT n, updated_at, action, agency, COALESCE(bundle, ''), content_hash, body FROM records WHERE id = ?1`
+	}
+	rows, err := s.db.Query(q+` ORDER BY 1`, id)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -340,13 +373,21 @@ func sourceHashes(q querier, source string) (map[string]string, error) {
 	return out, mapErr(rows.Err())
 }
 
+func (s *Store) versionsQuery() string {
+	if s.layout == layoutOld {
+		return `SELECT id || x'00' || n || x'00' || content_hash FROM versions ORDER BY id, n`
+	}
+	return `SELECT id || x'00' || n || x'00' || content_hash FROM
+		(SELECT id, n, content_hash FROM versions UNION ALL SELECT id, n, content_hash FROM records) ORDER BY id, n`
+}
+
 // Snapshot returns a digest of the records, versions and open conflicts:
 // equal snapshots mean the store is unchanged in the sense of SPEC §7.
 func (s *Store) Snapshot() (string, error) {
 	h := newDigest()
 	for _, q := range []string{
 		`SELECT id || x'00' || content_hash || x'00' || body FROM records ORDER BY id`,
-		`SELECT id || x'00' || n || x'00' || content_hash FROM versions ORDER BY id, n`,
+		s.versionsQuery(),
 		`SELECT id || x'00' || property || x'00' || candidates FROM conflicts ORDER BY id, property`,
 	} {
 		rows, err := s.db.Query(q)

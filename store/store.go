@@ -37,12 +37,14 @@ var (
 	ErrExists = errors.New("store already exists")
 )
 
-// Version of the store layout. Layout 2 keeps the body of a record's
-// latest version only in records (versions.body is NULL there), makes
-// versions and peer_state WITHOUT ROWID tables, and indexes the ids of
-// tombstones (records_deleted). A layout 1 store (every
-// version with its body, versions.body NOT NULL) is read and written as
-// it is.
+// Version of the store layout. In layout 2 a record's row in records is
+// its current version, with that version's number, action, agency and
+// bundle; versions holds the earlier versions only (each moves there when
+// a newer one replaces it), so that a new record is written once. versions
+// and peer_state are WITHOUT ROWID tables, and records_deleted indexes the
+// ids of tombstones. A layout 1 store (every version in versions, the
+// current one too) is read and written as it is. (Stores made by
+// 027976a, with a layout 2 of their own, must be made again.)
 const (
 	layoutVersion = "2"
 	layoutOld     = "1"
@@ -62,7 +64,11 @@ CREATE TABLE records (
   content_hash TEXT NOT NULL,
   body         TEXT NOT NULL,
   changed      INTEGER NOT NULL,
-  updated_at   TEXT NOT NULL
+  updated_at   TEXT NOT NULL,
+  n            INTEGER NOT NULL,
+  action       TEXT NOT NULL,
+  agency       TEXT NOT NULL,
+  bundle       TEXT
 );
 CREATE INDEX records_changed ON records(changed);
 CREATE INDEX records_source ON records(source) WHERE source IS NOT NULL;
@@ -75,7 +81,7 @@ CREATE TABLE versions (
   agency       TEXT NOT NULL,
   bundle       TEXT,
   content_hash TEXT NOT NULL,
-  body         TEXT,
+  body         TEXT NOT NULL,
   PRIMARY KEY (id, n)
 ) WITHOUT ROWID;
 CREATE TABLE conflicts (

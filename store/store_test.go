@@ -36,7 +36,9 @@ func putThree(t *testing.T, s *store.Store) {
 			}
 			return tx.PutBatch([]store.Put{{Rec: v[1], Held: held[1]}, {Rec: person("p-2", "X", 1)}}, change)
 		},
-		func(tx *store.Tx) error { return tx.PutMany(v[2:], nil, change) },
+		func(tx *store.Tx) error {
+			return tx.PutMany(v[2:], nil, store.Change{Action: "edit", Agency: "CARICC"})
+		},
 	}
 	for _, step := range steps {
 		if err := s.Update(step); err != nil {
@@ -55,6 +57,12 @@ func putThree(t *testing.T, s *store.Store) {
 			t.Errorf("version %d: %d %s", i+1, e.N, e.Record.AppendCanonical(nil))
 		}
 	}
+	if e := h[0]; e.Action != "import" || e.Agency != "KZ-NCB" || e.Bundle != change.Bundle || e.At == "" {
+		t.Errorf("version 1: %+v", e)
+	}
+	if e := h[2]; e.Action != "edit" || e.Agency != "CARICC" || e.Bundle != "" || e.At == "" {
+		t.Errorf("version 3: %+v", e)
+	}
 	if h, err := s.History("p-2"); err != nil || len(h) != 1 || h[0].Record.Properties["name"][0] != "X" {
 		t.Errorf("p-2: %v %v", h, err)
 	}
@@ -68,30 +76,35 @@ func TestVersionsKeepEveryBody(t *testing.T) {
 	}
 	defer s.Close()
 	putThree(t, s)
-	// The latest version's body is the record's only.
+	// The current version is in records only, the earlier ones in
+	// versions.
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var nulls []int64
-	rows, err := db.Query(`SELECT n FROM versions WHERE id = 'p-1' AND body IS NULL`)
+	var ns []int64
+	rows, err := db.Query(`SELECT n FROM versions WHERE id = 'p-1' ORDER BY n`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
 		var n int64
 		rows.Scan(&n)
-		nulls = append(nulls, n)
+		ns = append(ns, n)
 	}
 	rows.Close()
-	if !slices.Equal(nulls, []int64{3}) {
-		t.Errorf("versions without a body: %v, want [3]", nulls)
+	var cur int64
+	if err := db.QueryRow(`SELECT n FROM records WHERE id = 'p-1'`).Scan(&cur); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ns, []int64{1, 2}) || cur != 3 {
+		t.Errorf("versions %v and current %d, want [1 2] and 3", ns, cur)
 	}
 }
 
-// TestLayout1 writes to a store of layout 1, where every version keeps its
-// body and versions.body may not be NULL.
+// TestLayout1 writes to a store of layout 1, where every version is in
+// versions, the current one too.
 func TestLayout1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	s, err := store.Create(path, "CARICC")
@@ -105,9 +118,13 @@ func TestLayout1(t *testing.T) {
 	}
 	for _, q := range []string{
 		`DROP TABLE versions`,
+		`DROP TABLE records`,
+		`CREATE TABLE records (id TEXT PRIMARY KEY, schema TEXT NOT NULL, origin TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+		  source TEXT, content_hash TEXT NOT NULL, body TEXT NOT NULL, changed INTEGER NOT NULL, updated_at TEXT NOT NULL)`,
+		`CREATE INDEX records_changed ON records(changed)`,
+		`CREATE INDEX records_source ON records(source) WHERE source IS NOT NULL`,
 		`CREATE TABLE versions (id TEXT NOT NULL, n INTEGER NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL, agency TEXT NOT NULL,
 		  bundle TEXT, content_hash TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (id, n))`,
-		`DROP INDEX records_deleted`,
 		`UPDATE meta SET value = '1' WHERE key = 'layout'`,
 	} {
 		if _, err := db.Exec(q); err != nil {
