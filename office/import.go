@@ -165,24 +165,27 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 		if err != nil {
 			return err
 		}
-		// One goroutine decrypts, decompresses, parses and checks the
-		// records while this one merges and writes the batches it hands
-		// over; nothing is committed before it has read the whole bundle
-		// and every check passed.
-		rd := startReading(rr, carrier)
-		defer rd.stop()
+		// Two goroutines read the records and merge them with what the
+		// store holds (see importpipe.go), this one writes them. Nothing
+		// is committed before the reader has read the whole bundle and
+		// every check passed.
 		m := &merger{o: o, tx: tx, rep: rep, now: now,
 			c: store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
-		for b := range rd.batches {
+		p, err := startPipeline(rr, carrier, o.Store, m)
+		if err != nil {
+			return err
+		}
+		defer p.stop()
+		for b := range p.resolve.out {
 			if b.err != nil {
 				return b.err
 			}
-			if err := m.apply(b); err != nil {
+			if err := m.write(b); err != nil {
 				return err
 			}
-			rd.recycle(b)
+			p.recycle(b)
 		}
-		rep.Skipped = rd.skipped
+		rep.Skipped = p.skipped
 		if err := m.ends.finish(tx); err != nil {
 			return err
 		}

@@ -15,35 +15,56 @@ import (
 	"valise/store"
 )
 
-// The records of a bundle being imported go through two goroutines: one
-// reads them (decryption, decompression, parsing and the checks of
-// bundle.RecordReader) and hands them over in batches; the import's own
-// goroutine merges each batch with what the store holds and writes it in
-// the import's transaction. A bounded channel between them keeps at most a
-// few batches in memory.
+// The records of a bundle being imported go through three goroutines:
+//
+//   - one reads them (decryption, decompression, parsing and the checks of
+//     bundle.RecordReader) and hands them on in batches;
+//   - one hashes each batch, reads what the store holds of it on the
+//     store's second connection (store.HeldReader: the transaction has not
+//     written these ids yet, so the last committed state is what it would
+//     read) and merges;
+//   - the import's own goroutine writes each batch in the import's
+//     transaction.
+//
+// Bounded channels between them keep a few batches in memory, and the
+// batches go through in bundle order, so that the first failure in the
+// bundle is the one reported. Nothing commits before the reader has
+// reached the verified end of the bundle.
 
 const (
-	// importBatch is the number of records handed over at once.
-	importBatch = 1024
-	// queuedBatches is how many batches the reader may get ahead.
-	queuedBatches = 2
+	// importBatch is the number of records handed on at once.
+	importBatch = 512
+	// queuedBatches is how many batches a goroutine may get ahead of the
+	// next.
+	queuedBatches = 1
 )
 
-// inBatch is a batch of records read from a bundle, in id order.
+// inBatch is a batch of records read from a bundle, in id order, and
+// then what merging it gave.
 type inBatch struct {
-	recs    []*schema.Record
-	lines   [][]byte // each record's canonical encoding, as it came
-	ids     []string
-	vhashes []string // each line's version hash (see versionHash), made by hash
-	hashes  []string // each record's content hash (store.ContentHash), made by hash
-	arena   []byte   // holds the lines
-	err     error    // why reading stopped after these records (never io.EOF)
+	recs  []*schema.Record
+	lines [][]byte // each record's canonical encoding, as it came
+	ids   []string
+	arena []byte // holds the lines
+	err   error  // why reading or merging stopped (never io.EOF); the records are not to be written
+
+	// Made by resolve.
+	vhashes   []string // each line's version hash (see versionHash)
+	hashes    []string // each record's content hash (store.ContentHash)
+	puts      []store.Put
+	counts    [merge.DeleteModify + 1]int
+	conflicts []store.Conflict
+	ends      []store.Endpoint // the ends of the live links, in order (Seq unset)
 }
 
 func (b *inBatch) reset() {
 	clear(b.recs)
+	clear(b.puts)
+	clear(b.conflicts)
+	clear(b.ends)
 	b.recs, b.lines, b.ids, b.vhashes, b.hashes = b.recs[:0], b.lines[:0], b.ids[:0], b.vhashes[:0], b.hashes[:0]
-	b.arena, b.err = b.arena[:0], nil
+	b.puts, b.conflicts, b.ends = b.puts[:0], b.conflicts[:0], b.ends[:0]
+	b.arena, b.err, b.counts = b.arena[:0], nil, [merge.DeleteModify + 1]int{}
 }
 
 func (b *inBatch) add(rec *schema.Record, line []byte) {
@@ -57,72 +78,94 @@ func (b *inBatch) add(rec *schema.Record, line []byte) {
 	b.ids = append(b.ids, rec.ID)
 }
 
-// hash makes the hashes of the batch's lines. The writing goroutine does
-// it: the reading one is the busier.
-func (b *inBatch) hash() error {
-	for i, line := range b.lines {
-		hash, err := store.ContentHash(line)
-		if err != nil {
-			return fmt.Errorf("record %s: %w", schema.Printable(b.ids[i]), err)
-		}
-		b.vhashes = append(b.vhashes, versionHash(line))
-		b.hashes = append(b.hashes, hash)
-	}
-	return nil
+// stage is one goroutine of the pipeline and the channel it hands its
+// batches on by.
+type stage struct {
+	out  chan *inBatch
+	done chan struct{}
+	wg   sync.WaitGroup
 }
 
-// reading is the reading goroutine of an import.
-type reading struct {
-	batches chan *inBatch
-	free    chan *inBatch
-	done    chan struct{}
-	wg      sync.WaitGroup
-	skipped int // records not imported; read once batches is closed
+func newStage() *stage {
+	return &stage{out: make(chan *inBatch, queuedBatches), done: make(chan struct{})}
 }
 
-// startReading reads rr to its end. A carrier (a bundle signed by a key
-// its own statement revokes) is read and checked, its records skipped.
-func startReading(rr *bundle.RecordReader, carrier bool) *reading {
-	rd := &reading{
-		batches: make(chan *inBatch, queuedBatches),
-		free:    make(chan *inBatch, queuedBatches+2),
-		done:    make(chan struct{}),
+// send hands b on, unless the stage was stopped.
+func (st *stage) send(b *inBatch) bool {
+	select {
+	case st.out <- b:
+		return true
+	case <-st.done:
+		return false
 	}
-	rd.wg.Add(1)
+}
+
+// pipeline is the reading and merging goroutines of one import.
+type pipeline struct {
+	read, resolve *stage
+	free          chan *inBatch // batches written, for the reader to fill again
+	skipped       int           // records not imported; read once resolve.out is closed
+}
+
+// startPipeline reads rr to its end and merges its records with what s
+// holds; the batches come out of p.resolve.out. A carrier (a bundle
+// signed by a key its own statement revokes) is read and checked, its
+// records skipped.
+func startPipeline(rr *bundle.RecordReader, carrier bool, s *store.Store, m *merger) (*pipeline, error) {
+	hr, err := s.HeldReader()
+	if err != nil {
+		return nil, err
+	}
+	p := &pipeline{read: newStage(), resolve: newStage(), free: make(chan *inBatch, 2*queuedBatches+2)}
+	p.read.wg.Add(1)
 	go func() {
-		defer rd.wg.Done()
-		defer close(rd.batches)
-		b := rd.batch()
+		defer p.read.wg.Done()
+		defer close(p.read.out)
+		b := p.batch()
 		for {
 			rec, line, err := rr.Next()
 			if err == io.EOF {
-				rd.send(b)
+				p.read.send(b)
 				return
 			}
 			if err == nil && carrier {
-				rd.skipped++
+				p.skipped++
 				continue
 			}
 			if err != nil {
 				b.err = err
-				rd.send(b)
+				p.read.send(b)
 				return
 			}
 			b.add(rec, line)
 			if len(b.recs) == importBatch {
-				if !rd.send(b) {
+				if !p.read.send(b) {
 					return
 				}
-				b = rd.batch()
+				b = p.batch()
 			}
 		}
 	}()
-	return rd
+	p.resolve.wg.Add(1)
+	go func() {
+		defer p.resolve.wg.Done()
+		defer close(p.resolve.out)
+		defer hr.Close()
+		for b := range p.read.out {
+			if b.err == nil {
+				b.err = m.resolve(hr, b)
+			}
+			if !p.resolve.send(b) || b.err != nil {
+				return
+			}
+		}
+	}()
+	return p, nil
 }
 
-func (rd *reading) batch() *inBatch {
+func (p *pipeline) batch() *inBatch {
 	select {
-	case b := <-rd.free:
+	case b := <-p.free:
 		b.reset()
 		return b
 	default:
@@ -130,27 +173,20 @@ func (rd *reading) batch() *inBatch {
 	}
 }
 
-func (rd *reading) send(b *inBatch) bool {
+// recycle hands a batch that was written back to the reader.
+func (p *pipeline) recycle(b *inBatch) {
 	select {
-	case rd.batches <- b:
-		return true
-	case <-rd.done:
-		return false
-	}
-}
-
-// recycle hands a batch that was applied back to the reader.
-func (rd *reading) recycle(b *inBatch) {
-	select {
-	case rd.free <- b:
+	case p.free <- b:
 	default:
 	}
 }
 
-// stop ends the reading goroutine, if it still runs, and waits for it.
-func (rd *reading) stop() {
-	close(rd.done)
-	rd.wg.Wait()
+// stop ends both goroutines and waits for them.
+func (p *pipeline) stop() {
+	close(p.read.done)
+	close(p.resolve.done)
+	p.read.wg.Wait()
+	p.resolve.wg.Wait()
 }
 
 // merger merges and writes the batches of one import.
@@ -161,22 +197,26 @@ type merger struct {
 	c    store.Change
 	now  string
 	ends endpoints
-	puts []store.Put
 }
 
-// apply merges a batch with what the store holds and writes the outcome.
-func (m *merger) apply(b *inBatch) error {
+// resolve hashes a batch and merges it with what the store holds. It runs
+// on the merging goroutine and reads the store through hr only.
+func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 	if len(b.recs) == 0 {
 		return nil
 	}
-	if err := b.hash(); err != nil {
-		return err
+	for i, line := range b.lines {
+		hash, err := store.ContentHash(line)
+		if err != nil {
+			return fmt.Errorf("record %s: %w", schema.Printable(b.ids[i]), err)
+		}
+		b.vhashes = append(b.vhashes, versionHash(line))
+		b.hashes = append(b.hashes, hash)
 	}
-	held, err := m.tx.HeldMany(b.ids)
+	held, err := hr.HeldMany(b.ids)
 	if err != nil {
 		return err
 	}
-	puts := m.puts[:0]
 	agency := m.o.Agency()
 	for i, rec := range b.recs {
 		if slicesContains(rec.Handling.NotReleasableTo, agency) {
@@ -194,7 +234,7 @@ func (m *merger) apply(b *inBatch) error {
 					continue
 				}
 				for _, v := range rec.Properties[p] {
-					m.ends.add(rec.ID, v)
+					b.ends = append(b.ends, store.Endpoint{Link: rec.ID, Target: v})
 				}
 			}
 		}
@@ -202,7 +242,7 @@ func (m *merger) apply(b *inBatch) error {
 		if err != nil {
 			return err
 		}
-		m.rep.Counts[res.Kind]++
+		b.counts[res.Kind]++
 		if res.Record == nil {
 			continue
 		}
@@ -211,26 +251,43 @@ func (m *merger) apply(b *inBatch) error {
 			// As it came: already canonical, its hash already made.
 			p.Body, p.Hash = b.lines[i], b.hashes[i]
 		}
-		puts = append(puts, p)
+		b.puts = append(b.puts, p)
 		for _, pc := range res.Conflicts {
-			if len(m.rep.Conflicts) == MaxListed {
-				m.rep.MoreConflicts++
-				continue
-			}
-			m.rep.Conflicts = append(m.rep.Conflicts, store.Conflict{ID: rec.ID, Property: pc.Property,
+			b.conflicts = append(b.conflicts, store.Conflict{ID: rec.ID, Property: pc.Property,
 				Candidates: pc.Candidates, Bundle: m.c.Bundle, At: m.now})
 		}
 	}
-	if err := m.tx.PutBatch(puts, m.c); err != nil {
+	return nil
+}
+
+// write writes a merged batch in the import's transaction.
+func (m *merger) write(b *inBatch) error {
+	if len(b.recs) == 0 {
+		return nil
+	}
+	for k, n := range b.counts {
+		if n > 0 {
+			m.rep.Counts[merge.Kind(k)] += n
+		}
+	}
+	for _, c := range b.conflicts {
+		if len(m.rep.Conflicts) == MaxListed {
+			m.rep.MoreConflicts++
+			continue
+		}
+		m.rep.Conflicts = append(m.rep.Conflicts, c)
+	}
+	for _, e := range b.ends {
+		m.ends.add(e.Link, e.Target)
+	}
+	if err := m.tx.PutBatch(b.puts, m.c); err != nil {
 		return err
 	}
-	for _, p := range puts {
+	for _, p := range b.puts {
 		if err := keepConflictsOf(m.tx, p.Held != nil && p.Held.Alts, p.Rec, m.c, m.now); err != nil {
 			return err
 		}
 	}
-	clear(puts)
-	m.puts = puts[:0]
 	if err := m.tx.PeerKnowsMany(m.c.Agency, b.ids, b.vhashes, m.c.Bundle); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"encoding/hex"
 	"fmt"
@@ -98,16 +99,79 @@ func (h *Stored) Record() (*schema.Record, error) {
 // HeldMany returns what is held under each of ids, in the order of ids
 // (nil where nothing is), with one query per BatchSize ids.
 func (t *Tx) HeldMany(ids []string) ([]*Stored, error) {
+	return heldMany(ids, func(rows int) (*sql.Stmt, error) {
+		return t.multi("held", rows, func(rows int) string { return heldSQL(t.s.layout, rows) })
+	})
+}
+
+func heldSQL(layout string, rows int) string {
+	if layout == layoutOld {
+		return `SELECT r.id, r.schema, r.body, (SELECT MAX(v.n) FROM versions v WHERE v.id = r.id) FROM records r WHERE r.id IN (` + inList(rows) + `)`
+	}
+	return `SELECT id, schema, body, n FROM records WHERE id IN (` + inList(rows) + `)`
+}
+
+// HeldReader reads what the store holds on the store's second connection,
+// beside a write transaction (WAL lets them run side by side): an import
+// reads what it will merge a batch with while it writes the batch before.
+// It reads the state last committed, which is what the transaction sees of
+// every record it has not written: use it only for those. It keeps the
+// connection until Close.
+type HeldReader struct {
+	c     *sql.Conn
+	s     *Store
+	stmts map[int]*sql.Stmt
+}
+
+// readerCacheKiB is the page cache of a HeldReader's connection: it reads
+// each record once, so the cache need only hold the upper levels of the
+// b-trees.
+const readerCacheKiB = 2048
+
+// HeldReader returns a reader; Close it when done.
+func (s *Store) HeldReader() (*HeldReader, error) {
+	ctx := context.Background()
+	c, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if _, err := c.ExecContext(ctx, fmt.Sprintf(`PRAGMA cache_size = -%d`, readerCacheKiB)); err != nil {
+		c.Close()
+		return nil, mapErr(err)
+	}
+	return &HeldReader{c: c, s: s, stmts: map[int]*sql.Stmt{}}, nil
+}
+
+// HeldMany is Tx.HeldMany outside the transaction.
+func (h *HeldReader) HeldMany(ids []string) ([]*Stored, error) {
+	return heldMany(ids, func(rows int) (*sql.Stmt, error) {
+		if st, ok := h.stmts[rows]; ok {
+			return st, nil
+		}
+		st, err := h.c.PrepareContext(context.Background(), heldSQL(h.s.layout, rows))
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		h.stmts[rows] = st
+		return st, nil
+	})
+}
+
+// Close releases the reader's statements and connection.
+func (h *HeldReader) Close() {
+	for _, st := range h.stmts {
+		st.Close()
+	}
+	h.c.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA cache_size = -%d`, cacheKiB))
+	h.c.Close()
+}
+
+func heldMany(ids []string, stmt func(rows int) (*sql.Stmt, error)) ([]*Stored, error) {
 	out := make([]*Stored, len(ids))
 	at := make(map[string]int, min(len(ids), BatchSize))
 	for base := 0; base < len(ids); base += BatchSize {
 		chunk := ids[base:min(len(ids), base+BatchSize)]
-		st, err := t.multi("held", len(chunk), func(rows int) string {
-			if t.s.layout == layoutOld {
-				return `SELECT r.id, r.schema, r.body, (SELECT MAX(v.n) FROM versions v WHERE v.id = r.id) FROM records r WHERE r.id IN (` + inList(rows) + `)`
-			}
-			return `SELECT id, schema, body, n FROM records WHERE id IN (` + inList(rows) + `)`
-		})
+		st, err := stmt(len(chunk))
 		if err != nil {
 			return nil, err
 		}
@@ -235,8 +299,7 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 	}
 
 	if len(replaced) > 0 && t.s.layout != layoutOld {
-		// The versions held move to versions before the upsert below
-		// replaces them.
+		// The versions held move to versions before they are replaced.
 		st, err := t.multi("retire", len(replaced), func(rows int) string { return fmt.Sprintf(retireSQL, inList(rows)) })
 		if err != nil {
 			return err
@@ -246,18 +309,38 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 		}
 	}
 
-	args := t.putArgs(make([]any, 0, 6+6*n), c, at)
+	// New records are inserted, held ones updated: two statements
+	// without the ON CONFLICT clause, whose update could ABORT (see
+	// retireSQL).
+	ins := t.putArgs(make([]any, 0, 5+7*(n-len(replaced))), c, at)
+	upd := t.putArgs(make([]any, 0, 5+7*len(replaced)), c, at)
 	for i, p := range puts {
 		r := p.Rec
-		args = append(args, r.ID, r.Schema, r.Origin, r.Deleted, hashes[i], bodies[i])
+		row := []any{t.changed + 1 + int64(i), r.ID, r.Schema, r.Origin, r.Deleted, hashes[i], bodies[i]}
+		if p.Held != nil {
+			upd = append(upd, row...)
+		} else {
+			ins = append(ins, row...)
+		}
 	}
 	t.changed += int64(n)
-	put, err := t.multi("put", n, t.putRows)
-	if err != nil {
-		return err
+	if k := len(puts) - len(replaced); k > 0 {
+		st, err := t.multi("insert", k, func(rows int) string { return t.insertRows("OR FAIL", rows) })
+		if err != nil {
+			return err
+		}
+		if _, err := st.Exec(ins...); err != nil {
+			return mapErr(err)
+		}
 	}
-	if _, err := put.Exec(args...); err != nil {
-		return mapErr(err)
+	if k := len(replaced); k > 0 {
+		st, err := t.multi("update", k, t.updateRows)
+		if err != nil {
+			return err
+		}
+		if _, err := st.Exec(upd...); err != nil {
+			return mapErr(err)
+		}
 	}
 	if t.s.layout != layoutOld {
 		return nil
@@ -268,7 +351,7 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 	if c.Bundle != "" {
 		bundle = c.Bundle
 	}
-	args = append(args[:0], at, c.Action, c.Agency, bundle)
+	args := []any{at, c.Action, c.Agency, bundle}
 	for i, p := range puts {
 		var next int64 = 1
 		if p.Held != nil {
@@ -289,18 +372,33 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 }
 
 // PeerKnowsMany records, for each id, that peer holds version vhashes[i].
+// Ids must be distinct.
 func (t *Tx) PeerKnowsMany(peer string, ids, vhashes []string, bundle string) error {
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
-		st, err := t.multi("knows", n, func(rows int) string {
-			return `INSERT INTO peer_state(peer, bundle, id, vhash) VALUES ` + values(rows, "?1", "?2", "?", "?") +
-				` ON CONFLICT(peer, id) DO UPDATE SET vhash = excluded.vhash, bundle = excluded.bundle`
+		// A delete and an insert rather than an upsert, whose update
+		// could ABORT (see retireSQL).
+		del, err := t.multi("forget", n, func(rows int) string {
+			return `DELETE FROM peer_state WHERE peer = ?1 AND id IN (` + inList(rows) + `)`
 		})
 		if err != nil {
 			return err
 		}
 		args := make([]any, 0, 2+n*2)
-		args = append(args, peer, bundle)
+		args = append(args, peer)
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		if _, err := del.Exec(args...); err != nil {
+			return mapErr(err)
+		}
+		st, err := t.multi("knows", n, func(rows int) string {
+			return `INSERT OR FAIL INTO peer_state(peer, bundle, id, vhash) VALUES ` + values(rows, "?1", "?2", "?", "?")
+		})
+		if err != nil {
+			return err
+		}
+		args = append(args[:0], peer, bundle)
 		for i := range ids[:n] {
 			args = append(args, ids[i], vhashes[i])
 		}

@@ -58,15 +58,22 @@ func skipValue(b []byte, i int) (int, error) {
 
 // skipString returns the index just past the string that starts at i.
 func skipString(b []byte, i int) (int, error) {
-	for i++; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1, nil
+	for i++; ; {
+		q := bytes.IndexByte(b[i:], '"')
+		if q < 0 {
+			return 0, errScan
+		}
+		i += q
+		// Escaped when preceded by an odd number of backslashes.
+		bs := 0
+		for j := i - 1; j >= 0 && b[j] == '\\'; j-- {
+			bs++
+		}
+		i++
+		if bs%2 == 0 {
+			return i, nil
 		}
 	}
-	return 0, errScan
 }
 
 // members calls fn for each member of the object that starts at i, with

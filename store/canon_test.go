@@ -38,6 +38,7 @@ func canonRecords(t *testing.T) [][]byte {
 	for _, s := range []string{
 		`{"aaa":{"version":{"vv":{"X":9}},"s":"\"version\":{"},"handling":{"tlp":"amber"},"id":"x-1","origin":"KZ-NCB","properties":{"name":["A \"}{ B"]},"schema":"Person","version":{"at":"2026-01-01T00:00:00Z","by":"KZ-NCB","props":{"name":"KZ-NCB:1"},"vv":{"KZ-NCB":1}},"zzz":[{"version":{}},"]"]}`,
 		`{"handling":{"tlp":"red"},"id":"x-2","origin":"KZ-NCB","properties":{"version":["v"]},"schema":"Person"}`,
+		`{"handling":{"tlp":"red"},"id":"x-4","origin":"KZ-NCB","properties":{"name":["back\\","\\\"","\\\\"]},"schema":"Person","version":{"vv":{"KZ-NCB":2}}}`,
 		`{"deleted":true,"handling":{"tlp":"red"},"id":"x-3","origin":"KZ-NCB","properties":{},"schema":"Person","version":{"alts":{"@deleted":[{"dot":"CARICC:1","values":["present"]}]},"vv":{"CARICC":1,"KZ-NCB":18446744073709551615}}}`,
 	} {
 		r, err := schema.Decode([]byte(s))
