@@ -309,38 +309,18 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 		}
 	}
 
-	// New records are inserted, held ones updated: two statements
-	// without the ON CONFLICT clause, whose update could ABORT (see
-	// retireSQL).
-	ins := t.putArgs(make([]any, 0, 5+7*(n-len(replaced))), c, at)
-	upd := t.putArgs(make([]any, 0, 5+7*len(replaced)), c, at)
+	args := t.putArgs(make([]any, 0, 5+7*n), c, at)
 	for i, p := range puts {
 		r := p.Rec
-		row := []any{t.changed + 1 + int64(i), r.ID, r.Schema, r.Origin, r.Deleted, hashes[i], bodies[i]}
-		if p.Held != nil {
-			upd = append(upd, row...)
-		} else {
-			ins = append(ins, row...)
-		}
+		args = append(args, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, hashes[i], bodies[i])
 	}
 	t.changed += int64(n)
-	if k := len(puts) - len(replaced); k > 0 {
-		st, err := t.multi("insert", k, func(rows int) string { return t.insertRows("OR FAIL", rows) })
-		if err != nil {
-			return err
-		}
-		if _, err := st.Exec(ins...); err != nil {
-			return mapErr(err)
-		}
+	st, err := t.multi("put", n, t.putRows)
+	if err != nil {
+		return err
 	}
-	if k := len(replaced); k > 0 {
-		st, err := t.multi("update", k, t.updateRows)
-		if err != nil {
-			return err
-		}
-		if _, err := st.Exec(upd...); err != nil {
-			return mapErr(err)
-		}
+	if _, err := st.Exec(args...); err != nil {
+		return mapErr(err)
 	}
 	if t.s.layout != layoutOld {
 		return nil
@@ -351,7 +331,7 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 	if c.Bundle != "" {
 		bundle = c.Bundle
 	}
-	args := []any{at, c.Action, c.Agency, bundle}
+	args = append(args[:0], at, c.Action, c.Agency, bundle)
 	for i, p := range puts {
 		var next int64 = 1
 		if p.Held != nil {
@@ -372,33 +352,18 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 }
 
 // PeerKnowsMany records, for each id, that peer holds version vhashes[i].
-// Ids must be distinct.
 func (t *Tx) PeerKnowsMany(peer string, ids, vhashes []string, bundle string) error {
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
-		// A delete and an insert rather than an upsert, whose update
-		// could ABORT (see retireSQL).
-		del, err := t.multi("forget", n, func(rows int) string {
-			return `DELETE FROM peer_state WHERE peer = ?1 AND id IN (` + inList(rows) + `)`
+		st, err := t.multi("knows", n, func(rows int) string {
+			return `INSERT INTO peer_state(peer, bundle, id, vhash) VALUES ` + values(rows, "?1", "?2", "?", "?") +
+				` ON CONFLICT(peer, id) DO UPDATE SET vhash = excluded.vhash, bundle = excluded.bundle`
 		})
 		if err != nil {
 			return err
 		}
 		args := make([]any, 0, 2+n*2)
-		args = append(args, peer)
-		for _, id := range ids[:n] {
-			args = append(args, id)
-		}
-		if _, err := del.Exec(args...); err != nil {
-			return mapErr(err)
-		}
-		st, err := t.multi("knows", n, func(rows int) string {
-			return `INSERT OR FAIL INTO peer_state(peer, bundle, id, vhash) VALUES ` + values(rows, "?1", "?2", "?", "?")
-		})
-		if err != nil {
-			return err
-		}
-		args = append(args[:0], peer, bundle)
+		args = append(args, peer, bundle)
 		for i := range ids[:n] {
 			args = append(args, ids[i], vhashes[i])
 		}

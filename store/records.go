@@ -95,47 +95,31 @@ func scanRecord(row *sql.Row) (*schema.Record, error) {
 // held moves to versions (retire) before the new one replaces it in
 // records; in layout 1 every version goes to versions.
 //
-// The batched ones say OR FAIL: a statement that may stop part way with
-// ABORT makes SQLite copy every page it changes to a statement journal
-// first (so as to undo just that statement), a third of the time of a
-// batch; an import's failure undoes its whole transaction anyway.
-//
 // Their parameters: the values the same for every record first (?1
 // source, ?2 time, and in layout 2 ?3 action, ?4 agency, ?5 bundle), then
 // seven per record: change counter, id, schema, origin, deleted, content
 // hash, body.
 const (
-	retireSQL = `INSERT OR FAIL INTO versions(id, n, at, action, agency, bundle, content_hash, body)
+	retireSQL = `INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body)
 		SELECT id, n, updated_at, action, agency, bundle, content_hash, body FROM records WHERE id IN (%s)`
-	insertSQL  = `INSERT %s INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, content_hash, body) VALUES %s`
-	insertSQL1 = `INSERT %s INTO records(source, updated_at, changed, id, schema, origin, deleted, content_hash, body) VALUES %s`
-	upsertSQL  = ` ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
+	putSQL = `INSERT INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, content_hash, body)
+		VALUES %s ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
+		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
+		changed = excluded.changed, updated_at = excluded.updated_at,
+		n = records.n + 1, action = excluded.action, agency = excluded.agency, bundle = excluded.bundle`
+	putSQL1 = `INSERT INTO records(source, updated_at, changed, id, schema, origin, deleted, content_hash, body)
+		VALUES %s ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
 		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
 		changed = excluded.changed, updated_at = excluded.updated_at`
-	upsertSQL2 = `, n = records.n + 1, action = excluded.action, agency = excluded.agency, bundle = excluded.bundle`
-	updateSQL  = `UPDATE OR FAIL records SET changed = v.column1, schema = v.column3, origin = v.column4, deleted = v.column5,
-		content_hash = v.column6, body = v.column7, source = COALESCE(?1, records.source), updated_at = ?2%s
-		FROM (VALUES %s) AS v WHERE records.id = v.column2`
-	updateSQL2 = `, n = records.n + 1, action = ?3, agency = ?4, bundle = ?5`
-	verSQL1    = `INSERT OR FAIL INTO versions(at, action, agency, bundle, id, n, content_hash, body) VALUES %s`
+	verSQL1 = `INSERT INTO versions(at, action, agency, bundle, id, n, content_hash, body) VALUES %s`
 )
 
-// insertRows returns an INSERT of rows records, with or (or "") after
-// INSERT.
-func (t *Tx) insertRows(or string, rows int) string {
+// putRows returns the statement that writes rows records.
+func (t *Tx) putRows(rows int) string {
 	if t.s.layout == layoutOld {
-		return fmt.Sprintf(insertSQL1, or, values(rows, "?1", "?2", "?", "?", "?", "?", "?", "?", "?"))
+		return fmt.Sprintf(putSQL1, values(rows, "?1", "?2", "?", "?", "?", "?", "?", "?", "?"))
 	}
-	return fmt.Sprintf(insertSQL, or, values(rows, "?1", "?2", "?3", "?4", "?5", "1", "?", "?", "?", "?", "?", "?", "?"))
-}
-
-// updateRows returns an UPDATE of rows records held.
-func (t *Tx) updateRows(rows int) string {
-	set := updateSQL2
-	if t.s.layout == layoutOld {
-		set = ""
-	}
-	return fmt.Sprintf(updateSQL, set, values(rows, "?", "?", "?", "?", "?", "?", "?"))
+	return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "1", "?", "?", "?", "?", "?", "?", "?"))
 }
 
 // putArgs starts the arguments of the statements above.
@@ -168,11 +152,7 @@ func (t *Tx) Put(r *schema.Record, c Change) error {
 		if err != nil {
 			return mapErr(err)
 		}
-		q := t.insertRows("", 1) + upsertSQL
-		if t.s.layout != layoutOld {
-			q += upsertSQL2
-		}
-		if t.put, err = t.tx.Prepare(q); err != nil {
+		if t.put, err = t.tx.Prepare(t.putRows(1)); err != nil {
 			return mapErr(err)
 		}
 	}
