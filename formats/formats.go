@@ -44,6 +44,13 @@ type Options struct {
 	Type     string          // schema for CSV rows (required for CSV unless the CSV has a `schema` column)
 	Handling schema.Handling // handling given to records whose input carries none (TLP at least)
 	Origin   string          // agency put in Origin of records whose input carries none
+	// Unique, for Stream only, is asked about each id where Read looks
+	// for duplicates, in file order: every record whose id is well-formed,
+	// valid or not, and every tombstone. A rule it returns ("duplicate id:
+	// also on line 3") files the item as that problem, instead of a record,
+	// a tombstone or its other problems, as Read does with a duplicate.
+	// Read ignores it.
+	Unique func(line int, id string, tombstone bool) (rule string)
 }
 
 // Problem is one invalid input item: file, line, record id, property, rule.
@@ -259,9 +266,9 @@ type Item struct {
 // Stream reads a record file like Read, but hands each item to fn as soon
 // as it is read instead of collecting them: its memory does not grow with
 // the file. Unlike Read it does not look for duplicate ids (that takes
-// memory in proportion to the file): the caller does, if it must. An error
-// from fn stops the reading and is returned as it is; Stream returns the
-// format it read.
+// memory in proportion to the file): the caller does, if it must, with
+// Options.Unique. An error from fn stops the reading and is returned as it
+// is; Stream returns the format it read.
 func Stream(name string, r io.Reader, opts Options, fn func(Item) error) (string, error) {
 	br := bufio.NewReaderSize(r, headSize)
 	format := opts.Format
@@ -277,7 +284,7 @@ func Stream(name string, r io.Reader, opts Options, fn func(Item) error) (string
 	if err := checkOptions(format, opts); err != nil {
 		return "", fmt.Errorf("reading %s: %w", schema.Printable(name), err)
 	}
-	c := &collector{name: name, opts: opts, res: &Result{Format: format}, emit: fn}
+	c := &collector{name: name, opts: opts, res: &Result{Format: format}, emit: fn, unique: opts.Unique}
 	if err := c.read(br, format); err != nil {
 		if c.err != nil {
 			return format, err
@@ -351,6 +358,8 @@ type collector struct {
 	opts Options
 	res  *Result
 	seen map[string]int // id → line of its first occurrence; nil: no check
+	// unique, when not nil, checks ids instead of seen (Options.Unique).
+	unique func(line int, id string, tombstone bool) string
 	// emit, when not nil, receives each item instead of res; its first
 	// error is kept in err and stops the reader.
 	emit func(Item) error
@@ -381,7 +390,14 @@ func (c *collector) problemf(line int, id, prop, format string, args ...any) {
 
 // first reports whether id is new in this file, and files a problem naming
 // both lines when it is not.
-func (c *collector) first(line int, id string) bool {
+func (c *collector) first(line int, id string, tombstone bool) bool {
+	if c.unique != nil {
+		if rule := c.unique(line, id, tombstone); rule != "" {
+			c.problem(line, id, "", rule)
+			return false
+		}
+		return true
+	}
 	if c.seen == nil {
 		return true
 	}
@@ -395,7 +411,7 @@ func (c *collector) first(line int, id string) bool {
 
 // add validates r and keeps it, or files its problems.
 func (c *collector) add(line int, r *schema.Record) {
-	if r.ID != "" && schema.CheckID(r.ID) == nil && !c.first(line, r.ID) {
+	if r.ID != "" && schema.CheckID(r.ID) == nil && !c.first(line, r.ID, false) {
 		return
 	}
 	r.Version = schema.Version{}
@@ -459,7 +475,7 @@ func (c *collector) del(line int, id string) {
 		c.problem(line, id, "", err.Error())
 		return
 	}
-	if !c.first(line, id) {
+	if !c.first(line, id, true) {
 		return
 	}
 	if c.emit != nil {

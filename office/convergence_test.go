@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand"
 	"path/filepath"
 	"testing"
@@ -103,7 +104,9 @@ func TestStoreConvergence(t *testing.T) {
 			case 0:
 				r := &schema.Record{ID: id, Schema: "Person", Properties: map[string][]string{"name": {fmt.Sprintf("Name %d", seq)}},
 					Handling: schema.Handling{TLP: "amber"}, Origin: o.Agency()}
-				if _, err := o.Ingest([]IngestFile{{File: "x", Result: &formats.Result{Records: []*schema.Record{r}}}}, false); err != nil {
+				line := r.AppendCanonical(nil)
+				open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(line)), nil }
+				if _, err := o.Ingest([]IngestFile{{Name: "x", Open: open, Format: formats.JSONL}}, false); err != nil {
 					t.Fatal(err)
 				}
 			case 1:

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -39,29 +40,24 @@ func init() {
 			office.IngestDefaults = schema.Handling{TLP: o.tlp}
 			var files []office.IngestFile
 			for _, path := range args {
-				f, err := os.Open(path)
-				if err != nil {
-					return err
-				}
-				res, err := formats.Read(path, bufio.NewReaderSize(f, 1<<20), formats.Options{Format: o.format, Type: o.typ,
-					Origin: e.office.Agency(), Handling: office.IngestDefaults})
-				f.Close()
-				if err != nil {
-					if errors.Is(err, formats.ErrOptions) {
-						return usagef("%v", err)
-					}
-					return err
-				}
-				files = append(files, office.IngestFile{File: path, Result: res})
+				files = append(files, office.IngestFile{Name: path, Format: o.format, Type: o.typ,
+					Open: func() (io.ReadCloser, error) { return os.Open(path) }})
 			}
 			rep, err := e.office.Ingest(files, o.skipInvalid)
+			if rep == nil {
+				// A file unreadable as a whole: nothing was read into the store.
+				if errors.Is(err, formats.ErrOptions) {
+					return usagef("%v", err)
+				}
+				return err
+			}
 			if e.json {
 				var probs []string
 				for _, p := range rep.Problems {
 					probs = append(probs, p.Error())
 				}
 				printJSON(e.stdout, map[string]any{"added": rep.Added, "updated": rep.Updated, "unchanged": rep.Unchanged,
-					"deleted": rep.Deleted, "problems": probs, "ingested": err == nil})
+					"deleted": rep.Deleted, "problems": probs, "problem_count": rep.ProblemCount, "ingested": err == nil})
 				if err != nil {
 					return silent{err}
 				}
@@ -69,6 +65,9 @@ func init() {
 			}
 			for _, p := range rep.Problems {
 				fmt.Fprintf(e.stderr, "%s\n", schema.Sanitize(p.Error()))
+			}
+			if n := rep.ProblemCount - len(rep.Problems); n > 0 {
+				fmt.Fprintf(e.stderr, "... and %d more problems, not shown (the first %d are)\n", n, len(rep.Problems))
 			}
 			if err != nil {
 				return err
