@@ -213,7 +213,12 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		b.vhashes = append(b.vhashes, versionHash(line))
 		b.hashes = append(b.hashes, hash)
 	}
-	held, err := hr.HeldMany(b.ids)
+	// The held body is needed only when the vectors do not settle the
+	// case (see mergeStored).
+	held, err := hr.HeldMany(b.ids, func(i int, hs *store.Stored) bool {
+		o := merge.Compare(b.recs[i].Version.Vector, hs.Vector)
+		return o == merge.Equal || o == merge.Concurrent
+	})
 	if err != nil {
 		return err
 	}

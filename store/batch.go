@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/hex"
@@ -78,7 +79,7 @@ func inList(rows int) string {
 type Stored struct {
 	ID, Schema string
 	N          int64             // its version number here (1, 2, …; 0 when unknown)
-	Body       []byte            // its canonical encoding
+	Body       []byte            // its canonical encoding (see HeldReader.HeldMany)
 	Vector     map[string]uint64 // its version vector
 	Alts       bool              // its version holds alternatives: open conflicts
 	rec        *schema.Record
@@ -99,7 +100,7 @@ func (h *Stored) Record() (*schema.Record, error) {
 // HeldMany returns what is held under each of ids, in the order of ids
 // (nil where nothing is), with one query per BatchSize ids.
 func (t *Tx) HeldMany(ids []string) ([]*Stored, error) {
-	return heldMany(ids, func(rows int) (*sql.Stmt, error) {
+	return heldMany(ids, nil, func(rows int) (*sql.Stmt, error) {
 		return t.multi("held", rows, func(rows int) string { return heldSQL(t.s.layout, rows) })
 	})
 }
@@ -142,9 +143,12 @@ func (s *Store) HeldReader() (*HeldReader, error) {
 	return &HeldReader{c: c, s: s, stmts: map[int]*sql.Stmt{}}, nil
 }
 
-// HeldMany is Tx.HeldMany outside the transaction.
-func (h *HeldReader) HeldMany(ids []string) ([]*Stored, error) {
-	return heldMany(ids, func(rows int) (*sql.Stmt, error) {
+// HeldMany is Tx.HeldMany outside the transaction. needBody, when not
+// nil, is asked for each record found (its Body not yet set) whether its
+// body is needed; Body stays nil when not, and Record fails. An update
+// only needs the version vector: its bodies are not copied.
+func (h *HeldReader) HeldMany(ids []string, needBody func(i int, s *Stored) bool) ([]*Stored, error) {
+	return heldMany(ids, needBody, func(rows int) (*sql.Stmt, error) {
 		if st, ok := h.stmts[rows]; ok {
 			return st, nil
 		}
@@ -166,7 +170,7 @@ func (h *HeldReader) Close() {
 	h.c.Close()
 }
 
-func heldMany(ids []string, stmt func(rows int) (*sql.Stmt, error)) ([]*Stored, error) {
+func heldMany(ids []string, needBody func(i int, s *Stored) bool, stmt func(rows int) (*sql.Stmt, error)) ([]*Stored, error) {
 	out := make([]*Stored, len(ids))
 	at := make(map[string]int, min(len(ids), BatchSize))
 	for base := 0; base < len(ids); base += BatchSize {
@@ -188,13 +192,19 @@ func heldMany(ids []string, stmt func(rows int) (*sql.Stmt, error)) ([]*Stored, 
 		for rows.Next() {
 			h := &Stored{}
 			var n sql.NullInt64
-			if err := rows.Scan(&h.ID, &h.Schema, &h.Body, &n); err != nil {
+			var body sql.RawBytes // valid until the next row: copied below when needed
+			if err := rows.Scan(&h.ID, &h.Schema, &body, &n); err != nil {
 				rows.Close()
 				return nil, mapErr(err)
 			}
 			h.N = n.Int64
-			if h.Vector, h.Alts, err = versionOf(h.Body); err != nil {
+			i, ok := at[h.ID]
+			if !ok {
+				continue
+			}
+			if h.Vector, h.Alts, err = versionOf(body); err != nil {
 				// Not the plain canonical form the scan reads: decode it.
+				h.Body = bytes.Clone(body)
 				r, err := h.Record()
 				if err != nil {
 					rows.Close()
@@ -202,9 +212,10 @@ func heldMany(ids []string, stmt func(rows int) (*sql.Stmt, error)) ([]*Stored, 
 				}
 				h.Vector, h.Alts = r.Version.Vector, len(r.Version.Alts) > 0
 			}
-			if i, ok := at[h.ID]; ok {
-				out[i] = h
+			if h.Body == nil && (needBody == nil || needBody(i, h)) {
+				h.Body = bytes.Clone(body)
 			}
+			out[i] = h
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -295,6 +306,9 @@ func (t *Tx) putBatch(puts []Put, c Change) error {
 		}
 		if p.Held != nil {
 			replaced = append(replaced, p.Rec.ID)
+		}
+		if p.Rec.Deleted {
+			t.tombs = 1
 		}
 	}
 
@@ -388,6 +402,19 @@ func (t *Tx) Live(ids []string) (map[string]bool, error) {
 	// the tombstones among them (records_deleted).
 	if err := t.eachID("liveids", `SELECT id FROM records INDEXED BY sqlite_autoindex_records_1 WHERE id IN (%s)`, ids, func(id string) { out[id] = true }); err != nil {
 		return nil, err
+	}
+	if t.tombs == 0 {
+		var any bool
+		if err := t.tx.QueryRow(`SELECT EXISTS (SELECT 1 FROM records INDEXED BY records_deleted WHERE deleted = 1)`).Scan(&any); err != nil {
+			return nil, mapErr(err)
+		}
+		t.tombs = -1
+		if any {
+			t.tombs = 1
+		}
+	}
+	if t.tombs < 0 {
+		return out, nil
 	}
 	err := t.eachID("dead", `SELECT id FROM records INDEXED BY records_deleted WHERE deleted = 1 AND id IN (%s)`, ids, func(id string) { delete(out, id) })
 	return out, err

@@ -40,6 +40,10 @@ type Tx struct {
 	buf     []byte
 	stmts   stmtCache
 	spilled bool // the temporary table of SpillEndpoints exists
+	// tombs is 1 when the store may hold tombstones (it held one when Live
+	// first asked, or the transaction wrote one), -1 when it holds none, 0
+	// before Live asked.
+	tombs int
 }
 
 // Update runs fn in one transaction, committed only when fn returns nil.
@@ -155,6 +159,9 @@ func (t *Tx) Put(r *schema.Record, c Change) error {
 		if t.put, err = t.tx.Prepare(t.putRows(1)); err != nil {
 			return mapErr(err)
 		}
+	}
+	if r.Deleted {
+		t.tombs = 1
 	}
 	t.buf = r.AppendCanonical(t.buf[:0])
 	sum := r.ContentHash()

@@ -179,6 +179,19 @@ func TestLive(t *testing.T) {
 		if live, err = tx.Live([]string{"p-2"}); err != nil || !live["p-2"] {
 			return fmt.Errorf("live after undelete: %v %v", live, err)
 		}
+		dead = person("p-3", "C", 1)
+		dead.Deleted = true
+		return tx.Put(dead, change)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A tombstone written before the transaction.
+	err = s.Update(func(tx *store.Tx) error {
+		live, err := tx.Live([]string{"p-1", "p-2", "p-3"})
+		if err != nil || !live["p-1"] || !live["p-2"] || len(live) != 2 {
+			return fmt.Errorf("live: %v %v", live, err)
+		}
 		return nil
 	})
 	if err != nil {
