@@ -59,6 +59,8 @@ type inBatch struct {
 
 func (b *inBatch) reset() {
 	clear(b.recs)
+	clear(b.lines)
+	clear(b.ids)
 	clear(b.puts)
 	clear(b.conflicts)
 	clear(b.ends)
