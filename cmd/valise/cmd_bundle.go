@@ -269,9 +269,12 @@ type importJSON struct {
 	Counts    map[string]int `json:"counts,omitempty"`
 	Conflicts []any          `json:"conflicts,omitempty"`
 	Unknown   []string       `json:"unknown_endpoints,omitempty"`
-	Missing   []office.Gap   `json:"missing,omitempty"`
-	KeyNotes  []string       `json:"keyring,omitempty"`
-	DryRun    bool           `json:"dry_run,omitempty"`
+	// More* count what the lists above leave out (office.MaxListed).
+	MoreConflicts int          `json:"more_conflicts,omitempty"`
+	MoreUnknown   int          `json:"more_unknown_endpoints,omitempty"`
+	Missing       []office.Gap `json:"missing,omitempty"`
+	KeyNotes      []string     `json:"keyring,omitempty"`
+	DryRun        bool         `json:"dry_run,omitempty"`
 }
 
 func init() {
@@ -326,6 +329,7 @@ func init() {
 						j.Conflicts = append(j.Conflicts, c)
 					}
 					j.Unknown, j.Missing, j.KeyNotes = rep.UnknownEndpoints, rep.Missing, rep.KeyNotes
+					j.MoreConflicts, j.MoreUnknown = rep.MoreConflicts, rep.MoreUnknown
 				}
 				out = append(out, j)
 				if !e.json {
@@ -364,6 +368,9 @@ func printImport(e *env, rep *office.ImportReport, err error) {
 	for _, c := range rep.Conflicts {
 		printConflict(w, "  ", c)
 	}
+	if rep.MoreConflicts > 0 {
+		fmt.Fprintf(w, "  note        %d more conflicts, not shown (valise conflicts lists them all)\n", rep.MoreConflicts)
+	}
 	for _, n := range rep.KeyNotes {
 		fmt.Fprintf(w, "  KEYRING     %s\n", schema.Printable(n))
 	}
@@ -378,7 +385,7 @@ func printImport(e *env, rep *office.ImportReport, err error) {
 	}
 	for i, u := range rep.UnknownEndpoints {
 		if i == 20 {
-			fmt.Fprintf(w, "  note        %d more links to unknown records\n", len(rep.UnknownEndpoints)-20)
+			fmt.Fprintf(w, "  note        %d more links to unknown records\n", len(rep.UnknownEndpoints)-20+rep.MoreUnknown)
 			break
 		}
 		fmt.Fprintf(w, "  note        link %s: endpoint not held here\n", schema.Printable(u))
