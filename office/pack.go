@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"filippo.io/age"
 	"github.com/google/uuid"
@@ -209,24 +210,14 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		vh := versionHash(line)
 		news := opts.All
 		for i := range to {
-			if held[i].VHash != vh || (unacked[i][held[i].Bundle] && held[i].Bundle != "") {
+			if held[i].VHash != vh || unacked[i][held[i].Bundle] {
 				news = true
 			}
 		}
 		if !news {
 			return nil // every recipient holds this very version already
 		}
-		ok := true
-		for _, a := range to {
-			if rel, why := Releasable(r, o.Agency(), a, today); !rel {
-				if rep.Withheld[a] == nil {
-					rep.Withheld[a] = map[string]int{}
-				}
-				rep.Withheld[a][why]++
-				ok = false
-			}
-		}
-		if !ok {
+		if !rep.releasable(r, o.Agency(), to, today) {
 			return nil
 		}
 		if probs := r.Validate(); len(probs) > 0 {
@@ -341,6 +332,22 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	done = true
 	syncDir(dir)
 	return rep, nil
+}
+
+// releasable reports whether every recipient in to may receive r,
+// counting in Withheld each recipient and reason that keeps it back.
+func (rep *PackReport) releasable(r *schema.Record, self string, to []string, today time.Time) bool {
+	ok := true
+	for _, a := range to {
+		if rel, why := Releasable(r, self, a, today); !rel {
+			if rep.Withheld[a] == nil {
+				rep.Withheld[a] = map[string]int{}
+			}
+			rep.Withheld[a][why]++
+			ok = false
+		}
+	}
+	return ok
 }
 
 func sameStatements(a, b []store.Statement) bool {

@@ -246,17 +246,7 @@ func (o *Office) packInput(in *PackInput, w *bundle.Writer, dir string, to []str
 	for b := range batches {
 		for i, r := range b.recs {
 			merge.Stamp(r, o.Agency(), stamp)
-			ok := true
-			for _, a := range to {
-				if rel, why := Releasable(r, o.Agency(), a, today); !rel {
-					if rep.Withheld[a] == nil {
-						rep.Withheld[a] = map[string]int{}
-					}
-					rep.Withheld[a][why]++
-					ok = false
-				}
-			}
-			if !ok {
+			if !rep.releasable(r, o.Agency(), to, today) {
 				continue
 			}
 			canon = r.AppendCanonical(canon[:0])
