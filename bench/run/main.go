@@ -388,11 +388,8 @@ func measure(cfg config, n int) (*sizeResult, error) {
 	}
 	res.jsonlBytes, res.csvBytes = fileSize(recs), fileSize(recsCSV)
 
-	dir := filepath.Join(workDir, fmt.Sprintf("run-%d", n))
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, err := freshDir(n)
+	if err != nil {
 		return nil, err
 	}
 	if !cfg.keep {
@@ -544,28 +541,12 @@ func measureMemory(cfg config, n int) (*memResult, error) {
 	res := &memResult{n: n}
 	say("%d records (memory only): generating", n)
 	recs := filepath.Join(workDir, fmt.Sprintf("seed%d-n%d-recs.jsonl", cfg.seed, n))
-	if _, err := os.Stat(recs); err != nil {
-		out, err := os.Create(recs + ".tmp")
-		if err != nil {
-			return nil, err
-		}
-		if _, err := recgen.Write(out, recgen.JSONL, cfg.seed, n, recgen.Options{}); err != nil {
-			out.Close()
-			return nil, err
-		}
-		if err := out.Close(); err != nil {
-			return nil, err
-		}
-		if err := os.Rename(recs+".tmp", recs); err != nil {
-			return nil, err
-		}
-	}
-	res.jsonlBytes = fileSize(recs)
-	dir := filepath.Join(workDir, fmt.Sprintf("run-%d", n))
-	if err := os.RemoveAll(dir); err != nil {
+	if err := genFile(recs, recgen.JSONL, cfg.seed, n, false); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	res.jsonlBytes = fileSize(recs)
+	dir, err := freshDir(n)
+	if err != nil {
 		return nil, err
 	}
 	if !cfg.keep {
@@ -644,26 +625,40 @@ func generate(cfg config, n int) (recs, upd, recsCSV, updCSV string, err error) 
 		path, format string
 		update       bool
 	}{{recs, recgen.JSONL, false}, {upd, recgen.JSONL, true}, {recsCSV, recgen.CSV, false}, {updCSV, recgen.CSV, true}} {
-		if _, err := os.Stat(f.path); err == nil {
-			continue
-		}
-		tmp := f.path + ".tmp"
-		out, err := os.Create(tmp)
-		if err != nil {
-			return "", "", "", "", err
-		}
-		if _, err := recgen.Write(out, f.format, cfg.seed, n, recgen.Options{Update: f.update}); err != nil {
-			out.Close()
-			return "", "", "", "", err
-		}
-		if err := out.Close(); err != nil {
-			return "", "", "", "", err
-		}
-		if err := os.Rename(tmp, f.path); err != nil {
+		if err := genFile(f.path, f.format, cfg.seed, n, f.update); err != nil {
 			return "", "", "", "", err
 		}
 	}
 	return recs, upd, recsCSV, updCSV, nil
+}
+
+// genFile writes n generated records to path, unless an earlier run did.
+func genFile(path, format string, seed uint64, n int, update bool) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	tmp := path + ".tmp"
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if _, err := recgen.Write(out, format, seed, n, recgen.Options{Update: update}); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// freshDir empties (or creates) the working directory of the run at n.
+func freshDir(n int) (string, error) {
+	dir := filepath.Join(workDir, fmt.Sprintf("run-%d", n))
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	return dir, os.MkdirAll(dir, 0o755)
 }
 
 // setup creates the offices KZ-NCB (kz), CARICC (ca0) and KG-NCB (kg0),
