@@ -1,8 +1,8 @@
 package store_test
 
 import (
-	"errors"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
