@@ -3,6 +3,7 @@ package exchange
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,11 +34,17 @@ type ImportReport struct {
 	Acknowledged               int      // bundles of ours the sender's receipts acknowledged
 	KeyNotes                   []string // keyring statements applied
 	Skipped                    int      // records not imported (a revocation carrier)
-	DryRun                     bool
+	// Recalled counts the records this office may no longer hold (their
+	// originator narrowed the handling): each is now a recall stub.
+	// RecallsIgnored counts recalls of records this office may hold.
+	Recalled, RecallsIgnored int
+	DryRun                   bool
 }
 
 // Sentinel errors.
 var (
+	// ErrNotRegular: a bundle path names a FIFO, a device or a directory.
+	ErrNotRegular = errors.New("not a regular file")
 	// ErrReplay: a bundle already imported, or a sequence number reused.
 	ErrReplay = errors.New("replay or ordering")
 	// ErrNotTrusted: a recipient of a pack is not a trusted peer.
@@ -72,7 +79,7 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		}
 		return rep, err
 	}
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		return rep, err
 	}
@@ -178,7 +185,7 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		// store holds (see importpipe.go), this one writes them. Nothing
 		// is committed before the reader has read the whole bundle and
 		// every check passed.
-		m := &merger{o: o, tx: tx, rep: rep, now: now,
+		m := &merger{o: o, tx: tx, rep: rep, now: now, created: h.Created,
 			c: store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
 		p, err := startPipeline(rr, carrier, o.Store, m)
 		if err != nil {
@@ -196,6 +203,9 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		}
 		rep.Skipped = p.skipped
 		if err := m.ends.finish(tx); err != nil {
+			return err
+		}
+		if err := m.recallDependents(); err != nil {
 			return err
 		}
 		rep.Records = rr.Trailer().Records
@@ -323,4 +333,27 @@ func BundleFiles(o *office.Office, dir string) (bundles []string, skipped []stri
 		bundles = append(bundles, it.path)
 	}
 	return bundles, skipped, nil
+}
+
+// openRegular opens a bundle file, refusing at once anything that is not
+// a regular file: a FIFO would block the command for ever, a device would
+// read without end.
+func openRegular(path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	// Checked again on what was opened: the name may have changed meanwhile.
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	return f, nil
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"html/template"
+	"io"
 	"os"
 	"strings"
 
@@ -68,7 +70,11 @@ func init() {
 			if len(ops) == 0 {
 				return usagef("nothing to change: give --set, --add or --remove PROP=VALUE")
 			}
-			rep, err := change.Edit(e.office, args[0], ops)
+			k, err := e.office.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := change.Edit(e.office, k, ops)
 			if err != nil {
 				return err
 			}
@@ -77,7 +83,11 @@ func init() {
 	register(&command{name: "delete", args: "ID", short: "tombstone a record held; the deletion travels with the next pack",
 		minArgs: 1, maxArgs: 1, example: "  valise delete kz-p-003",
 		run: func(e *env, args []string) error {
-			rep, err := change.Delete(e.office, args[0])
+			k, err := e.office.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := change.Delete(e.office, k)
 			if err != nil {
 				return err
 			}
@@ -129,7 +139,11 @@ func init() {
 			if modes > 1 || res.Mode == "" {
 				return usagef("give exactly one of --ours, --theirs or --set PROP=VALUE")
 			}
-			rep, err := change.Resolve(e.office, args[0], res)
+			k, err := e.office.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := change.Resolve(e.office, k, res)
 			if err != nil {
 				return err
 			}
@@ -154,17 +168,17 @@ func init() {
 	register(&command{name: "conflicts", short: "every open conflict, side by side", maxArgs: 0, opts: o,
 		example: "  valise conflicts\n  valise conflicts --html conflicts.html",
 		run: func(e *env, args []string) error {
-			cs, err := e.office.Store.Conflicts("")
+			cs, err := e.office.Store.Conflicts(schema.Key{})
 			if err != nil {
 				return err
 			}
 			var views []conflictView
 			for _, c := range cs {
-				r, err := e.office.Store.Get(c.ID)
+				r, err := e.office.Store.Get(c.Key)
 				if err != nil {
 					return err
 				}
-				h, err := e.office.Store.History(c.ID)
+				h, err := e.office.Store.History(c.Key)
 				if err != nil {
 					return err
 				}
@@ -183,16 +197,23 @@ func init() {
 					Shown  bool     `json:"shown"`
 				}
 				type item struct {
-					ID       string `json:"id"`
-					Schema   string `json:"schema"`
-					Property string `json:"property"`
-					Bundle   string `json:"bundle,omitempty"`
-					Opened   string `json:"opened"`
-					Cands    []cand `json:"candidates"`
+					ID       string   `json:"id"`
+					Origin   string   `json:"origin"`
+					Handling string   `json:"handling"`
+					Conds    []string `json:"conditions"`
+					Schema   string   `json:"schema"`
+					Property string   `json:"property"`
+					Bundle   string   `json:"bundle,omitempty"`
+					Opened   string   `json:"opened"`
+					Cands    []cand   `json:"candidates"`
 				}
 				out := []item{}
 				for _, v := range views {
-					it := item{ID: v.ID, Schema: v.Record.Schema, Property: v.Property, Bundle: v.Bundle, Opened: v.At}
+					it := item{ID: v.ID, Origin: v.Origin, Handling: handlingLine(v.Record.Handling), Conds: v.Record.Handling.Conditions,
+						Schema: v.Record.Schema, Property: v.Property, Bundle: v.Bundle, Opened: v.At}
+					if it.Conds == nil {
+						it.Conds = []string{}
+					}
 					for i, c := range v.Candidates {
 						a, _, _ := strings.Cut(c.Dot, ":")
 						vals := c.Values
@@ -210,6 +231,9 @@ func init() {
 			}
 			for _, v := range views {
 				printConflict(e.stdout, "", v.Conflict)
+				for _, c := range v.Record.Handling.Conditions {
+					fmt.Fprintf(e.stdout, "    condition: %s\n", schema.Printable(c))
+				}
 				fmt.Fprintf(e.stdout, "    resolve: valise resolve %s --ours | --theirs | --set %s=VALUE\n", v.ID, v.Property)
 			}
 			if o.html != "" {
@@ -226,13 +250,16 @@ func writeConflictsHTML(path, agency string, views []conflictView) error {
 		Differs, Shown bool
 	}
 	type row struct {
-		ID, Schema, Name, Property, Bundle, Opened string
-		Cells                                      []cell
-		History                                    []store.VersionEntry
+		ID, Schema, Name, Property, Bundle, Opened, Handling string
+		Conditions                                           []string
+		H1                                                   bool
+		Cells                                                []cell
+		History                                              []store.VersionEntry
 	}
 	var rows []row
 	for _, v := range views {
-		r := row{ID: v.ID, Schema: v.Record.Schema, Property: v.Property, Bundle: v.Bundle, Opened: v.At, History: v.History}
+		r := row{ID: v.Key.String(), Schema: v.Record.Schema, Property: v.Property, Bundle: v.Bundle, Opened: v.At, History: v.History,
+			Handling: handlingLine(v.Record.Handling), Conditions: v.Record.Handling.Conditions, H1: v.Record.Handling.Has("H1")}
 		if n := v.Record.Properties["name"]; len(n) > 0 {
 			r.Name = n[0]
 		}
@@ -246,22 +273,36 @@ func writeConflictsHTML(path, agency string, views []conflictView) error {
 		}
 		rows = append(rows, r)
 	}
-	f, err := os.CreateTemp(dirOf(path), ".valise-html-*.tmp")
+	// The page holds record content: a new file, readable by its owner
+	// only, never one that exists.
+	return createNew(path, 0o600, func(w io.Writer) error {
+		return conflictsPage.Execute(w, map[string]any{"Agency": agency, "Rows": rows})
+	})
+}
+
+// createNew writes a new file at path with mode (where the file system
+// has modes): it refuses a path that exists, and removes what it wrote
+// when writing fails.
+func createNew(path string, mode os.FileMode, write func(io.Writer) error) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	if err := conflictsPage.Execute(f, map[string]any{"Agency": agency, "Rows": rows}); err != nil {
-		return err
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if err == nil {
+		err = f.Sync()
 	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return os.Rename(f.Name(), path)
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
 }
 
 var conflictsPage = template.Must(template.New("conflicts").Parse(`<!DOCTYPE html>
@@ -281,7 +322,8 @@ section{page-break-inside:avoid;border-top:2px solid #333;padding-top:.3em}
 <p class="meta">{{len .Rows}} open conflicts. Each column is one office's concurrent change; values that differ from the one shown are highlighted. Resolve with <code>valise resolve ID --ours | --theirs | --set PROP=VALUE</code>.</p>
 {{range .Rows}}<section>
 <h2>{{.ID}} ({{.Schema}}{{if .Name}}: {{.Name}}{{end}}), property <code>{{.Property}}</code></h2>
-<p class="meta">opened {{.Opened}}{{if .Bundle}} by bundle {{.Bundle}}{{end}}</p>
+<p class="meta">opened {{.Opened}}{{if .Bundle}} by bundle {{.Bundle}}{{end}}; handling {{.Handling}}</p>
+{{range .Conditions}}<p class="meta"><strong>condition:</strong> {{.}}</p>{{end}}{{if .H1}}<p class="meta"><strong>H1:</strong> not to be disclosed in judicial proceedings without the provider's permission</p>{{end}}
 <table><tr>{{range .Cells}}<th>{{.Agency}} <span class="shown">change {{.Change}}{{if .Shown}}, shown until resolved{{end}}</span></th>{{end}}</tr>
 <tr>{{range .Cells}}<td{{if .Differs}} class="differs"{{end}}><ul>{{range .Values}}<li>{{.}}</li>{{else}}<li><em>(no value)</em></li>{{end}}</ul></td>{{end}}</tr></table>
 <details><summary class="meta">history</summary><ul>{{range .History}}<li>{{.At}} {{.Action}} by {{.Agency}}{{if .Bundle}} from bundle {{.Bundle}}{{end}}</li>{{end}}</ul></details>
