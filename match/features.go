@@ -216,6 +216,15 @@ func extract(r *schema.Record) (*features, bool) {
 	// An identifier without its issuing country does not take the
 	// person's nationality: people travel on other countries' passports,
 	// and a wrong country would count against a true match.
+	if class == ClassOrg || class == ClassLegal {
+		// Where a company is registered is where it is.
+		for _, x := range f.ids {
+			if x.country != "" && (x.kind == idRegistration || x.kind == idTax) && !cs[x.country] {
+				cs[x.country] = true
+				f.countries = append(f.countries, x.country)
+			}
+		}
+	}
 	f.refs = referents(r)
 	return f, true
 }

@@ -53,8 +53,8 @@ func fold(s string) string {
 			}
 			continue
 		}
-		if unicode.Is(unicode.Mn, r) {
-			continue // accents, Arabic short vowels
+		if unicode.Is(unicode.Mn, r) || r == '’' || r == '‘' || r == 'ʼ' || r == 'ʻ' || r == '´' || r == 'ʹ' {
+			continue // accents, Arabic short vowels, apostrophes (Sab’awi)
 		}
 		var t string
 		var ok bool
@@ -113,23 +113,26 @@ var greek = map[rune]string{
 
 // arabic transliterates the consonants of Arabic and Persian script; the
 // short vowels are marks and were stripped. Long vowels and ya/waw are
-// written as the vowels they usually are.
+// written as the vowels they usually are, and ain as a vowel, as Latin
+// script writes it (Umar, Omar, 'Umar; Abd).
 var arabic = map[rune]string{
 	'ا': "a", 'أ': "a", 'إ': "i", 'آ': "a", 'ٱ': "a", 'ب': "b", 'ت': "t", 'ث': "th", 'ج': "j", 'ح': "h",
 	'خ': "kh", 'د': "d", 'ذ': "dh", 'ر': "r", 'ز': "z", 'س': "s", 'ش': "sh", 'ص': "s", 'ض': "d", 'ط': "t",
-	'ظ': "z", 'ع': "", 'غ': "gh", 'ف': "f", 'ق': "q", 'ك': "k", 'ل': "l", 'م': "m", 'ن': "n", 'ه': "h",
+	'ظ': "z", 'ع': "a", 'غ': "gh", 'ف': "f", 'ق': "q", 'ك': "k", 'ل': "l", 'م': "m", 'ن': "n", 'ه': "h",
 	'و': "w", 'ي': "y", 'ى': "a", 'ة': "a", 'ء': "", 'ئ': "", 'ؤ': "", 'ـ': "",
 	'پ': "p", 'چ': "ch", 'ژ': "zh", 'گ': "g", 'ک': "k", 'ی': "y", 'ە': "a", 'ہ': "h", 'ۀ': "a",
 }
 
-// Words that do not tell names apart. Particles and titles are left out of
-// a person's name; an organisation keeps every word, but legal forms and
-// connectives weigh little and descriptive words half (see wordWeight).
+// Words that do not tell names apart. Particles are left out of a
+// person's name and titles weigh half (Qari Zakir is how he is known, Dr.
+// is not part of a name); an organisation keeps every word, but legal
+// forms and connectives weigh little and descriptive words half (see
+// wordWeight).
 var (
 	particles = set("al el ul ad ed as ash at ath ar an az bin ibn bint ben bn de del della da di do dos das du la le " +
 		"van von der den ter y e")
 	titles = set("dr doctor mr mrs ms miss mme prof professor sir haji hajji hadji alhaji sheikh shaykh sheik shaikh " +
-		"mullah mulla mawlawi maulvi maulana mawlana qari hafiz imam amir emir general gen colonel col " +
+		"mullah mulla mawlawi maulvi maulana mawlana qari hafiz imam general gen colonel col " +
 		"major maj captain capt brigadier lieutenant lt admiral adm engineer eng")
 	// lightWords weigh 0.1: legal forms and connectives.
 	lightWords = set("the of and for in on at to a an al el la le les des du de da di del y e et und " +
@@ -148,6 +151,23 @@ var (
 		"est": "establishment", "industry": "industries", "natl": "national", "mohd": "muhammad", "md": "muhammad"}
 )
 
+// numerals tell apart entities whose names are otherwise the same
+// (INVESTMENTS I and II, FOURTEENTH and FIFTEENTH OCEAN).
+var numerals = set("i ii iii iv v vi vii viii ix x xi xii xiii xiv xv first second third fourth fifth sixth seventh " +
+	"eighth ninth tenth eleventh twelfth thirteenth fourteenth fifteenth one two three four five six seven eight nine ten")
+
+func isNumeral(w string) bool {
+	if numerals[w] {
+		return true
+	}
+	for i := 0; i < len(w); i++ {
+		if w[i] < '0' || w[i] > '9' {
+			return false
+		}
+	}
+	return w != ""
+}
+
 // wordWeight is how much a word of a name counts.
 func wordWeight(w string) float32 {
 	switch {
@@ -155,7 +175,7 @@ func wordWeight(w string) float32 {
 		return 0.3 // an initial
 	case lightWords[w]:
 		return 0.1
-	case halfWords[w]:
+	case halfWords[w] || titles[w]:
 		return 0.5
 	}
 	return 1
@@ -174,7 +194,7 @@ func set(s string) map[string]bool {
 var abdPrefixes = []string{"abdul", "abdel", "abdal", "abdoul", "abdool", "abdu", "abd"}
 
 // nameTokens splits a folded name into the words that identify it: for
-// persons without particles and titles, for organisations with synonyms
+// persons without particles, for organisations with synonyms
 // written one way. Words of one letter are kept (initials) but never used
 // for blocking.
 func nameTokens(folded string, class Class) []string {
@@ -183,7 +203,7 @@ func nameTokens(folded string, class Class) []string {
 	for _, w := range all {
 		switch class {
 		case ClassPerson, ClassLegal:
-			if particles[w] || titles[w] {
+			if particles[w] {
 				continue
 			}
 			// "al-X" was split by fold; "alX" is left alone: too many

@@ -141,6 +141,9 @@ func (s *scorer) names(a, b *entity) (float64, int, int) {
 		for j := range b.names {
 			na, nb := &a.names[i], &b.names[j]
 			x := s.nameSim(na.toks, nb.toks, person)
+			if x == 0.7 && person && (na.flags|nb.flags)&flagPrimary != 0 && sameWords(na.toks, nb.toks) {
+				x = 0.85 // one word and a title, as one side's main name: MAULANA FAZLULLAH
+			}
 			if na.flags&flagWeak != 0 || nb.flags&flagWeak != 0 {
 				x *= 0.9
 			}
@@ -183,22 +186,41 @@ func (s *scorer) names(a, b *entity) (float64, int, int) {
 // when the other has more).
 //
 // For organisations and vehicles near-miss words count squared, the sum is
-// taken over the heavier name and squared, and cut by 20% when both names
-// keep words of their own: a word of its own (INVESTMENT, TUNISIA, FZE)
-// usually makes another entity of the same group.
+// taken over the heavier name and squared, and cut by 10% when one name
+// has words of its own, by 20% when both have: a word of its own
+// (INVESTMENT, TUNISIA, FZE) usually makes another entity of the same
+// group, and two companies that differ only by legal form are often two
+// registrations.
 func (s *scorer) nameSim(x, y []uint32, person bool) float64 {
 	n, m := len(x), len(y)
 	if n == 0 || m == 0 {
 		return 0
 	}
+	tt := s.ix.tokens
 	if n == m && slices.Equal(x, y) {
+		if person {
+			strong := 0
+			for _, a := range x {
+				if tt.weight[a] == 1 {
+					strong++
+				}
+			}
+			if strong < 2 {
+				return 0.7 // one word: a nickname, a kunya (Abu Muhammad)
+			}
+		}
 		return 1
 	}
+	return s.tokenSim(x, y, person)
+}
+
+func (s *scorer) tokenSim(x, y []uint32, person bool) float64 {
+	n, m := len(x), len(y)
 	tt := s.ix.tokens
 	for i, a := range x {
 		for j, b := range y {
 			v := tt.sim(a, b)
-			if !person && v < 0.9 {
+			if !person && v < 1 {
 				v *= v // a near miss in a company's name is often a sister company
 			}
 			s.sim[i*m+j] = float32(v)
@@ -253,7 +275,7 @@ func (s *scorer) nameSim(x, y []uint32, person bool) float64 {
 				strongY++
 			}
 		}
-		if wx-mx < 0.5 || wy-my < 0.5 {
+		if wx-mx <= 0.5 || wy-my <= 0.5 {
 			sim = 0.5*total/lo + 0.5*total/hi
 		} else {
 			sim = 0.7 * total / hi
@@ -268,18 +290,44 @@ func (s *scorer) nameSim(x, y []uint32, person bool) float64 {
 	} else {
 		sim = total / hi
 		sim *= sim
-		if wx-mx > 0 && wy-my > 0 {
+		switch {
+		case wx-mx > 0 && wy-my > 0:
 			sim *= 0.8 // words of their own on both sides: TAMYNA AG and TAMYNA FZE
+		case wx-mx > 0 || wy-my > 0:
+			sim *= 0.9 // one more word, even a legal form: GLOBOVISION TELE CA and … CA CORP
+		}
+		for i, a := range x {
+			if usedX&(1<<i) == 0 && (isNumeral(tt.text[a]) || len(tt.text[a]) == 1) {
+				sim *= 0.5 // RIM GROUP INVESTMENTS I and II, STROYTRANSGAZ-M
+				break
+			}
+		}
+		for j, b := range y {
+			if usedY&(1<<j) == 0 && (isNumeral(tt.text[b]) || len(tt.text[b]) == 1) {
+				sim *= 0.5
+				break
+			}
 		}
 	}
 	if sim < 0.9 && n != m {
 		// Words run together or split differently ("Abu Bakr" and
 		// "Abubakr"): compare the names written without spaces.
-		if r := tt.compactSim(x, y); r >= 0.9 && r*0.95 > sim {
-			sim = r * 0.95
-		}
+		sim = max(sim, tt.compactSim(x, y))
 	}
 	return sim
+}
+
+// sameWords reports whether two names hold the same words in any order.
+func sameWords(x, y []uint32) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for _, a := range x {
+		if !slices.Contains(y, a) {
+			return false
+		}
+	}
+	return true
 }
 
 // levenshtein returns the edit distance of a and b (bytes).

@@ -59,6 +59,9 @@ func (t *tokenTable) sim(a, b uint32) float64 {
 		return 1
 	}
 	ta, tb := t.text[a], t.text[b]
+	if isNumeral(ta) || isNumeral(tb) {
+		return 0 // II is not I
+	}
 	if len(ta) == 1 || len(tb) == 1 {
 		if ta[0] == tb[0] && isLetter(ta[0]) {
 			return 0.5
@@ -91,23 +94,34 @@ func (t *tokenTable) sim(a, b uint32) float64 {
 }
 
 // compactSim compares two names written without spaces between their
-// words, in the order given.
+// words, in the order given: the same letters (Abu Bakr and Abubakr, Bin
+// Laden and Binladen) give 0.95, one letter more or less 0.9.
 func (t *tokenTable) compactSim(x, y []uint32) float64 {
 	var a, b [128]byte
 	sa, sb := a[:0], b[:0]
 	for _, w := range x {
-		if hasDigit(t.text[w]) {
+		if isNumeral(t.text[w]) {
 			return 0
 		}
 		sa = append(sa, t.text[w]...)
 	}
 	for _, w := range y {
+		if isNumeral(t.text[w]) {
+			return 0
+		}
 		sb = append(sb, t.text[w]...)
 	}
-	if len(sa) > 60 || len(sb) > 60 {
+	if len(sa) > 100 || len(sb) > 100 || len(sa) < 6 {
 		return 0
 	}
-	return ratio(string(sa), string(sb))
+	if string(sa) == string(sb) {
+		return 0.95
+	}
+	var row [101]int
+	if d := len(sa) - len(sb); d <= 1 && d >= -1 && levenshtein(string(sa), string(sb), row[:0]) <= 1 {
+		return 0.9
+	}
+	return 0
 }
 
 func hasDigit(s string) bool {
