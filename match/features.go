@@ -18,6 +18,7 @@ const (
 	ClassOrg                  // Organization, Company and their descendants
 	ClassLegal                // LegalEntity itself: a person or an organisation
 	ClassVehicle              // Vehicle, vessels and aircraft
+	ClassAccount              // BankAccount and CryptoWallet: compared by their numbers only
 )
 
 // ClassOf returns the class of records of schema name.
@@ -35,6 +36,8 @@ func ClassOf(name string) Class {
 		return ClassLegal
 	case s.IsA("Vehicle") || s.Name == "Vessel" || s.Name == "Airplane":
 		return ClassVehicle
+	case s.IsA("BankAccount") || s.IsA("CryptoWallet"):
+		return ClassAccount
 	}
 	return ClassNone
 }
@@ -43,6 +46,9 @@ func ClassOf(name string) Class {
 func compatible(a, b Class) bool {
 	if a == ClassNone || b == ClassNone {
 		return false
+	}
+	if a == ClassAccount || b == ClassAccount {
+		return a == b
 	}
 	return a == b || (a == ClassLegal && b != ClassVehicle) || (b == ClassLegal && a != ClassVehicle)
 }

@@ -21,10 +21,13 @@ const (
 	idSWIFT                      // bank identifier code
 	idAircraft                   // tail number, manufacturer's serial number
 	idIBAN                       // bank account
+	idWallet                     // a crypto wallet's public key
+	idAccount                    // a bank account number (without IBAN)
 )
 
 var idKindNames = [...]string{"document", "passport", "national id", "tax number", "registration number", "IMO number",
-	"MMSI", "SWIFT/BIC", "aircraft id", "IBAN"}
+	"MMSI", "SWIFT/BIC", "aircraft id", "IBAN",
+	"wallet", "account number"}
 
 func (k idKind) String() string { return idKindNames[k] }
 
@@ -114,7 +117,7 @@ var propKinds = map[string]idKind{
 	"personalNumber": idNational, "taxNumber": idTax, "innCode": idTax, "vatCode": idTax, "kppCode": idTax,
 	"registrationNumber": idRegistration, "ogrnCode": idRegistration, "leiCode": idRegistration,
 	"uniqueEntityId": idRegistration, "permId": idRegistration, "imoNumber": idIMO, "mmsi": idMMSI,
-	"swiftBic": idSWIFT, "iban": idIBAN,
+	"swiftBic": idSWIFT, "iban": idIBAN, "publicKey": idWallet, "accountNumber": idAccount,
 }
 
 // kindOfDocument guesses the kind of a document from the words a list
@@ -264,6 +267,9 @@ func idVerdict(a, b []ident) (float64, []Evidence) {
 				continue
 			}
 			w, desc := 0.45, x.kind.String()+" "+x.number
+			if x.kind == idIBAN || x.kind == idWallet {
+				w = 0.95 // one account, whoever wrote it down
+			}
 			if x.kind != y.kind && !(x.kind == idOther || y.kind == idOther) {
 				desc = x.kind.String() + "/" + y.kind.String() + " " + x.number
 			}

@@ -660,8 +660,11 @@ func (ix *Index) pair(s *scorer, a, b *entity) *Pair {
 
 func party(e *entity) Party {
 	p := Party{ID: strings.Clone(e.id), Schema: e.schema}
-	if len(e.names) > 0 {
+	switch {
+	case len(e.names) > 0:
 		p.Name = string(e.names[0].raw)
+	case len(e.ids) > 0:
+		p.Name = e.ids[0].kind.String() + " " + e.ids[0].number
 	}
 	return p
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"valise/schema"
 )
@@ -83,7 +84,12 @@ func judgementOf(r *schema.Record) (judgement, bool) {
 		return judgement{}, false
 	}
 	_, disputed := r.Version.Alts["role"]
-	by := r.Version.By
+	// The agency whose change set the verdict (its property stamp),
+	// rather than whoever changed the record last.
+	by, _, _ := strings.Cut(r.Version.Props["role"], ":")
+	if by == "" {
+		by = r.Version.By
+	}
 	if by == "" {
 		by = r.Origin
 	}

@@ -44,25 +44,15 @@ func (s *scorer) compare(a, b *entity, explain bool) (float64, []Evidence) {
 		}
 		return 1, ev
 	}
-	nm, ai, bi := s.names(a, b)
-	w := nameWeight(a.class, b.class)
-	score := w * nm
-	if explain {
-		na, nb := string(a.names[ai].raw), string(b.names[bi].raw)
-		switch {
-		case nm >= 0.995:
-			ev = append(ev, Evidence{"name", w * nm, fmt.Sprintf("same name: %q and %q", na, nb)})
-		case nm >= 0.5:
-			ev = append(ev, Evidence{"name", w * nm, fmt.Sprintf("similar names (%.2f): %q and %q", nm, na, nb)})
-		default:
-			ev = append(ev, Evidence{"name", w * nm, fmt.Sprintf("names differ (%.2f): %q and %q", nm, na, nb)})
-		}
+	score := 0.0
+	if len(a.names) > 0 && len(b.names) > 0 && a.class != ClassAccount {
+		score = s.nameEvidence(a, b, explain, &ev)
 	}
 	if a.class == ClassPerson && b.class == ClassPerson {
 		if dw, text := dateVerdict(a.dates, b.dates); dw != 0 {
 			score += dw
 			if explain {
-				ev = append(ev, Evidence{"birth date", dw, text})
+				ev = append(ev, Evidence{"birth_date", dw, text})
 			}
 		}
 		if a.gender != 0 && b.gender != 0 && a.gender != b.gender {
@@ -86,6 +76,26 @@ func (s *scorer) compare(a, b *entity, explain bool) (float64, []Evidence) {
 	}
 	score = math.Max(0, math.Min(1, score))
 	return math.Round(score*100) / 100, ev
+}
+
+// nameEvidence weighs the best pair of names by the class.
+func (s *scorer) nameEvidence(a, b *entity, explain bool, ev *[]Evidence) float64 {
+	nm, ai, bi := s.names(a, b)
+	w := nameWeight(a.class, b.class) * nm
+	if explain {
+		na, nb := string(a.names[ai].raw), string(b.names[bi].raw)
+		var text string
+		switch {
+		case nm >= 0.995:
+			text = fmt.Sprintf("same name: %q and %q", na, nb)
+		case nm >= 0.5:
+			text = fmt.Sprintf("similar names (%.2f): %q and %q", nm, na, nb)
+		default:
+			text = fmt.Sprintf("names differ (%.2f): %q and %q", nm, na, nb)
+		}
+		*ev = append(*ev, Evidence{"name", w, text})
+	}
+	return w
 }
 
 // definite reports a pair that FtM referents say is one entity: one names
@@ -260,6 +270,19 @@ func (s *scorer) tokenSim(x, y []uint32, person bool) float64 {
 		my += ay
 		if ax == 1 && ay == 1 && bv >= 0.75 {
 			strong++
+		}
+	}
+	if person {
+		// A title only one name carries (Dr., Haji) is not part of it.
+		for i, a := range x {
+			if usedX&(1<<i) == 0 && titles[tt.text[a]] {
+				wx -= float64(tt.weight[a])
+			}
+		}
+		for j, b := range y {
+			if usedY&(1<<j) == 0 && titles[tt.text[b]] {
+				wy -= float64(tt.weight[b])
+			}
 		}
 	}
 	lo, hi := min(wx, wy), max(wx, wy)

@@ -33,6 +33,12 @@ type ImportReport struct {
 	KeyNotes                   []string // keyring statements applied
 	Skipped                    int      // records not imported (a revocation carrier)
 	DryRun                     bool
+	// Duplicates counts the likely duplicates (see valise duplicates) of
+	// the records the import changed. DuplicatesSkipped says it did not
+	// look: a dry run, or more than MaxImportDuplicateCheck records.
+	Duplicates        int
+	DuplicatesSkipped bool
+	changed           map[string]bool // ids changed, for the duplicate search
 }
 
 // MaxSequenceJump is how far ahead of the last bundle received from a peer
@@ -47,7 +53,8 @@ var errDryRun = errors.New("dry run")
 // it is committed unless every check passed; a refusal is written to the
 // ledger and the audit log only.
 func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
-	rep := &ImportReport{File: path, Counts: map[merge.Kind]int{}, DryRun: dryRun}
+	rep := &ImportReport{File: path, Counts: map[merge.Kind]int{}, DryRun: dryRun, changed: map[string]bool{},
+		DuplicatesSkipped: dryRun}
 	refuse := func(h *bundle.Header, err error) (*ImportReport, error) {
 		if !dryRun {
 			e := store.LedgerEntry{Bundle: "-", Peer: "-", File: path, Result: err.Error()}
@@ -232,6 +239,14 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 		}
 		return rep, err
 	}
+	if !rep.DuplicatesSkipped && len(rep.changed) > 0 {
+		// Reported, not blocking (SPEC §6): a failure to look leaves the
+		// import as it is and says it did not look.
+		if rep.Duplicates, err = o.incomingDuplicates(rep.changed); err != nil {
+			rep.Duplicates, rep.DuplicatesSkipped = 0, true
+		}
+	}
+	rep.changed = nil
 	return rep, nil
 }
 

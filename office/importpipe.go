@@ -291,6 +291,15 @@ func (m *merger) write(b *inBatch) error {
 		return err
 	}
 	for _, p := range b.puts {
+		switch {
+		case m.rep.DuplicatesSkipped:
+		case len(m.rep.changed) >= MaxImportDuplicateCheck:
+			m.rep.changed, m.rep.DuplicatesSkipped = nil, true
+		default:
+			m.rep.changed[p.Rec.ID] = true
+		}
+	}
+	for _, p := range b.puts {
 		if err := keepConflictsOf(m.tx, p.Held != nil && p.Held.Alts, p.Rec, m.c, m.now); err != nil {
 			return err
 		}
