@@ -254,7 +254,7 @@ func parseOFACDate(s string) (span, bool) {
 // dateVerdict compares two sets of dates of birth at the precision both
 // have. It returns the weight of the best agreement, or, when nothing
 // agrees, the weight of the disagreement, with a text for the analyst.
-func dateVerdict(a, b []span) (float64, string) {
+func dateVerdict(a, b []span, explain bool) (float64, string) {
 	if len(a) == 0 || len(b) == 0 {
 		return 0, ""
 	}
@@ -264,7 +264,7 @@ func dateVerdict(a, b []span) (float64, string) {
 			if x.hi < y.lo || y.hi < x.lo {
 				continue
 			}
-			w, t := agreement(x, y)
+			w, t := agreement(x, y, explain)
 			if w > best {
 				best, text = w, t
 			}
@@ -285,33 +285,42 @@ func dateVerdict(a, b []span) (float64, string) {
 			}
 		}
 	}
+	say := func(format string) string {
+		if !explain {
+			return ""
+		}
+		return fmt.Sprintf(format, gx, gy)
+	}
 	exact := gx.prec == precDay && gy.prec == precDay
 	sameYear := gx.lo/10000 == gy.lo/10000
 	switch {
 	case exact && sameYear && gx.lo/100 == gy.lo/100:
-		return 0.05, fmt.Sprintf("birth dates %s and %s in the same month", gx, gy)
+		return 0.05, say("birth dates %s and %s in the same month")
 	case exact && sameYear && (gx.lo%10000 == 101 || gy.lo%10000 == 101):
 		// Lists write an unknown day and month as 1 January.
-		return 0.12, fmt.Sprintf("birth dates %s and %s in the same year (1 January often stands for an unknown date)", gx, gy)
+		return 0.12, say("birth dates %s and %s in the same year (1 January often stands for an unknown date)")
 	case exact && sameYear:
-		return 0, fmt.Sprintf("birth dates %s and %s in the same year", gx, gy)
+		return 0, say("birth dates %s and %s in the same year")
 	case exact && (swapped(gx.lo, gy.lo) || oneDigit(gx.lo, gy.lo)):
-		return -0.05, fmt.Sprintf("birth dates %s and %s differ by a digit or a swap of day and month", gx, gy)
+		return -0.05, say("birth dates %s and %s differ by a digit or a swap of day and month")
 	case exact:
-		return -0.4, fmt.Sprintf("different birth dates %s and %s", gx, gy)
+		return -0.4, say("different birth dates %s and %s")
 	case gap <= 10000:
-		return -0.1, fmt.Sprintf("birth dates %s and %s a year apart", gx, gy)
+		return -0.1, say("birth dates %s and %s a year apart")
 	}
-	return -0.3, fmt.Sprintf("different birth dates %s and %s", gx, gy)
+	return -0.3, say("different birth dates %s and %s")
 }
 
 // agreement weighs two overlapping dates by the coarser of their
 // precisions.
-func agreement(x, y span) (float64, string) {
+func agreement(x, y span, explain bool) (float64, string) {
 	coarse := max(x.prec, y.prec)
-	desc := x.String()
-	if y.String() != desc {
-		desc += " and " + y.String()
+	desc := ""
+	if explain {
+		desc = x.String()
+		if y.String() != desc {
+			desc += " and " + y.String()
+		}
 	}
 	switch coarse {
 	case precDay:

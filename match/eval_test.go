@@ -301,6 +301,42 @@ func TestEvaluationUNOFAC(t *testing.T) {
 			t.Errorf("%s recall %.1f%% (%d of %d reference pairs), want at least 90%%", class, 100*recall, hit, n)
 		}
 	}
+
+	// The shared-passport case: two UN entries carry the same two
+	// passport numbers; OFAC has one of the two men.
+	if found[[2]string{"ofac-13106", "un-sc-110406"}] == nil {
+		t.Error("TABATABAEI (ofac-13106, un-sc-110406: same name, same passports) not paired")
+	}
+	for _, p := range [][2]string{{"ofac-13106", "un-sc-110444"}, {"un-sc-110406", "un-sc-110444"}} {
+		if f := found[p]; f != nil {
+			t.Errorf("%s and %s share passports but not a name, yet are paired: %.2f %v", p[0], p[1], f.Score, f.Evidence)
+		}
+	}
+
+	// Precision: the pairs of testdata/judged.tsv were drawn at random
+	// from this output and judged by hand (see testdata/README.md).
+	judged := readJudged(t)
+	same, wrong, present := 0, 0, 0
+	for k, v := range judged {
+		if found[k] == nil {
+			continue
+		}
+		present++
+		if v == "same" {
+			same++
+		} else {
+			wrong++
+			t.Logf("reported, judged different by hand: %s %s", k[0], k[1])
+		}
+	}
+	if present < len(judged)*9/10 {
+		t.Errorf("only %d of the %d pairs judged by hand are still reported: the matcher changed; draw a new sample (VALISE_MATCH_DUMP) and judge it", present, len(judged))
+	}
+	if precision := float64(same) / float64(max(1, present)); precision < 0.98 {
+		t.Errorf("precision on the pairs judged by hand %.1f%% (%d of %d), want at least 98%%", 100*precision, same, present)
+	} else {
+		t.Logf("precision on the pairs judged by hand: %d of %d", same, present)
+	}
 }
 
 // dumpEvaluation writes what an analyst needs to check the evaluation by

@@ -194,6 +194,9 @@ func extract(r *schema.Record) (*features, bool) {
 	}
 	for prop, kind := range propKinds {
 		for _, v := range p[prop] {
+			if kind == idIMO {
+				v = strings.TrimPrefix(strings.TrimSpace(strings.ToUpper(v)), "IMO")
+			}
 			if n := normNumber(v); n != "" && len(f.ids) < maxIdents {
 				f.ids = append(f.ids, ident{kind: kind, number: n})
 			}

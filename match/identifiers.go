@@ -253,12 +253,31 @@ func idsInText(text string, into []ident) []ident {
 	return into
 }
 
+// describeShared says what two identifiers with the same number are.
+func describeShared(x, y ident) string {
+	desc := x.kind.String() + " " + x.number
+	if x.kind != y.kind && !(x.kind == idOther || y.kind == idOther) {
+		desc = x.kind.String() + "/" + y.kind.String() + " " + x.number
+	}
+	switch {
+	case x.country != "" && y.country != "" && x.country != y.country:
+		desc += " (issued by " + x.country + " and " + y.country + ")"
+	case x.country != "" || y.country != "":
+		c := x.country
+		if c == "" {
+			c = y.country
+		}
+		desc += " (" + c + ")"
+	}
+	return desc
+}
+
 // idVerdict compares the identifiers of two entities. A shared number of
 // comparable kinds counts for the match, more when the issuing countries
 // agree and less when they are known to differ; identifiers of a kind an
 // entity has only one of (IMO, national id, tax and registration numbers
 // of one country) that differ count against it.
-func idVerdict(a, b []ident) (float64, []Evidence) {
+func idVerdict(a, b []ident, explain bool) (float64, []Evidence) {
 	var ev []Evidence
 	best := 0.0
 	for _, x := range a {
@@ -266,30 +285,21 @@ func idVerdict(a, b []ident) (float64, []Evidence) {
 			if x.number != y.number || !comparable(x.kind, y.kind) {
 				continue
 			}
-			w, desc := 0.45, x.kind.String()+" "+x.number
+			w := 0.45
 			if x.kind == idIBAN || x.kind == idWallet {
 				w = 0.95 // one account, whoever wrote it down
 			}
-			if x.kind != y.kind && !(x.kind == idOther || y.kind == idOther) {
-				desc = x.kind.String() + "/" + y.kind.String() + " " + x.number
-			}
-			switch {
-			case x.country != "" && y.country != "" && x.country != y.country:
+			if x.country != "" && y.country != "" && x.country != y.country {
 				w = 0.15
-				desc += " (issued by " + x.country + " and " + y.country + ")"
-			case x.country != "" || y.country != "":
-				c := x.country
-				if c == "" {
-					c = y.country
-				}
-				desc += " (" + c + ")"
 			}
 			if len(x.number) < 7 {
 				w -= 0.05 // short numbers collide more often
 			}
 			if w > best {
 				best = w
-				ev = append(ev[:0], Evidence{Kind: "identifier", Weight: w, Text: "same " + desc})
+				if explain {
+					ev = append(ev[:0], Evidence{Kind: "identifier", Weight: w, Text: "same " + describeShared(x, y)})
+				}
 			}
 		}
 	}
@@ -316,6 +326,9 @@ func idVerdict(a, b []ident) (float64, []Evidence) {
 				where := ""
 				if x.country != "" {
 					where = " of " + x.country
+				}
+				if !explain {
+					return w, nil
 				}
 				return w, []Evidence{{Kind: "identifier", Weight: w, Text: "different " + k.String() + "s" + where + ": " + x.number + " and " + y.number}}
 			}

@@ -23,7 +23,7 @@ var ErrTooMany = errors.New("too many records for one duplicate search")
 // DefaultMaxBlock is the largest block compared pair by pair: a name key
 // or identifier more common than that tells nothing apart and is skipped
 // (the keys that add a birth year still pair such records).
-const DefaultMaxBlock = 200
+const DefaultMaxBlock = 40
 
 // DefaultMinScore is the score from which a pair is reported by default.
 const DefaultMinScore = 0.7
@@ -37,10 +37,10 @@ type Index struct {
 	tokens    *tokenTable
 	schemas   []string
 	schemaIdx map[string]uint8
-	arena     []byte   // encoded entities, one after the other
-	offs      []uint64 // where each entity starts in arena
+	chunks    [][]byte // encoded entities, one after the other, in chunks of chunkSize
+	offs      []uint64 // where each entity starts: chunk<<chunkBits | position
 	focus     []uint64 // bit set of entities added with AddIncoming
-	byID      map[uint64]uint32
+	scratch   []byte
 	pending   []attachment
 	extra     map[uint32][]ident
 	judged    map[[2]string]Judgement
@@ -89,7 +89,7 @@ func Workers(n int) Option {
 
 // NewIndex returns an empty index.
 func NewIndex(opts ...Option) (*Index, error) {
-	ix := &Index{tokens: newTokenTable(), schemaIdx: map[string]uint8{}, byID: map[uint64]uint32{},
+	ix := &Index{tokens: newTokenTable(), schemaIdx: map[string]uint8{},
 		extra: map[uint32][]ident{}, judged: map[[2]string]Judgement{}, maxBlock: DefaultMaxBlock,
 		workers: runtime.GOMAXPROCS(0)}
 	for _, o := range opts {
@@ -132,33 +132,49 @@ func (ix *Index) add(r *schema.Record, incoming bool) error {
 		return fmt.Errorf("%w: more than %d", ErrTooMany, MaxEntities)
 	}
 	n := uint32(len(ix.offs))
-	ix.offs = append(ix.offs, uint64(len(ix.arena)))
-	ix.arena = ix.encode(ix.arena, f)
+	ix.scratch = ix.encode(ix.scratch[:0], f)
+	ix.offs = append(ix.offs, ix.store(ix.scratch))
 	if incoming {
 		for len(ix.focus) <= int(n/64) {
 			ix.focus = append(ix.focus, 0)
 		}
 		ix.focus[n/64] |= 1 << (n % 64)
 	}
-	h := hashString('#', f.id)
-	if _, dup := ix.byID[h]; !dup {
-		ix.byID[h] = n
-	}
 	return nil
+}
+
+// The arena grows by chunks, never by copying: its peak is what it holds.
+const (
+	chunkBits = 22
+	chunkSize = 1 << chunkBits
+)
+
+// store appends an encoded entity to the arena and returns its offset.
+func (ix *Index) store(b []byte) uint64 {
+	last := len(ix.chunks) - 1
+	if last < 0 || len(ix.chunks[last])+len(b) > chunkSize {
+		ix.chunks = append(ix.chunks, make([]byte, 0, max(chunkSize, len(b))))
+		last++
+	}
+	off := uint64(last)<<chunkBits | uint64(len(ix.chunks[last]))
+	ix.chunks[last] = append(ix.chunks[last], b...)
+	return off
 }
 
 func (ix *Index) incoming(n uint32) bool {
 	return int(n/64) < len(ix.focus) && ix.focus[n/64]&(1<<(n%64)) != 0
 }
 
-// lookup returns the entity whose id is id.
+// lookup decodes the entity whose id is id into e. Every entity is in
+// the block of its id (see keys), so no map of ids is needed.
 func (ix *Index) lookup(id string, e *entity) bool {
-	n, ok := ix.byID[hashString('#', id)]
-	if !ok {
-		return false
+	for _, p := range ix.block(hashString('r', id)) {
+		ix.decode(uint32(p&idMask), e)
+		if e.id == id {
+			return true
+		}
 	}
-	ix.decode(n, e)
-	return e.id == id
+	return false
 }
 
 func (ix *Index) encode(dst []byte, f *features) []byte {
@@ -263,7 +279,8 @@ func (d *decoder) string() string {
 }
 
 func (ix *Index) decode(n uint32, e *entity) {
-	d := decoder{b: ix.arena[ix.offs[n]:]}
+	o := ix.offs[n]
+	d := decoder{b: ix.chunks[o>>chunkBits][o&(chunkSize-1):]}
 	e.n = n
 	e.id = d.string()
 	e.schema = ix.schemas[d.byte()]
@@ -411,20 +428,21 @@ func (ix *Index) keys(e *entity, out []uint64) []uint64 {
 	return slices.Compact(out)
 }
 
-// build resolves attachments and sorts the postings.
+// build sorts the postings and resolves attachments. The postings are
+// counted first and allocated once.
 func (ix *Index) build() {
 	if ix.built {
 		return
 	}
 	ix.built = true
 	var e entity
-	for _, a := range ix.pending {
-		if ix.lookup(a.holder, &e) {
-			ix.extra[e.n] = uniqueIdents(append(ix.extra[e.n], a.id))
-		}
-	}
-	ix.pending = nil
 	var ks []uint64
+	total := 0
+	for n := range ix.offs {
+		ix.decode(uint32(n), &e)
+		total += len(ix.keys(&e, ks))
+	}
+	ix.postings = make([]uint64, 0, total+len(ix.pending))
 	for n := range ix.offs {
 		ix.decode(uint32(n), &e)
 		ks = ix.keys(&e, ks)
@@ -433,6 +451,21 @@ func (ix *Index) build() {
 		}
 	}
 	slices.Sort(ix.postings)
+	// A Passport or Identification adds its number to its holder, and a
+	// key for it.
+	added := false
+	for _, a := range ix.pending {
+		if ix.lookup(a.holder, &e) {
+			ix.extra[e.n] = uniqueIdents(append(ix.extra[e.n], a.id))
+			ix.postings = append(ix.postings, hashString('i', a.id.number)>>idBits<<idBits|uint64(e.n))
+			added = true
+		}
+	}
+	ix.pending = nil
+	if added {
+		slices.Sort(ix.postings)
+		ix.postings = slices.Compact(ix.postings)
+	}
 	ix.stats.Entities = len(ix.offs)
 	ix.stats.Keys = len(ix.postings)
 	for i := 0; i < len(ix.postings); {

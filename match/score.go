@@ -31,8 +31,30 @@ func nameWeight(a, b Class) float64 {
 // scorer compares decoded entities; it holds the index's token tables and
 // scratch space, and is used by one goroutine.
 type scorer struct {
-	ix  *Index
-	sim [maxTokens * maxTokens]float32
+	ix    *Index
+	sim   [maxTokens * maxTokens]float32
+	cache map[uint64]float32 // word pair → similarity
+}
+
+// wordSim is tokenTable.sim remembered: the same words meet again and
+// again.
+func (s *scorer) wordSim(a, b uint32) float32 {
+	if a == b {
+		return 1
+	}
+	if b < a {
+		a, b = b, a
+	}
+	k := uint64(a)<<32 | uint64(b)
+	if v, ok := s.cache[k]; ok {
+		return v
+	}
+	if s.cache == nil || len(s.cache) > 1<<16 {
+		s.cache = make(map[uint64]float32, 1024)
+	}
+	v := float32(s.ix.tokens.sim(a, b))
+	s.cache[k] = v
+	return v
 }
 
 // compare scores a pair. With explain it also returns the evidence.
@@ -49,7 +71,7 @@ func (s *scorer) compare(a, b *entity, explain bool) (float64, []Evidence) {
 		score = s.nameEvidence(a, b, explain, &ev)
 	}
 	if a.class == ClassPerson && b.class == ClassPerson {
-		if dw, text := dateVerdict(a.dates, b.dates); dw != 0 {
+		if dw, text := dateVerdict(a.dates, b.dates, explain); dw != 0 {
 			score += dw
 			if explain {
 				ev = append(ev, Evidence{"birth_date", dw, text})
@@ -62,13 +84,13 @@ func (s *scorer) compare(a, b *entity, explain bool) (float64, []Evidence) {
 			}
 		}
 	}
-	if iw, iev := idVerdict(a.ids, b.ids); iw != 0 {
+	if iw, iev := idVerdict(a.ids, b.ids, explain); iw != 0 {
 		score += iw
 		if explain {
 			ev = append(ev, iev...)
 		}
 	}
-	if cw, text := countryVerdict(a, b); cw != 0 {
+	if cw, text := countryVerdict(a, b, explain); cw != 0 {
 		score += cw
 		if explain {
 			ev = append(ev, Evidence{"country", cw, text})
@@ -120,7 +142,7 @@ func definite(a, b *entity) (bool, string) {
 // countryVerdict: a shared country counts a little for; countries that
 // are all different count a little against persons (people change
 // nationality) and more against organisations.
-func countryVerdict(a, b *entity) (float64, string) {
+func countryVerdict(a, b *entity, explain bool) (float64, string) {
 	if len(a.countries) == 0 || len(b.countries) == 0 {
 		return 0, ""
 	}
@@ -134,6 +156,9 @@ func countryVerdict(a, b *entity) (float64, string) {
 	w := -0.05
 	if a.class != ClassPerson && b.class != ClassPerson {
 		w = -0.2 // an organisation's branches abroad are other legal entities
+	}
+	if !explain {
+		return w, ""
 	}
 	return w, fmt.Sprintf("no country in common (%s; %s)", strings.Join(a.countries, ", "), strings.Join(b.countries, ", "))
 }
@@ -191,7 +216,7 @@ func (s *scorer) names(a, b *entity) (float64, int, int) {
 // For persons, a name that holds the other (an extra middle name) costs
 // little: the sum is averaged over the lighter and the heavier name. When
 // both names keep words of their own (Yasir and Bashar, brothers with the
-// same father's names) it is taken over the heavier name and cut by 30%,
+// same father's names) it is taken over the heavier name and cut by 35%,
 // and names that share only one full word score at most 0.7 (or 0.42
 // when the other has more).
 //
@@ -229,7 +254,7 @@ func (s *scorer) tokenSim(x, y []uint32, person bool) float64 {
 	tt := s.ix.tokens
 	for i, a := range x {
 		for j, b := range y {
-			v := tt.sim(a, b)
+			v := s.wordSim(a, b)
 			if !person && v < 1 {
 				v *= v // a near miss in a company's name is often a sister company
 			}
@@ -275,12 +300,12 @@ func (s *scorer) tokenSim(x, y []uint32, person bool) float64 {
 	if person {
 		// A title only one name carries (Dr., Haji) is not part of it.
 		for i, a := range x {
-			if usedX&(1<<i) == 0 && titles[tt.text[a]] {
+			if usedX&(1<<i) == 0 && tt.flags[a]&tokTitle != 0 {
 				wx -= float64(tt.weight[a])
 			}
 		}
 		for j, b := range y {
-			if usedY&(1<<j) == 0 && titles[tt.text[b]] {
+			if usedY&(1<<j) == 0 && tt.flags[b]&tokTitle != 0 {
 				wy -= float64(tt.weight[b])
 			}
 		}
@@ -301,7 +326,7 @@ func (s *scorer) tokenSim(x, y []uint32, person bool) float64 {
 		if wx-mx <= 0.5 || wy-my <= 0.5 {
 			sim = 0.5*total/lo + 0.5*total/hi
 		} else {
-			sim = 0.7 * total / hi
+			sim = 0.65 * total / hi
 		}
 		if strong < 2 {
 			if max(strongX, strongY) >= 2 {
@@ -320,13 +345,13 @@ func (s *scorer) tokenSim(x, y []uint32, person bool) float64 {
 			sim *= 0.9 // one more word, even a legal form: GLOBOVISION TELE CA and … CA CORP
 		}
 		for i, a := range x {
-			if usedX&(1<<i) == 0 && (isNumeral(tt.text[a]) || len(tt.text[a]) == 1) {
+			if usedX&(1<<i) == 0 && (tt.flags[a]&tokNumeral != 0 || len(tt.text[a]) == 1) {
 				sim *= 0.5 // RIM GROUP INVESTMENTS I and II, STROYTRANSGAZ-M
 				break
 			}
 		}
 		for j, b := range y {
-			if usedY&(1<<j) == 0 && (isNumeral(tt.text[b]) || len(tt.text[b]) == 1) {
+			if usedY&(1<<j) == 0 && (tt.flags[b]&tokNumeral != 0 || len(tt.text[b]) == 1) {
 				sim *= 0.5
 				break
 			}

@@ -2,6 +2,13 @@ package match
 
 import "strings"
 
+// Flags of a word, worked out once.
+const (
+	tokNumeral = 1 << iota
+	tokTitle
+	tokDigit
+)
+
 // tokenTable interns the words of names, so that an entity holds small
 // numbers instead of strings, and two words compare as numbers first.
 type tokenTable struct {
@@ -9,6 +16,7 @@ type tokenTable struct {
 	text     []string
 	skel     []uint32 // skeleton number of each word
 	weight   []float32
+	flags    []uint8 // tokNumeral, tokTitle, tokDigit
 	skelIdx  map[string]uint32
 	skelText []string
 }
@@ -34,6 +42,17 @@ func (t *tokenTable) intern(w string) uint32 {
 	}
 	t.skel = append(t.skel, s)
 	t.weight = append(t.weight, wordWeight(w))
+	var fl uint8
+	if isNumeral(w) {
+		fl |= tokNumeral
+	}
+	if titles[w] {
+		fl |= tokTitle
+	}
+	if hasDigit(w) {
+		fl |= tokDigit
+	}
+	t.flags = append(t.flags, fl)
 	return n
 }
 
@@ -59,7 +78,7 @@ func (t *tokenTable) sim(a, b uint32) float64 {
 		return 1
 	}
 	ta, tb := t.text[a], t.text[b]
-	if isNumeral(ta) || isNumeral(tb) {
+	if (t.flags[a]|t.flags[b])&tokNumeral != 0 {
 		return 0 // II is not I
 	}
 	if len(ta) == 1 || len(tb) == 1 {
@@ -68,7 +87,7 @@ func (t *tokenTable) sim(a, b uint32) float64 {
 		}
 		return 0
 	}
-	if len(ta) <= 3 || len(tb) <= 3 || hasDigit(ta) || hasDigit(tb) {
+	if len(ta) <= 3 || len(tb) <= 3 || (t.flags[a]|t.flags[b])&tokDigit != 0 {
 		// Short words and codes (EP-MNG, YV2763, RA-85559) are equal or
 		// different: one letter changes them.
 		return 0
@@ -100,13 +119,13 @@ func (t *tokenTable) compactSim(x, y []uint32) float64 {
 	var a, b [128]byte
 	sa, sb := a[:0], b[:0]
 	for _, w := range x {
-		if isNumeral(t.text[w]) {
+		if t.flags[w]&tokNumeral != 0 {
 			return 0
 		}
 		sa = append(sa, t.text[w]...)
 	}
 	for _, w := range y {
-		if isNumeral(t.text[w]) {
+		if t.flags[w]&tokNumeral != 0 {
 			return 0
 		}
 		sb = append(sb, t.text[w]...)
