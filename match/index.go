@@ -701,3 +701,25 @@ func party(e *entity) Party {
 	}
 	return p
 }
+
+// CountIncoming counts the likely duplicates (at DefaultMinScore, pairs
+// judged "not same" left out) that hold a record whose id is in incoming,
+// among every record each hands over: what an import reports of the
+// records it brought.
+func CountIncoming(each func(add func(*schema.Record) error) error, incoming map[string]bool) (int, error) {
+	ix, err := NewIndex()
+	if err != nil {
+		return 0, err
+	}
+	err = each(func(r *schema.Record) error {
+		if incoming[r.ID] {
+			return ix.AddIncoming(r)
+		}
+		return ix.Add(r)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("reading records for the duplicate search: %w", err)
+	}
+	st, err := ix.Pairs(PairOptions{OnlyIncoming: true}, func(*Pair) error { return nil })
+	return st.Pairs, err
+}
