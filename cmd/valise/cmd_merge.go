@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
@@ -339,21 +340,39 @@ func init() {
 			if o.minScore <= 0 || o.minScore > 1 {
 				return usagef("--min-score must be above 0 and at most 1, not %v", o.minScore)
 			}
-			pairs := []duplicateJSON{}
+			// --json streams the pairs as they come: a million records can
+			// give a hundred thousand pairs.
+			n := 0
+			if e.json {
+				fmt.Fprintf(e.stdout, "{\n  \"format_version\": 1,\n  \"min_score\": %v,\n  \"pairs\": [", o.minScore)
+			}
 			st, err := e.office.Duplicates(office.DuplicateOptions{MinScore: o.minScore, WithRejected: o.all}, func(p *match.Pair) error {
-				if e.json {
-					pairs = append(pairs, pairJSON(p))
+				if !e.json {
+					printPair(e.stdout, p)
 					return nil
 				}
-				printPair(e.stdout, p)
-				return nil
+				b, err := json.MarshalIndent(pairJSON(p), "    ", "  ")
+				if err != nil {
+					return err
+				}
+				sep := ","
+				if n == 0 {
+					sep = ""
+				}
+				n++
+				_, err = fmt.Fprintf(e.stdout, "%s\n    %s", sep, b)
+				return err
 			})
 			if err != nil {
 				return err
 			}
 			if e.json {
-				return printJSON(e.stdout, map[string]any{"format_version": 1, "min_score": o.minScore, "pairs": pairs,
-					"compared": st.Compared, "records": st.Entities, "skipped_blocks": st.SkippedBlocks})
+				if n > 0 {
+					fmt.Fprint(e.stdout, "\n  ")
+				}
+				_, err := fmt.Fprintf(e.stdout, "],\n  \"records\": %d,\n  \"compared\": %d,\n  \"skipped_blocks\": %d\n}\n",
+					st.Entities, st.Compared, st.SkippedBlocks)
+				return err
 			}
 			if st.Pairs == 0 {
 				fmt.Fprintln(e.stdout, "no likely duplicates")
