@@ -300,7 +300,7 @@ func dateVerdict(a, b []span, explain bool) (float64, string) {
 		// Lists write an unknown day and month as 1 January.
 		return 0.12, say("birth dates %s and %s in the same year (1 January often stands for an unknown date)")
 	case exact && sameYear:
-		return 0, say("birth dates %s and %s in the same year")
+		return -0.05, say("different birth dates %s and %s in the same year")
 	case exact && (swapped(gx.lo, gy.lo) || oneDigit(gx.lo, gy.lo)):
 		return -0.05, say("birth dates %s and %s differ by a digit or a swap of day and month")
 	case exact:

@@ -82,9 +82,9 @@
 //     +0.30, month +0.20, year +0.17, compatible circa or range +0.12
 //     (+0.08 when wide). When none overlap, the closest two decide: the
 //     same month +0.05, the same year where one is 1 January (often an
-//     unknown date) +0.12, the same year 0, a one-digit difference or a
-//     swap of day and month −0.05, other full dates −0.40, a year apart
-//     −0.10, further −0.30.
+//     unknown date) +0.12, another month of the same year, a one-digit
+//     difference or a swap of day and month −0.05, other full dates
+//     −0.40; a year apart −0.10, further −0.30.
 //   - Identifiers: the same number of comparable kinds +0.45 (IBAN and
 //     wallets +0.95), 0.15 only when the issuing countries are known and
 //     differ, 0.05 less for numbers shorter than 7. Different numbers of a
