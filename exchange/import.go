@@ -8,11 +8,14 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+
 	"valise/identity"
 	"valise/office"
 
 	"valise/bundle"
+	"valise/match"
 	"valise/merge"
+	"valise/schema"
 	"valise/store"
 )
 
@@ -39,6 +42,12 @@ type ImportReport struct {
 	// RecallsIgnored counts recalls of records this office may hold.
 	Recalled, RecallsIgnored int
 	DryRun                   bool
+	// Duplicates counts the likely duplicates (see valise duplicates) of
+	// the records the import changed. DuplicatesSkipped says it did not
+	// look: a dry run, or more than MaxImportDuplicateCheck records.
+	Duplicates        int
+	DuplicatesSkipped bool
+	changed           map[string]bool // ids changed, for the duplicate search
 }
 
 // Sentinel errors.
@@ -63,7 +72,8 @@ var errDryRun = errors.New("dry run")
 // it is committed unless every check passed; a refusal is written to the
 // ledger and the audit log only.
 func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
-	rep := &ImportReport{File: path, Counts: map[merge.Kind]int{}, DryRun: dryRun}
+	rep := &ImportReport{File: path, Counts: map[merge.Kind]int{}, DryRun: dryRun, changed: map[string]bool{},
+		DuplicatesSkipped: dryRun}
 	refuse := func(h *bundle.Header, err error) (*ImportReport, error) {
 		if !dryRun {
 			e := store.LedgerEntry{Bundle: "-", Peer: "-", File: path, Result: err.Error()}
@@ -251,8 +261,23 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		}
 		return rep, err
 	}
+	if !rep.DuplicatesSkipped && len(rep.changed) > 0 {
+		// Reported, not blocking (SPEC §6): a failure to look leaves the
+		// import as it is and says it did not look.
+		if rep.Duplicates, err = match.CountIncoming(func(fn func(*schema.Record) error) error {
+			return o.Store.Each(store.Filter{}, fn)
+		}, rep.changed); err != nil {
+			rep.Duplicates, rep.DuplicatesSkipped = 0, true
+		}
+	}
+	rep.changed = nil
 	return rep, nil
 }
+
+// MaxImportDuplicateCheck is how many changed records an import looks for
+// duplicates of; past it, the import report says to run valise duplicates.
+// The search reads the whole store, which a bulk import should not pay for.
+const MaxImportDuplicateCheck = 50000
 
 // MaxListed is how many conflicts and unknown link endpoints an import
 // report lists; it counts the rest.

@@ -394,6 +394,15 @@ func (m *merger) write(b *inBatch) error {
 	if err := m.tx.Apply(m.c, b.puts, b.known); err != nil {
 		return err
 	}
+	for _, p := range b.puts {
+		switch {
+		case m.rep.DuplicatesSkipped:
+		case len(m.rep.changed) >= MaxImportDuplicateCheck:
+			m.rep.changed, m.rep.DuplicatesSkipped = nil, true
+		default:
+			m.rep.changed[p.Rec.ID] = true
+		}
+	}
 	// Every record up to the batch's last id is now as the import leaves
 	// it: the links to those can be checked.
 	return m.ends.passed(m.tx, b.keys[len(b.keys)-1].ID)

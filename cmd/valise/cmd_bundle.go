@@ -320,6 +320,9 @@ type importJSON struct {
 	KeyNotes      []string       `json:"keyring,omitempty"`
 	Recalled      int            `json:"recalled"`
 	DryRun        bool           `json:"dry_run,omitempty"`
+	// Duplicates counts the likely duplicates of the records imported;
+	// null when the import did not look (valise duplicates lists them).
+	Duplicates *int `json:"likely_duplicates"`
 }
 
 func init() {
@@ -376,6 +379,9 @@ func init() {
 					j.Unknown, j.Missing, j.KeyNotes = rep.UnknownEndpoints, rep.Missing, rep.KeyNotes
 					j.Recalled = rep.Recalled
 					j.MoreConflicts, j.MoreUnknown = rep.MoreConflicts, rep.MoreUnknown
+					if !rep.DuplicatesSkipped {
+						j.Duplicates = &rep.Duplicates
+					}
 				}
 				out = append(out, j)
 				if !e.json {
@@ -441,6 +447,12 @@ func printImport(e *env, rep *exchange.ImportReport, err error) {
 			break
 		}
 		fmt.Fprintf(w, "  note        link %s: endpoint not held here\n", schema.Printable(u))
+	}
+	switch {
+	case rep.DuplicatesSkipped && !rep.DryRun:
+		fmt.Fprintf(w, "  duplicates  not looked for (more than %d records changed): run valise duplicates\n", exchange.MaxImportDuplicateCheck)
+	case rep.Duplicates > 0:
+		fmt.Fprintf(w, "  duplicates  %d likely duplicates of the records imported: run valise duplicates\n", rep.Duplicates)
 	}
 	if rep.DryRun {
 		fmt.Fprintf(w, "  dry run: nothing was changed\n")

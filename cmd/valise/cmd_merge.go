@@ -2,15 +2,18 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
+	"math"
 	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"valise/change"
+	"valise/match"
 	"valise/merge"
 	"valise/office"
 	"valise/schema"
@@ -331,26 +334,168 @@ section{page-break-inside:avoid;border-top:2px solid #333;padding-top:.3em}
 {{end}}</body></html>
 `))
 
+type duplicatesOptions struct {
+	minScore float64
+	all      bool
+}
+
+func (o *duplicatesOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.Float64Var(&o.minScore, "min-score", match.DefaultMinScore, "report pairs scoring at least this, from 0 to 1")
+	fs.BoolVar(&o.all, "all", false, "also report the pairs judged \"not same\"")
+}
+
+// duplicateJSON is one pair of valise duplicates --json.
+type duplicateJSON struct {
+	Score     float64        `json:"score"`
+	A         partyJSON      `json:"a"`
+	B         partyJSON      `json:"b"`
+	Evidence  []evidenceJSON `json:"evidence"`
+	Judgement *judgementJSON `json:"judgement,omitempty"`
+}
+
+type partyJSON struct {
+	ID     string `json:"id"`
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+}
+
+type evidenceJSON struct {
+	Kind   string  `json:"kind"`
+	Weight float64 `json:"weight"`
+	Text   string  `json:"text"`
+}
+
+type judgementJSON struct {
+	Verdict  string `json:"verdict"`
+	By       string `json:"by"`
+	RecordID string `json:"record_id"`
+	Disputed bool   `json:"disputed,omitempty"`
+}
+
 func init() {
-	register(&command{name: "duplicates", short: "likely duplicates: different ids sharing a strong identifier", maxArgs: 0,
-		example: "  valise duplicates",
+	o := &duplicatesOptions{}
+	register(&command{name: "duplicates", short: "likely duplicates: pairs of records that seem to be one, with a score and the evidence",
+		maxArgs: 0, opts: o,
+		example: "  valise duplicates\n  valise duplicates --min-score 0.9 --json\n  valise judge ofac-13106 un-sc-110406 --same",
 		run: func(e *env, args []string) error {
-			ds, err := e.office.Duplicates()
+			if o.minScore <= 0 || o.minScore > 1 {
+				return usagef("--min-score must be above 0 and at most 1, not %v", o.minScore)
+			}
+			// --json streams the pairs as they come: a million records can
+			// give a hundred thousand pairs.
+			n := 0
+			if e.json {
+				fmt.Fprintf(e.stdout, "{\n  \"format_version\": 1,\n  \"min_score\": %v,\n  \"pairs\": [", o.minScore)
+			}
+			st, err := e.office.Duplicates(office.DuplicateOptions{MinScore: o.minScore, WithRejected: o.all}, func(p *match.Pair) error {
+				if !e.json {
+					printPair(e.stdout, p)
+					return nil
+				}
+				b, err := json.MarshalIndent(pairJSON(p), "    ", "  ")
+				if err != nil {
+					return err
+				}
+				sep := ","
+				if n == 0 {
+					sep = ""
+				}
+				n++
+				_, err = fmt.Fprintf(e.stdout, "%s\n    %s", sep, b)
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			if e.json {
-				if ds == nil {
-					ds = []office.Duplicate{}
+				if n > 0 {
+					fmt.Fprint(e.stdout, "\n  ")
 				}
-				return printJSON(e.stdout, ds)
+				_, err := fmt.Fprintf(e.stdout, "],\n  \"records\": %d,\n  \"compared\": %d,\n  \"skipped_blocks\": %d\n}\n",
+					st.Entities, st.Compared, st.SkippedBlocks)
+				return err
 			}
-			if len(ds) == 0 {
+			if st.Pairs == 0 {
 				fmt.Fprintln(e.stdout, "no likely duplicates")
-			}
-			for _, d := range ds {
-				fmt.Fprintf(e.stdout, "%s share %s\n", strings.Join(d.IDs, ", "), schema.Printable(d.Reason))
+			} else {
+				fmt.Fprintf(e.stdout, "%d likely duplicates among %d records (score at least %.2f); mark one with valise judge ID ID --same or --not-same\n",
+					st.Pairs, st.Entities, o.minScore)
 			}
 			return nil
+		}})
+}
+
+// printPair prints a pair on one line: score, both records, evidence.
+func printPair(w io.Writer, p *match.Pair) {
+	var ev []string
+	for _, x := range p.Evidence {
+		ev = append(ev, fmt.Sprintf("%+.2f %s", x.Weight, schema.Sanitize(x.Text)))
+	}
+	fmt.Fprintf(w, "%.2f  %s %q  ~  %s %q  [%s]\n", p.Score, schema.Printable(p.A.ID), schema.Sanitize(p.A.Name),
+		schema.Printable(p.B.ID), schema.Sanitize(p.B.Name), strings.Join(ev, "; "))
+}
+
+func pairJSON(p *match.Pair) duplicateJSON {
+	j := duplicateJSON{Score: p.Score, A: partyJSON(p.A), B: partyJSON(p.B), Evidence: []evidenceJSON{}}
+	for _, x := range p.Evidence {
+		j.Evidence = append(j.Evidence, evidenceJSON{Kind: x.Kind, Weight: math.Round(x.Weight*100) / 100, Text: x.Text})
+	}
+	if jd := p.Judgement; jd != nil {
+		j.Judgement = &judgementJSON{Verdict: jd.Verdict, By: jd.By, RecordID: jd.RecordID, Disputed: jd.Disputed}
+	}
+	return j
+}
+
+type judgeOptions struct {
+	same, notSame, clear bool
+	note                 string
+}
+
+func (o *judgeOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.same, "same", false, "the two records describe one person, organisation or vehicle")
+	fs.BoolVar(&o.notSame, "not-same", false, "they do not, whatever they share; valise duplicates stops reporting them")
+	fs.BoolVar(&o.clear, "clear", false, "withdraw the judgement")
+	fs.StringVar(&o.note, "note", "", "why, for the other offices")
+}
+
+func init() {
+	o := &judgeOptions{}
+	register(&command{name: "judge", args: "ID ID (--same | --not-same | --clear)",
+		short: "mark a likely duplicate as the same or not; the judgement travels with the next pack", minArgs: 2, maxArgs: 2, opts: o,
+		example: "  valise judge ofac-13106 un-sc-110406 --same\n  valise judge ofac-13106 un-sc-110444 --not-same --note \"shared passports, other person\"",
+		run: func(e *env, args []string) error {
+			verdict, n := "", 0
+			if o.same {
+				verdict, n = match.Same, n+1
+			}
+			if o.notSame {
+				verdict, n = match.NotSame, n+1
+			}
+			if o.clear {
+				n++
+			}
+			if n != 1 {
+				return usagef("give one of --same, --not-same or --clear")
+			}
+			if args[0] == args[1] {
+				return usagef("a record is always the same as itself")
+			}
+			ka, err := e.office.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			kb, err := e.office.Lookup(args[1])
+			if err != nil {
+				return err
+			}
+			rep, err := change.Judge(e.office, ka, kb, verdict, o.note)
+			if err != nil {
+				return err
+			}
+			what := "judged " + verdict
+			if o.clear {
+				what = "judgement withdrawn"
+			}
+			return printEdit(e, what, rep)
 		}})
 }
