@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,6 +24,7 @@ import (
 
 	"valise/bundle"
 	"valise/office"
+	"valise/proof"
 	"valise/schema"
 	"valise/store"
 )
@@ -39,6 +42,21 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 			ts.Fatalf("usage: forge HOME TO RECORDS OUT")
 		}
 		ts.Check(forgeBundle(ts.MkAbs(args[0]), args[1], ts.MkAbs(args[2]), ts.MkAbs(args[3])))
+	},
+	// sqlexec HOME SQL: run one statement on the office's store through the
+	// linked SQLite driver, as a hand edit with the sqlite3 shell would.
+	"sqlexec": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: sqlexec HOME SQL")
+		}
+		db, err := sql.Open("sqlite", filepath.Join(ts.MkAbs(args[0]), office.StoreFile))
+		ts.Check(err)
+		defer db.Close()
+		res, err := db.Exec(args[1])
+		ts.Check(err)
+		if n, _ := res.RowsAffected(); n == 0 {
+			ts.Fatalf("sqlexec: no row changed")
+		}
 	},
 	// mkfifo PATH: make a named pipe.
 	"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -398,10 +416,33 @@ func forgeBundle(home, to, records, out string) error {
 	if err != nil {
 		return err
 	}
+	// The sender's own changes get the leaves and the signed tree a real
+	// pack gives them: the bundle is the forger's word, provably.
 	for _, r := range recs {
 		if err := w.Write(r); err != nil {
 			return err
 		}
 	}
+	if err := writeOwnTree(w, h, keys.Signing, recs); err != nil {
+		return err
+	}
 	return w.Close()
+}
+
+// writeOwnTree writes the tree section a real pack writes for the
+// sender's own changes in recs (docs/FORMAT.md §3.4).
+func writeOwnTree(w *bundle.Writer, h *bundle.Header, key ed25519.PrivateKey, recs []*schema.Record) error {
+	var own proof.Builder
+	for _, r := range recs {
+		if r.Version.Vector[h.Sender] > 0 {
+			salt := proof.LeafSalt(w.TreeSecret, own.Len())
+			own.Add(proof.MakeLeaf(r, h.Sender, salt).Hash(salt))
+		}
+	}
+	if own.Len() == 0 {
+		return nil
+	}
+	th := &proof.Head{Author: h.Sender, Key: h.SenderKey, ID: h.ID.String(), Count: own.Len(), Root: own.Root()}
+	th.Sign(key)
+	return w.WriteTree("tree", proof.MarshalHead(th))
 }
