@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"valise/internal/testenv"
 )
 
 // TestPackKilledAtPublish kills pack at the moment its bundle appears in
@@ -38,11 +40,11 @@ func TestPackKilledAtPublish(t *testing.T) {
 		os.MkdirAll(outDir, 0o755)
 		fd, err := syscall.InotifyInit1(syscall.IN_CLOEXEC)
 		if err != nil {
-			t.Skipf("inotify: %v", err)
+			testenv.Unavailable(t, "inotify: %v", err)
 		}
 		if _, err := syscall.InotifyAddWatch(fd, outDir, syscall.IN_CREATE|syscall.IN_MOVED_TO); err != nil {
 			syscall.Close(fd)
-			t.Skipf("inotify: %v", err)
+			testenv.Unavailable(t, "inotify: %v", err)
 		}
 		cmd := valiseCmd(t, "pack", "--home", home, "--to", "CARICC", "-o", filepath.Join(outDir, "b.valise"))
 		if err := cmd.Start(); err != nil {
