@@ -72,11 +72,10 @@ func fcs64(n uint64) []byte {
 // CARICC of about 1 KiB: its header, manifest, one record line and
 // payload.
 type smallBundle struct {
-	w            *hostileWorld
-	hdr, man     []byte
-	line         []byte
-	payload      []byte
-	plainRecords uint64
+	w        *hostileWorld
+	hdr, man []byte
+	line     []byte
+	payload  []byte
 }
 
 func newSmallBundle(t *testing.T, w *hostileWorld) *smallBundle {
