@@ -158,13 +158,19 @@ func TestRecordRules(t *testing.T) {
 		r.ID = id
 		return append(r.AppendCanonical(nil), '\n')
 	}
+	lineOf := func(id, origin string) []byte {
+		r := testRecords(1)[0]
+		r.ID, r.Origin = id, origin
+		return append(r.AppendCanonical(nil), '\n')
+	}
 	cases := map[string]struct {
 		lines [][]byte
 		count uint64
 		want  string
 	}{
-		"duplicate id":     {[][]byte{line("a"), line("a")}, 2, "duplicate id"},
-		"unsorted":         {[][]byte{line("b"), line("a")}, 2, "increasing id order"},
+		"duplicate id":     {[][]byte{line("a"), line("a")}, 2, "duplicate record a@KZ-NCB"},
+		"unsorted":         {[][]byte{line("b"), line("a")}, 2, "increasing order of id and origin"},
+		"origins unsorted": {[][]byte{lineOf("a", "KZ-NCB"), lineOf("a", "KG-NCB")}, 2, "a@KG-NCB after a@KZ-NCB"},
 		"count mismatch":   {[][]byte{line("a")}, 2, "record count"},
 		"not canonical":    {[][]byte{[]byte(`{ "id":"a","schema":"Person","properties":{"name":["x"]},"origin":"KZ-NCB","handling":{"tlp":"amber"}}` + "\n")}, 1, "canonical"},
 		"invalid record":   {[][]byte{[]byte(`{"handling":{"tlp":"amber"},"id":"a","origin":"KZ-NCB","properties":{"birthDate":["1975-13-01"],"name":["x"]},"schema":"Person"}` + "\n")}, 1, "ISO 8601"},
@@ -177,6 +183,13 @@ func TestRecordRules(t *testing.T) {
 		if _, err := readAll(data, a, b); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want an error mentioning %q", name, err, tc.want)
 		}
+	}
+	// One id from two origins is two records, in order of origin.
+	data := rawBundle(t, a, b, func(h *Header, hdr []byte) io.Reader {
+		return bytes.NewReader(zstdOf(t, manifestOf(h, hdr), lineOf("a", "KG-NCB"), lineOf("a", "KZ-NCB")))
+	}, 2)
+	if recs, err := readAll(data, a, b); err != nil || len(recs) != 2 {
+		t.Errorf("one id from two origins: %d records, %v", len(recs), err)
 	}
 }
 

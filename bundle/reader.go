@@ -365,7 +365,7 @@ type RecordReader struct {
 	br       *bufio.Reader
 	Manifest *Manifest
 	count    uint64
-	lastID   string
+	last     schema.Key
 	err      error
 	done     bool
 }
@@ -531,16 +531,17 @@ func (rr *RecordReader) Next() (*schema.Record, []byte, error) {
 		rr.err = rr.r.diagnose(rr.pub, wrapFail("record", ErrContent, probs[0], "record %d: %v", rr.count, probs[0]))
 		return nil, nil, rr.err
 	}
-	if rr.count > 1 && rec.ID <= rr.lastID {
-		if rec.ID == rr.lastID {
-			rr.err = fail("record order", ErrContent, "record %d: duplicate id %s", rr.count, schema.Printable(rec.ID))
+	if c := rec.Key().Compare(rr.last); rr.count > 1 && c <= 0 {
+		if c == 0 {
+			rr.err = fail("record order", ErrContent, "record %d: duplicate record %s", rr.count, schema.Printable(rec.Key().String()))
 		} else {
-			rr.err = fail("record order", ErrContent, "record %d: id %s after %s: records must be in increasing id order", rr.count, schema.Printable(rec.ID), schema.Printable(rr.lastID))
+			rr.err = fail("record order", ErrContent, "record %d: %s after %s: records must be in increasing order of id and origin", rr.count,
+				schema.Printable(rec.Key().String()), schema.Printable(rr.last.String()))
 		}
 		rr.err = rr.r.diagnose(rr.pub, rr.err)
 		return nil, nil, rr.err
 	}
-	rr.lastID = rec.ID
+	rr.last = rec.Key()
 	return rec, line, nil
 }
 

@@ -94,7 +94,7 @@ type Writer struct {
 	zw      *zstd.Encoder
 	buf     *bufio.Writer
 	records uint64
-	lastID  string
+	last    schema.Key
 	line    []byte
 	err     error
 	closed  bool
@@ -150,10 +150,10 @@ func (w *Writer) Write(r *schema.Record) error {
 	if probs := r.Validate(); len(probs) > 0 {
 		return fmt.Errorf("bundle: %w", probs[0])
 	}
-	if w.records > 0 && r.ID <= w.lastID {
-		return fmt.Errorf("bundle: record %s written after %s: records must be in strictly increasing id order", r.ID, w.lastID)
+	if w.records > 0 && r.Key().Compare(w.last) <= 0 {
+		return fmt.Errorf("bundle: record %s written after %s: records must be in strictly increasing order of id and origin", r.Key(), w.last)
 	}
-	w.lastID = r.ID
+	w.last = r.Key()
 	w.line = r.AppendCanonical(w.line[:0])
 	if len(w.line) > schema.MaxRecordBytes {
 		return fmt.Errorf("bundle: record %s: canonical form larger than %d bytes", r.ID, schema.MaxRecordBytes)
@@ -162,7 +162,7 @@ func (w *Writer) Write(r *schema.Record) error {
 }
 
 // WriteCanonical adds one record already in canonical form, validated and
-// in id order (see Write).
+// in order of id and origin (see Write).
 func (w *Writer) WriteCanonical(line []byte) error {
 	if w.err != nil {
 		return w.err

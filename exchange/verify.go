@@ -3,7 +3,6 @@ package exchange
 import (
 	"encoding/hex"
 	"errors"
-	"os"
 
 	"valise/bundle"
 	"valise/crypto"
@@ -46,7 +45,7 @@ func senderError(err error) error {
 // card, signature, payload hash and trailer. It never decrypts.
 func Verify(path string, kr *crypto.Keyring) *Verdict {
 	v := &Verdict{File: path, RecipientCards: map[string]string{}}
-	f, err := os.Open(path)
+	f, err := openRegular(path)
 	if err != nil {
 		v.Err = err
 		return v

@@ -1,0 +1,339 @@
+package exchange
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
+
+	"valise/bundle"
+	"valise/internal/spill"
+	"valise/schema"
+	"valise/store"
+)
+
+// out is one bundle a pack writes.
+type out struct {
+	recipients []int // indexes into packer.to
+	h          *bundle.Header
+	file       string
+	tmp        *os.File // the bundle being written, beside file (it is encrypted)
+	w          *bundle.Writer
+	sent       *spill.Sorter // the records written, for the peer state: key → version hash
+	recalls    int
+	count      int // records written
+	done       *Packed
+}
+
+// names settles where the bundles go and refuses names already taken.
+func (p *packer) names() error {
+	p.outDir, p.outName = ".", ""
+	if o := p.opts.Output; o != "" {
+		if fi, err := os.Stat(o); err == nil && fi.IsDir() {
+			p.outDir = o
+		} else {
+			p.outDir, p.outName, p.explicit = filepath.Dir(o), filepath.Base(o), true
+		}
+	}
+	if p.outName == "" {
+		id, err := uuid.NewV7()
+		if err != nil {
+			return err
+		}
+		p.outName = fmt.Sprintf("%s-%s-%s.valise", p.o.Agency(), p.today.UTC().Format("20060102"), id.String()[:8])
+	}
+	check := func(name string) error {
+		if _, err := os.Lstat(filepath.Join(p.outDir, name)); err == nil {
+			return &fs.PathError{Op: "create", Path: filepath.Join(p.outDir, name), Err: fs.ErrExist}
+		}
+		return nil
+	}
+	if err := check(p.outName); err != nil {
+		return err
+	}
+	if len(p.to) > 1 {
+		for i := range p.to {
+			if err := check(p.extraName(i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// extraName is the file of recipient i's own bundle: the joint bundle's
+// name with the recipient before the extension.
+func (p *packer) extraName(i int) string {
+	base := strings.TrimSuffix(p.outName, ".valise")
+	return base + "." + p.to[i] + ".valise"
+}
+
+// open starts writing b: its header takes each recipient's next sequence
+// number.
+func (p *packer) open(b *out) error {
+	h := &bundle.Header{Created: p.today.UTC().Truncate(1e9), Sender: p.o.Agency(), SenderKey: p.signerFpr,
+		Schema: schema.ModelVersion, Compression: bundle.Compression, Encryption: p.enc}
+	var err error
+	if h.ID, err = uuid.NewV7(); err != nil {
+		return err
+	}
+	for _, i := range b.recipients {
+		h.Recipients = append(h.Recipients, bundle.Recipient{Agency: p.to[i], Fingerprint: p.cards[i].Fingerprint(), Sequence: p.seq[i]})
+		p.seq[i]++
+	}
+	b.h = h
+	b.file = filepath.Join(p.outDir, p.outName)
+	var opts []bundle.WriterOption
+	var receipts []bundle.Receipt
+	for _, rc := range p.receipts {
+		for _, i := range b.recipients {
+			if rc.Agency == p.to[i] {
+				receipts = append(receipts, rc)
+			}
+		}
+	}
+	opts = append(opts, bundle.WithReceipts(receipts))
+	if b == p.joint {
+		opts = append(opts, bundle.WithStatements(p.statements))
+	} else {
+		b.file = filepath.Join(p.outDir, p.extraName(b.recipients[0]))
+	}
+	if b.tmp, err = os.CreateTemp(p.outDir, ".valise-pack-*.tmp"); err != nil {
+		return fmt.Errorf("creating the output: %w", err)
+	}
+	if b.w, err = bundle.NewWriter(b.tmp, h, p.signer.Signing, p.ageRecipients(b.recipients), opts...); err != nil {
+		return err
+	}
+	if p.opts.Input == nil {
+		b.sent = spill.New(p.tmp, 8<<20)
+	}
+	return nil
+}
+
+// send writes one record line to b, opening b first if needed.
+func (p *packer) send(b *out, k schema.Key, line []byte, recall bool) error {
+	b.count++
+	if recall {
+		b.recalls++
+	}
+	if p.dry {
+		return nil
+	}
+	if b.w == nil {
+		if err := p.open(b); err != nil {
+			return err
+		}
+	}
+	if err := b.w.WriteCanonical(line); err != nil {
+		return err
+	}
+	if b.sent != nil {
+		return b.sent.Add(sentKey(k), []byte(schema.VersionHash(line)))
+	}
+	return nil
+}
+
+func sentKey(k schema.Key) []byte { return []byte(k.ID + "\x00" + k.Origin) }
+
+func parseSentKey(b []byte) schema.Key {
+	id, origin, _ := strings.Cut(string(b), "\x00")
+	return schema.Key{ID: id, Origin: origin}
+}
+
+// bundles returns the bundles written, the joint one first.
+func (p *packer) bundles() []*out {
+	outs := []*out{p.joint}
+	for _, b := range p.extra {
+		if b != nil && b.w != nil {
+			outs = append(outs, b)
+		}
+	}
+	return outs
+}
+
+// close finishes writing b: trailer, signature, fsync.
+func (b *out) close() error {
+	if err := b.w.Close(); err != nil {
+		return err
+	}
+	// A bundle is encrypted and signed: it is meant to travel, so it gets
+	// ordinary permissions rather than CreateTemp's 0600.
+	if err := b.tmp.Chmod(0o644); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	if err := b.tmp.Sync(); err != nil {
+		return err
+	}
+	st, err := b.tmp.Stat()
+	if err != nil {
+		return err
+	}
+	if err := b.tmp.Close(); err != nil {
+		return err
+	}
+	b.done = &Packed{File: b.file, Header: b.h, Records: b.w.Records(), Recalls: b.recalls, Size: st.Size(),
+		PayloadSHA: hex.EncodeToString(b.w.PayloadHash())}
+	return nil
+}
+
+// finish closes every bundle, records them in the ledger and the peer
+// state, and publishes them.
+func (p *packer) finish() error {
+	outs := p.bundles()
+	for _, b := range outs {
+		if err := b.close(); err != nil {
+			return err
+		}
+		p.rep.Bundles = append(p.rep.Bundles, b.done)
+	}
+	highWater := p.highWater
+	if p.opts.Input != nil || p.carrierOnly {
+		highWater = 0 // such a bundle says nothing of what the store holds
+	}
+	err := p.o.Store.Update(func(tx *store.Tx) error {
+		for _, b := range outs {
+			for _, r := range b.h.Recipients {
+				// Checked under the write lock: two packs at once must not
+				// give one sequence number to two bundles.
+				if taken, err := tx.SequenceTaken(r.Agency, r.Sequence); err != nil {
+					return err
+				} else if taken {
+					return fmt.Errorf("%w: another pack for %s took sequence %d at the same time; nothing was written, run pack again", store.ErrBusy, r.Agency, r.Sequence)
+				}
+			}
+		}
+		for _, b := range outs {
+			if err := p.record(tx, b, highWater); err != nil {
+				return err
+			}
+		}
+		// The sequence numbers are recorded as used before the files
+		// appear: a pack killed in between leaves a gap the recipient
+		// reports (and --resend fills), never one number on two bundles.
+		for _, b := range outs {
+			if _, err := os.Lstat(b.file); err == nil {
+				return &fs.PathError{Op: "create", Path: b.file, Err: fs.ErrExist}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, b := range outs {
+		if err := p.publish(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// record writes b's ledger entries, what each recipient now holds, the
+// statements it carried and an audit entry.
+func (p *packer) record(tx *store.Tx, b *out, highWater int64) error {
+	id := b.h.ID.String()
+	for _, r := range b.h.Recipients {
+		var withheld int64
+		if b == p.joint {
+			for _, n := range p.rep.Withheld[r.Agency] {
+				withheld += int64(n)
+			}
+		}
+		if err := tx.AddLedger(store.LedgerEntry{Bundle: id, Direction: "sent", Peer: r.Agency, Sequence: r.Sequence,
+			Records: int64(b.done.Records), PayloadSHA256: b.done.PayloadSHA, File: b.file, HighWater: highWater,
+			Signer: p.signerFpr, Result: "ok", Withheld: withheld}); err != nil {
+			return err
+		}
+		if b == p.joint {
+			for _, st := range p.pending {
+				if err := tx.StatementSent(st.N, r.Agency, id); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if b.sent != nil {
+		known := make([]store.Known, 0, store.BatchSize)
+		flush := func() error {
+			for _, r := range b.h.Recipients {
+				if err := tx.PeerHolds(r.Agency, id, known); err != nil {
+					return err
+				}
+			}
+			known = known[:0]
+			return nil
+		}
+		err := b.sent.Each(func(k, v []byte) error {
+			known = append(known, store.Known{Key: parseSentKey(k), VHash: string(v)})
+			if len(known) == cap(known) {
+				return flush()
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+	}
+	var to []string
+	for _, r := range b.h.Recipients {
+		to = append(to, r.Agency)
+	}
+	detail := fmt.Sprintf("bundle %s to %s: %d records, payload %s", id, strings.Join(to, ","), b.done.Records, b.done.PayloadSHA)
+	if b.recalls > 0 {
+		detail += fmt.Sprintf(", %d recalls", b.recalls)
+	}
+	return tx.Audit("pack", detail)
+}
+
+// publish puts b's file in place under its name, never replacing a file.
+func (p *packer) publish(b *out) error {
+	if err := os.Link(b.tmp.Name(), b.file); err != nil {
+		msg := fmt.Sprintf("not published: %v", err)
+		if errors.Is(err, os.ErrExist) {
+			msg = b.file + " appeared meanwhile; not published"
+		}
+		p.o.Store.Update(func(tx *store.Tx) error {
+			return tx.Audit("pack failed", fmt.Sprintf("bundle %s: %s; its sequence numbers stay used", b.h.ID, msg))
+		})
+		return fmt.Errorf("publishing %s: %w (bundle %s was recorded as sent; valise pack --resend sends its records again)", b.file, err, b.h.ID)
+	}
+	os.Remove(b.tmp.Name())
+	b.tmp = nil
+	syncDir(filepath.Dir(b.file))
+	return nil
+}
+
+// cleanup removes what a pack that did not finish left: temporary
+// bundles, and the pack's temporary directory in the office home.
+func (p *packer) cleanup() {
+	for _, b := range append([]*out{p.joint}, p.extra...) {
+		if b == nil {
+			continue
+		}
+		if b.tmp != nil {
+			b.tmp.Close()
+			os.Remove(b.tmp.Name())
+		}
+		if b.sent != nil {
+			b.sent.Close()
+		}
+	}
+	if p.tmp != "" {
+		os.RemoveAll(p.tmp)
+	}
+}
+
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+}
