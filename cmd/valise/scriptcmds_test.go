@@ -23,6 +23,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"valise/bundle"
+	"valise/internal/testenv"
 	"valise/office"
 	"valise/proof"
 	"valise/schema"
@@ -42,21 +43,6 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 			ts.Fatalf("usage: forge HOME TO RECORDS OUT")
 		}
 		ts.Check(forgeBundle(ts.MkAbs(args[0]), args[1], ts.MkAbs(args[2]), ts.MkAbs(args[3])))
-	},
-	// sqlexec HOME SQL: run one statement on the office's store through the
-	// linked SQLite driver, as a hand edit with the sqlite3 shell would.
-	"sqlexec": func(ts *testscript.TestScript, neg bool, args []string) {
-		if len(args) != 2 {
-			ts.Fatalf("usage: sqlexec HOME SQL")
-		}
-		db, err := sql.Open("sqlite", filepath.Join(ts.MkAbs(args[0]), office.StoreFile))
-		ts.Check(err)
-		defer db.Close()
-		res, err := db.Exec(args[1])
-		ts.Check(err)
-		if n, _ := res.RowsAffected(); n == 0 {
-			ts.Fatalf("sqlexec: no row changed")
-		}
 	},
 	// mkfifo PATH: make a named pipe.
 	"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -304,6 +290,65 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		out, err := io.ReadAll(io.LimitReader(zr, 64<<20))
 		ts.Check(err)
 		ts.Check(os.WriteFile(ts.MkAbs(args[1]), out, 0o644))
+	},
+	// require PROG...: in CI (VALISE_CI=1), fail unless every PROG is on
+	// the script's PATH: CI installs the tools the interoperability
+	// scripts run, and a script that skipped there would pass without
+	// them. Elsewhere it does nothing, and the script's own
+	// [!exec:PROG] skip says why it stops.
+	"require": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) == 0 {
+			ts.Fatalf("usage: require PROG...")
+		}
+		if !testenv.CI() {
+			return
+		}
+		for _, prog := range args {
+			if _, err := lookPath(ts, prog); err != nil {
+				ts.Fatalf("%v (%s=1: .ci/run installs it, so this is a failure, not a skip)", err, testenv.CIEnv)
+			}
+		}
+	},
+	// sqlexec DB SQL: run SQL statements on the SQLite file DB through the
+	// driver valise links, as someone with the file and any SQLite tool
+	// could. It fails when no row changed: an edit that misses proves
+	// nothing.
+	"sqlexec": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 2 {
+			ts.Fatalf("usage: sqlexec DB SQL")
+		}
+		p := ts.MkAbs(args[0])
+		if _, err := os.Stat(p); err != nil {
+			ts.Fatalf("%v", err) // the driver would create an empty database
+		}
+		db, err := sql.Open("sqlite", "file:"+p)
+		ts.Check(err)
+		defer db.Close()
+		res, err := db.Exec(args[1])
+		ts.Check(err)
+		n, err := res.RowsAffected()
+		ts.Check(err)
+		if n == 0 {
+			ts.Fatalf("sqlexec: no row changed")
+		}
+		ts.Logf("%d rows changed", n)
+	},
+	// glob PATTERN...: succeed when each pattern matches a file; with !,
+	// when none matches any.
+	"glob": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) == 0 {
+			ts.Fatalf("usage: glob PATTERN...")
+		}
+		for _, pat := range args {
+			m, err := filepath.Glob(ts.MkAbs(pat))
+			ts.Check(err)
+			if neg && len(m) > 0 {
+				ts.Fatalf("%s matches %v", pat, m)
+			}
+			if !neg && len(m) == 0 {
+				ts.Fatalf("%s matches no file", pat)
+			}
+		}
 	},
 	// agepq: when the age on the script's PATH is 1.3 or later (it knows
 	// the ML-KEM-768+X25519 hybrid identities valise uses; Debian's 1.1
