@@ -122,6 +122,29 @@ func TestHandlingNeverWidens(t *testing.T) {
 	}
 }
 
+// TestRestrictRedWithoutList: TLP red or amber+strict without
+// releasable_to releases to the originator alone, so restricting it
+// with a handling that releases to other agencies releases to the
+// originator alone, not to those (which would widen it).
+func TestRestrictRedWithoutList(t *testing.T) {
+	for _, tlp := range []string{"red", "amber+strict"} {
+		only := schema.Handling{TLP: tlp, Code: "H2"}
+		listed := schema.Handling{TLP: "clear", Code: "H3", Conditions: []string{"c"}, ReleasableTo: []string{"CARICC", "KZ-NCB"}}
+		for _, h := range []schema.Handling{Restrict(only, listed, "KG-NCB"), Restrict(listed, only, "KG-NCB")} {
+			if h.TLP != tlp || !slices.Equal(h.ReleasableTo, []string{"KG-NCB"}) {
+				t.Errorf("%s without releasable_to restricted by releasable_to CARICC, KZ-NCB gives %s", tlp, schema.HandlingString(h))
+			}
+		}
+		// Idempotent, and unchanged without a list on either side.
+		if h := Restrict(only, only, "KG-NCB"); schema.HandlingString(h) != schema.HandlingString(only) {
+			t.Errorf("Restrict(%s, itself) = %s", schema.HandlingString(only), schema.HandlingString(h))
+		}
+		if h := Restrict(only, schema.Handling{TLP: "amber"}, "KG-NCB"); len(h.ReleasableTo) != 0 || h.TLP != tlp {
+			t.Errorf("Restrict(%s, amber) = %s", schema.HandlingString(only), schema.HandlingString(h))
+		}
+	}
+}
+
 // office is one simulated office's store.
 type office struct {
 	agency  string

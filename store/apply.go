@@ -163,7 +163,9 @@ func (t *Tx) keepRefs(ws []Write) error {
 				}
 			}
 		}
-		if w.Rec.Recalled != nil || w.Rec.Deleted {
+		if w.Rec.Recalled != nil {
+			// A tombstone keeps its properties and travels like the
+			// record: it names what the record named.
 			continue
 		}
 		for _, id := range w.Rec.Refs() {

@@ -183,9 +183,6 @@ func fillRefs(tx *sql.Tx) error {
 			return fmt.Errorf("store holds a malformed record: %w", err)
 		}
 		hs = append(hs, [3]string{schema.HandlingString(r.Handling), r.ID, r.Origin})
-		if r.Deleted {
-			continue
-		}
 		for _, id := range r.Refs() {
 			refs = append(refs, [3]string{id, r.ID, r.Origin})
 		}
