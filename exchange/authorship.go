@@ -10,6 +10,7 @@ import (
 	"valise/bundle"
 	"valise/crypto"
 	"valise/handling"
+	"valise/merge"
 	"valise/proof"
 	"valise/schema"
 	"valise/store"
@@ -112,21 +113,15 @@ func (a *authorship) record(r *schema.Record, proofLine []byte, heldSelf uint64)
 	a.own.Add(h)
 	a.part = append(a.part, store.TreeLeaf{Index: idx, Hash: h})
 	a.mu.Unlock()
-	c := proof.Claim{Author: a.sender, Tree: a.treeID, Index: idx, Salt: salt}
-	if len(r.Version.Alts[merge_KeyHandling]) > 0 {
-		c.HV = schema.HandlingString(r.Handling)
-	}
-	out = append(out, c)
+	out = append(out, proof.Claim{Author: a.sender, Tree: a.treeID, Index: idx, Salt: salt})
 	return out, nil
 }
-
-const merge_KeyHandling = "@handling"
 
 // checkHandlingAuthor refuses a version whose handling was widened by an
 // office other than the record's origin: a handling written by another
 // office may only be as restrictive as the origin's, or more.
 func checkHandlingAuthor(r *schema.Record, originHandling string) error {
-	dot := r.Version.Props[merge_KeyHandling]
+	dot := r.Version.Props[merge.KeyHandling]
 	author, _, _ := strings.Cut(dot, ":")
 	if dot == "" || author == r.Origin {
 		return nil

@@ -25,6 +25,7 @@ import (
 	"valise/handling"
 	"valise/ingest"
 	"valise/internal/officetest"
+	"valise/internal/testenv"
 	"valise/merge"
 	"valise/office"
 	"valise/schema"
@@ -33,7 +34,6 @@ import (
 
 var (
 	handlingHistories = flag.Int("handling-histories", 200, "random histories for TestHandlingProperty")
-	handlingSeed      = flag.Int64("seed", 0, "seed of TestHandlingProperty: history h runs with seed+h (0: from the clock)")
 	handlingKeepGoing = flag.Bool("handling-keep-going", false, "TestHandlingProperty: after a failed history, run the others too")
 )
 
@@ -85,10 +85,8 @@ func TestHandlingProperty(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short: the property test of handling runs in the full suite")
 	}
-	seed := *handlingSeed
-	if seed == 0 {
-		seed = time.Now().UnixNano() % 1_000_000_000
-	}
+	// History h runs with seed+h (-seed, from internal/testenv).
+	seed := testenv.Seed(t) % 1_000_000_000
 	n := *handlingHistories
 	t.Logf("seed %d, %d histories (replay one: -seed N -handling-histories 1)", seed, n)
 	base := propTempDir(t)
@@ -548,7 +546,11 @@ func (p *propHist) checkValues(where string, r *schema.Record) {
 			want = append(want, w.dot)
 			vals[w.dot] = w.vals
 		}
-		if d := r.Version.Props[key]; d != "" {
+		// Concurrent handlings are all in alts, the shown one too (its
+		// stamp is also in props): each as its change wrote it.
+		d := r.Version.Props[key]
+		inAlts := slices.ContainsFunc(r.Version.Alts[key], func(a schema.Alt) bool { return a.Dot == d })
+		if d != "" && !(key == merge.KeyHandling && inAlts) {
 			got = append(got, d)
 			if key != merge.KeyHandling && !slices.Equal(merge.Value(r, key), vals[d]) {
 				p.fatalf("%s: record %s shows %s = %q, stamped %s, which wrote %q", where, r.Key(), key, merge.Value(r, key), d, vals[d])
@@ -556,7 +558,7 @@ func (p *propHist) checkValues(where string, r *schema.Record) {
 		}
 		for _, alt := range r.Version.Alts[key] {
 			got = append(got, alt.Dot)
-			if key != merge.KeyHandling && !slices.Equal(alt.Values, vals[alt.Dot]) {
+			if !slices.Equal(alt.Values, vals[alt.Dot]) {
 				p.fatalf("%s: record %s keeps the candidate %q of %s, stamped %s, which wrote %q", where, r.Key(), alt.Values, key, alt.Dot, vals[alt.Dot])
 			}
 		}
@@ -684,10 +686,12 @@ func (p *propHist) check() {
 	}
 }
 
-// checkStub checks that a recall stub holds nothing of the record.
+// checkStub checks that a recall stub holds nothing of the record (but
+// its handling, concurrent candidates of it included).
 func (p *propHist) checkStub(i int, r *schema.Record) {
 	me := p.names[i]
-	if len(r.Properties) > 0 || len(r.Version.Alts) > 0 || r.Evaluation != nil || len(r.Extra) > 0 {
+	otherAlts := len(r.Version.Alts) > 1 || len(r.Version.Alts) == 1 && r.Version.Alts[merge.KeyHandling] == nil
+	if len(r.Properties) > 0 || otherAlts || r.Evaluation != nil || len(r.Extra) > 0 {
 		p.fatalf("%s holds a recall stub of %s with content: %s", me, r.Key(), r.AppendCanonical(nil))
 	}
 	hist, err := p.offs[i].Store.History(r.Key())
@@ -1325,8 +1329,11 @@ func (p *propHist) forge(i int) bool {
 	}
 	p.logf("%s forges a bundle giving %s %s (%s)", me, p.names[j], r.Key(), normHandling(r.Handling))
 	_, err = Import(p.offs[j], path, false)
+	// Refused whole: for its handling, or, when the record is another
+	// office's, first for lack of that office's proof of authorship (the
+	// forger cannot sign another office's versions).
 	var be *bundle.Error
-	if !errors.As(err, &be) || be.Check != "handling" {
+	if !errors.As(err, &be) || (be.Check != "handling" && !(be.Check == "authorship" && r.Origin != me)) {
 		p.fatalf("%s imported a bundle from %s giving it %s, which %s may not give it (%s): %v", p.names[j], me, r.Key(), me, normHandling(r.Handling), err)
 	}
 	after := p.snap(j)

@@ -177,6 +177,10 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 	}
 	defer rr.Close()
 	now := o.Now().UTC().Format(time.RFC3339)
+	stubsHeld, err := o.Store.Recalled()
+	if err != nil {
+		return rep, err
+	}
 	err = o.Store.Update(func(tx *store.Tx) error {
 		// Checked again under the write lock: another valise importing
 		// the same bundle at the same moment must not make it land twice.
@@ -196,8 +200,9 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		// is committed before the reader has read the whole bundle and
 		// every check passed.
 		m := &merger{o: o, tx: tx, rep: rep, now: now, created: h.Created,
-			auth: newAuthorship(o.Agency(), h.Sender, rr.Manifest, h.ID.String()),
-			c:    store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
+			auth:  newAuthorship(o.Agency(), h.Sender, rr.Manifest, h.ID.String()),
+			stubs: stubsHeld > 0,
+			c:     store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
 		p, err := startPipeline(rr, carrier, o.Store, m)
 		if err != nil {
 			return err

@@ -215,6 +215,7 @@ type merger struct {
 	now     string
 	created time.Time // the bundle's, for the handling rules
 	auth    *authorship
+	stubs   bool // the store holds recall stubs
 	ends    endpoints
 	recalls []recallOf // the records this import recalled, for recallDependents
 }
@@ -261,7 +262,7 @@ func (m *merger) recallDependents() error {
 					who = b
 				}
 			}
-			ws = append(ws, store.Write{Rec: r.Stub(who, m.now), Held: hs, Purge: true})
+			ws = append(ws, store.Write{Rec: r.Stub(who, r.Version.At), Held: hs, Purge: true})
 			m.recalls = append(m.recalls, recallOf{r.ID, who})
 		}
 		m.rep.Recalled += len(ws)
@@ -296,6 +297,27 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		return err
 	}
 	agency := m.o.Agency()
+	// Content that names records this office holds only as recall stubs
+	// stays a stub itself (a passport of a recalled person).
+	stubbed := func(*schema.Record) bool { return false }
+	if m.stubs {
+		var ids []string
+		for _, r := range b.recs {
+			ids = append(ids, r.Refs()...)
+		}
+		only, err := hr.StubbedIDs(ids)
+		if err != nil {
+			return err
+		}
+		stubbed = func(r *schema.Record) bool {
+			for _, id := range r.Refs() {
+				if only[id] {
+					return r.Recalled == nil
+				}
+			}
+			return false
+		}
+	}
 	for i, rec := range b.recs {
 		hs := held[i]
 		// Every version is its authors', checked before anything else
@@ -339,7 +361,20 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			}
 		}
 		var res merge.Result
-		if hs == nil {
+		if hs != nil && hs.Recalled && rec.Recalled == nil && descendsFromStub(rec, hs, agency) {
+			// Content for a record held as a recall stub, newer than the
+			// stub: the stub holds nothing, so the version that comes is
+			// taken as it is (the stub's vector would claim to have
+			// seen, and dropped, what it only purged). This office's own
+			// count stays what it was, so that its next change takes a
+			// new stamp.
+			r := rec
+			if hs.Vector[agency] > rec.Version.Vector[agency] {
+				r = rec.Clone()
+				r.Version.Vector[agency] = hs.Vector[agency]
+			}
+			res = merge.Result{Kind: merge.Updated, Record: r}
+		} else if hs == nil {
 			res = merge.Merge(nil, rec)
 		} else if r, ok := merge.Quick(hs.Vector, hs.Body, rec, b.lines[i]); ok {
 			res = r
@@ -358,14 +393,15 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		if err != nil {
 			return err
 		}
-		if !mayHold(res.Record, agency) || (res.Record.Recalled != nil && rec.Recalled != nil) {
+		if !mayHold(res.Record, agency) || (res.Record.Recalled != nil && rec.Recalled != nil) || stubbed(res.Record) {
 			// This office may no longer hold the record: it keeps the
 			// recall stub, and nothing of what the record said.
-			by := res.Record.Origin
+			// The stub of a version is the same wherever it is made.
+			by, at := res.Record.Origin, res.Record.Version.At
 			if rec.Recalled != nil {
-				by = rec.Recalled.By
+				by, at = rec.Recalled.By, rec.Recalled.At
 			}
-			stub := res.Record.Stub(by, m.now)
+			stub := res.Record.Stub(by, at)
 			var sc []proof.Claim
 			for _, c := range rc {
 				if c2, ok := proof.Carry(res.Record, stub, c); ok {
@@ -626,4 +662,17 @@ func resultClaims(self string, res, in *schema.Record, inClaims []proof.Claim, h
 		}
 	}
 	return out, nil
+}
+
+// descendsFromStub reports whether rec has seen every change the stub hs
+// has, but this office's own (which the recall purged).
+func descendsFromStub(rec *schema.Record, hs *store.Stored, self string) bool {
+	vv := make(map[string]uint64, len(hs.Vector))
+	for a, n := range hs.Vector {
+		if a != self {
+			vv[a] = n
+		}
+	}
+	o := merge.Compare(rec.Version.Vector, vv)
+	return o == merge.After || o == merge.Equal
 }

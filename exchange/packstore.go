@@ -18,15 +18,15 @@ func (p *packer) fromStore() error {
 	var batch []packItem
 	err := p.o.Store.ChangedFor(p.since, p.to, func(r *schema.Record, body, claims []byte, held []store.Held) error {
 		vh := schema.VersionHash(body)
-		it := packItem{rec: r, need: make([]bool, len(p.to)), holds: make([]bool, len(p.to))}
+		it := packItem{rec: r, need: make([]bool, len(p.to)), held: make([]string, len(p.to))}
 		look := false
 		for i := range p.to {
 			it.need[i] = p.opts.All || held[i].VHash != vh || p.unacked[i][held[i].Bundle]
-			it.holds[i] = held[i].VHash != ""
+			it.held[i] = held[i].VHash
 			// A recipient that holds this very version needs nothing,
 			// unless it may no longer hold it (a record it names was
 			// narrowed: route tells).
-			look = look || it.need[i] || it.holds[i]
+			look = look || it.need[i] || it.held[i] != ""
 		}
 		if !look {
 			return nil
@@ -52,10 +52,11 @@ func (p *packer) fromStore() error {
 
 // packItem is one record on its way to the bundles.
 type packItem struct {
-	rec         *schema.Record
-	line        []byte
-	claims      []byte
-	need, holds []bool
+	rec    *schema.Record
+	line   []byte
+	claims []byte
+	need   []bool
+	held   []string // the version hash each recipient holds, "" for none
 }
 
 // routeBatch routes a batch of records, after looking up the records
@@ -79,7 +80,7 @@ func (p *packer) routeBatch(batch []packItem) error {
 				may[i] = why
 			}
 		}
-		if err := p.route(it.rec, it.rec.Key(), it.line, it.claims, may, it.need, it.holds, refHold); err != nil {
+		if err := p.route(it.rec, it.rec.Key(), it.line, it.claims, may, it.need, it.held, refHold); err != nil {
 			return err
 		}
 	}

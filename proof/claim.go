@@ -16,18 +16,14 @@ import (
 // tree ID (a bundle in which the author signed it), at Index, salted with
 // Salt. Extras are the author's items the record no longer holds (another
 // office's later change replaced them, or a recall stub dropped them):
-// the leaf commits to them, the record cannot show them. HV, when the
-// record holds concurrent handling candidates, is the handling the
-// author's winning @handling item wrote (the record shows the most
-// restrictive combination, not it). Handling, for the origin's claim, is
-// the handling its leaf commits to when it differs from the record's.
+// the leaf commits to them, the record cannot show them. Handling is the
+// handling the leaf commits to when it differs from the record's.
 type Claim struct {
 	Author   string      `json:"a"`
 	Tree     string      `json:"t"`
 	Index    uint64      `json:"i"`
 	Salt     []byte      `json:"s"`
 	Extras   []ItemEntry `json:"x,omitempty"`
-	HV       string      `json:"hv,omitempty"`
 	Handling string      `json:"h,omitempty"`
 }
 
@@ -112,14 +108,7 @@ func LeafFor(r *schema.Record, c *Claim) (*Leaf, error) {
 	if c.Handling != "" {
 		l.Handling = c.Handling
 	}
-	concurrentHandling := len(r.Version.Alts[keyHandling]) > 0
 	for _, it := range Items(r, c.Author) {
-		if it.Key == keyHandling && concurrentHandling && it.Dot == r.Version.Props[keyHandling] {
-			if c.HV == "" {
-				return nil, fmt.Errorf("%w: record %s: %s's handling among concurrent ones, without the value it wrote", ErrProof, r.Key(), c.Author)
-			}
-			it.Values = []string{c.HV}
-		}
 		l.Items = append(l.Items, ItemEntry{Key: it.Key, Dot: it.Dot, Hash: ItemHash(c.Salt, it)})
 	}
 	for _, x := range c.Extras {
@@ -297,25 +286,11 @@ func Carry(from, to *schema.Record, c Claim) (Claim, bool) {
 	}
 	out := c
 	out.Extras = slices.Clone(c.Extras)
-	fromConcurrent := len(from.Version.Alts[keyHandling]) > 0
 	for _, it := range Items(from, c.Author) {
-		if it.Key == keyHandling && it.Dot == from.Version.Props[keyHandling] {
-			// The handling item: the value the author wrote, which the
-			// record shows only while no concurrent candidate is there.
-			if !fromConcurrent {
-				out.HV = it.Values[0]
-			}
-		}
 		if have[[2]string{it.Key, it.Dot}] {
 			continue
 		}
-		if it.Key == keyHandling && it.Dot == from.Version.Props[keyHandling] && out.HV != "" {
-			it.Values = []string{out.HV}
-		}
 		out.Extras = append(out.Extras, ItemEntry{Key: it.Key, Dot: it.Dot, Hash: ItemHash(c.Salt, it)})
-	}
-	if len(to.Version.Alts[keyHandling]) == 0 || dotAgency(to.Version.Props[keyHandling]) != c.Author {
-		out.HV = "" // needed only for a winning handling among concurrent ones
 	}
 	// The handling the leaf commits to, when the record shows another.
 	if out.Handling == "" {

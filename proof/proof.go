@@ -111,13 +111,16 @@ func value(r *schema.Record, k string) []string {
 	return r.Properties[k]
 }
 
-// Items returns the items of agency in r, sorted by key and stamp. The
-// value of @handling is the one the stamp's change wrote: for the value
-// the record shows it is handlingShown's argument when the record holds
-// concurrent handling candidates (see Leaf), else the record's own.
+// Items returns the items of agency in r, sorted by key and stamp. When
+// a record holds concurrent handlings, each is in its alternatives as its
+// change wrote it (the one shown too): the value the record shows, their
+// combination, is nobody's item.
 func Items(r *schema.Record, agency string) []Item {
 	var out []Item
 	for k, dot := range r.Version.Props {
+		if k == keyHandling && slices.ContainsFunc(r.Version.Alts[k], func(a schema.Alt) bool { return a.Dot == dot }) {
+			continue
+		}
 		if dotAgency(dot) == agency {
 			out = append(out, Item{Key: k, Dot: dot, Values: value(r, k)})
 		}
