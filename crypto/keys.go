@@ -13,6 +13,8 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/edwards25519"
+
+	"valise/internal/publish"
 )
 
 // Sentinel errors.
@@ -136,26 +138,13 @@ func encryptPassphrase(data []byte, passphrase string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// writeSecret creates path with O_EXCL and mode 0600 and syncs it.
+// writeSecret publishes path new, whole and synced, with mode 0600.
 func writeSecret(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s: %w", path, ErrExist)
-		}
-		return err
+	err := publish.WriteFile(path, data, publish.Options{Mode: 0o600})
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s: %w", path, ErrExist)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return err
 }
 
 const maxSecretFile = 64 << 10

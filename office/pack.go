@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -17,6 +16,7 @@ import (
 
 	"valise/bundle"
 	"valise/crypto"
+	"valise/internal/publish"
 	"valise/schema"
 	"valise/store"
 )
@@ -53,8 +53,10 @@ func versionHash(canonical []byte) string {
 // versions the recipients do not hold yet (changed since the last bundle
 // to them, and not received from them as they are), withholding what
 // their handling keeps from them. The file appears only when complete
-// (temporary file, fsync, link into place): a failed pack leaves nothing,
-// and an existing file is never replaced.
+// (internal/publish: temporary file, fsync, rename that never replaces),
+// and only inside the transaction that records its sequence numbers: a
+// failed pack leaves no file and uses up no sequence number, and an
+// existing file is never replaced.
 func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	if len(opts.To) == 0 {
 		return nil, errors.New("pack needs at least one --to recipient")
@@ -81,6 +83,11 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		}
 		cards = append(cards, c)
 		hybrid = hybrid && c.HasHybrid()
+	}
+	// A pack killed earlier may have left a bundle published but not
+	// recorded: record it before numbering this one.
+	if err := o.recoverPacks(); err != nil {
+		return nil, err
 	}
 	rep := &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}}
 	enc := bundle.EncryptionHybrid
@@ -176,22 +183,16 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	if out == "" {
 		out = fmt.Sprintf("%s-%s-%s.valise", o.Agency(), h.Created.Format("20060102"), h.ID.String()[:8])
 	}
-	dir := filepath.Dir(out)
-	tmp, err := os.CreateTemp(dir, ".valise-pack-*.tmp")
+	// Work files (sort runs, the list of what was sent) stay in the home,
+	// not on the destination stick. A bundle is encrypted and signed: it
+	// is meant to travel, so it gets ordinary file permissions.
+	dir := o.Home
+	pub, err := publish.Create(out, publish.Options{Mode: 0o644, WorkDir: o.Home, Note: packNote(h)})
 	if err != nil {
 		return nil, fmt.Errorf("creating the output: %w", err)
 	}
-	done, linked := false, false
-	defer func() {
-		if !done {
-			tmp.Close()
-			os.Remove(tmp.Name())
-			if linked {
-				os.Remove(out)
-			}
-		}
-	}()
-	w, err := bundle.NewWriter(tmp, h, signer.Signing, recips, bundle.WithReceipts(receipts), bundle.WithStatements(statements))
+	defer pub.Abort()
+	w, err := bundle.NewWriter(pub, h, signer.Signing, recips, bundle.WithReceipts(receipts), bundle.WithStatements(statements))
 	if err != nil {
 		return nil, err
 	}
@@ -254,22 +255,7 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	// A bundle is encrypted and signed: it is meant to travel, so it gets
-	// ordinary file permissions rather than CreateTemp's 0600.
-	if err := tmp.Chmod(0o644); err != nil {
-		return nil, err
-	}
-	if err := tmp.Sync(); err != nil {
-		return nil, err
-	}
-	st, err := tmp.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, err
-	}
-	rep.File, rep.Header, rep.Records, rep.Size = out, h, w.Records(), st.Size()
+	rep.File, rep.Header, rep.Records, rep.Size = out, h, w.Records(), pub.Size()
 	rep.PayloadSHA = hex.EncodeToString(w.PayloadHash())
 	if opts.Input != nil || carrierOnly {
 		highWater = 0 // such a bundle says nothing of what the store holds
@@ -306,31 +292,17 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		if err := tx.Audit("pack", fmt.Sprintf("bundle %s to %s: %d records, payload %s", h.ID, strings.Join(to, ","), rep.Records, rep.PayloadSHA)); err != nil {
 			return err
 		}
-		// The sequence numbers are recorded as used before the file
-		// appears: a pack killed in between leaves a gap the recipient
-		// reports (and --resend fills), never one number on two bundles.
-		if _, err := os.Lstat(out); err == nil {
-			return fmt.Errorf("%s already exists; valise does not overwrite it", out)
-		}
-		return nil
+		// The file is published inside the transaction that records its
+		// sequence numbers: when publishing fails they roll back, and when
+		// the commit fails the deferred Abort removes the file. A pack
+		// killed between the two leaves its journal entry, which the next
+		// pack's recoverPacks turns into the ledger entries.
+		return pub.Publish()
 	})
 	if err != nil {
 		return nil, err
 	}
-	if err := os.Link(tmp.Name(), out); err != nil {
-		msg := fmt.Sprintf("not published: %v", err)
-		if errors.Is(err, os.ErrExist) {
-			msg = out + " appeared meanwhile; not published"
-		}
-		o.Store.Update(func(tx *store.Tx) error {
-			return tx.Audit("pack failed", fmt.Sprintf("bundle %s: %s; its sequence numbers stay used", h.ID, msg))
-		})
-		return nil, fmt.Errorf("publishing %s: %w (bundle %s was recorded as sent; valise pack --resend sends its records again)", out, err, h.ID)
-	}
-	linked = true
-	os.Remove(tmp.Name())
-	done = true
-	syncDir(dir)
+	pub.Done()
 	return rep, nil
 }
 

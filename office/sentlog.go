@@ -2,14 +2,17 @@ package office
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // sentLog keeps the ids and version hashes that went in a bundle being
-// packed, in a temporary file beside the output, until they are written
+// packed, in a temporary file in the office's home, until they are written
 // to the peer state with the ledger entry.
 type sentLog struct {
 	f *os.File
@@ -30,13 +33,22 @@ func (s *sentLog) add(id, vhash string) error {
 	s.w.WriteString(id)
 	s.w.WriteByte(' ')
 	s.w.WriteString(vhash)
-	return s.w.WriteByte('\n')
+	return s.fail(s.w.WriteByte('\n'))
+}
+
+// fail says which disk is full: the list lives in the office's home,
+// beside the store.
+func (s *sentLog) fail(err error) error {
+	if errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("the disk holding the store is full (%s): %w", filepath.Dir(s.f.Name()), err)
+	}
+	return err
 }
 
 // each hands the notes back in batches of at most n.
 func (s *sentLog) each(n int, fn func(ids, vhashes []string) error) error {
 	if err := s.w.Flush(); err != nil {
-		return err
+		return s.fail(err)
 	}
 	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
 		return err

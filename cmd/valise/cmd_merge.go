@@ -3,11 +3,11 @@ package main
 import (
 	"fmt"
 	"html/template"
-	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
 
+	"valise/internal/publish"
 	"valise/merge"
 	"valise/office"
 	"valise/schema"
@@ -170,7 +170,7 @@ func init() {
 				views = append(views, conflictView{c, r, h})
 			}
 			if o.html != "" {
-				if err := writeConflictsHTML(o.html, e.office.Agency(), views); err != nil {
+				if err := writeConflictsHTML(o.html, e.office.Home, e.office.Agency(), views); err != nil {
 					return err
 				}
 			}
@@ -218,7 +218,9 @@ func init() {
 		}})
 }
 
-func writeConflictsHTML(path, agency string, views []conflictView) error {
+// writeConflictsHTML publishes the page at path (0600: it shows record
+// content), never replacing a file; work is the office's home.
+func writeConflictsHTML(path, work, agency string, views []conflictView) error {
 	type cell struct {
 		Agency, Change string
 		Values         []string
@@ -245,22 +247,15 @@ func writeConflictsHTML(path, agency string, views []conflictView) error {
 		}
 		rows = append(rows, r)
 	}
-	f, err := os.CreateTemp(dirOf(path), ".valise-html-*.tmp")
+	f, err := publish.Create(path, publish.Options{Mode: 0o600, WorkDir: work})
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
+	defer f.Abort()
 	if err := conflictsPage.Execute(f, map[string]any{"Agency": agency, "Rows": rows}); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
+	return f.Commit()
 }
 
 var conflictsPage = template.Must(template.New("conflicts").Parse(`<!DOCTYPE html>
