@@ -12,6 +12,7 @@ import (
 	"valise/merge"
 	"valise/schema"
 	"valise/store"
+	"valise/volume"
 )
 
 // ImportReport tells what importing one bundle did.
@@ -33,6 +34,9 @@ type ImportReport struct {
 	KeyNotes                   []string // keyring statements applied
 	Skipped                    int      // records not imported (a revocation carrier)
 	DryRun                     bool
+	// Volumes, for a bundle read from volumes: what was missing, damaged
+	// and rebuilt.
+	Volumes *volume.Report
 }
 
 // MaxSequenceJump is how far ahead of the last bundle received from a peer
@@ -63,11 +67,16 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 		}
 		return rep, err
 	}
-	f, err := os.Open(path)
+	f, set, done, err := openBundle(path, true)
 	if err != nil {
+		var be *bundle.Error
+		if errors.As(err, &be) {
+			return refuse(nil, err) // volumes that cannot be rebuilt
+		}
 		return rep, err
 	}
-	defer f.Close()
+	defer done()
+	defer func() { rep.Volumes = volumeNote(set) }()
 	r, err := bundle.Open(f)
 	if err != nil {
 		return refuse(nil, err)
@@ -316,18 +325,25 @@ func (o *Office) BundleFiles(dir string) (bundles []string, skipped []string, er
 		seq    uint64
 	}
 	var items []item
+	seenSets := map[string]bool{}
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		f, err := os.Open(p)
+		if id := VolumeSet(p); id != "" {
+			if seenSets[id] {
+				continue // the set is read once, through its first volume
+			}
+			seenSets[id] = true
+		}
+		f, _, done, err := openBundle(p, false)
 		if err != nil {
 			skipped = append(skipped, p)
 			continue
 		}
 		r, err := bundle.Open(f)
-		f.Close()
+		done()
 		if err != nil {
 			skipped = append(skipped, p)
 			continue

@@ -16,7 +16,6 @@ import (
 
 	"valise/bundle"
 	"valise/crypto"
-	"valise/internal/publish"
 	"valise/schema"
 	"valise/store"
 )
@@ -28,6 +27,12 @@ type PackOptions struct {
 	Resend bool       // also send again what went in bundles the recipients never acknowledged
 	Input  *PackInput // when not nil, pack this file's records instead of the store's
 	Output string     // file to create; "" for a default name in the current directory
+	// VolumeSize, when not 0, splits the bundle into volumes of at most
+	// this many bytes (package volume) named after Output. Without it a
+	// bundle bound for a FAT file system is split only when it would pass
+	// 4 GiB.
+	VolumeSize int64
+	Parity     int // parity volumes in percent of the data volumes; -1 for DefaultParity
 }
 
 // PackReport tells what Pack wrote.
@@ -40,6 +45,7 @@ type PackReport struct {
 	Withheld   map[string]map[string]int // recipient → reason → count
 	Statements []string                  // keyring statements carried ("rotate KEY", …)
 	Receipts   map[string]string         // recipient → the sequences acknowledged to it
+	Volumes    []string                  // the volume files, when the bundle was split
 	Note       string
 }
 
@@ -187,11 +193,11 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	// not on the destination stick. A bundle is encrypted and signed: it
 	// is meant to travel, so it gets ordinary file permissions.
 	dir := o.Home
-	pub, err := publish.Create(out, publish.Options{Mode: 0o644, WorkDir: o.Home, Note: packNote(h)})
+	pub, err := o.newPackOutput(out, h, opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating the output: %w", err)
 	}
-	defer pub.Abort()
+	defer pub.abort()
 	w, err := bundle.NewWriter(pub, h, signer.Signing, recips, bundle.WithReceipts(receipts), bundle.WithStatements(statements))
 	if err != nil {
 		return nil, err
@@ -255,7 +261,10 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	rep.File, rep.Header, rep.Records, rep.Size = out, h, w.Records(), pub.Size()
+	if err := pub.finish(); err != nil {
+		return nil, err
+	}
+	rep.File, rep.Header, rep.Records, rep.Size, rep.Volumes = out, h, w.Records(), pub.size(), pub.files()
 	rep.PayloadSHA = hex.EncodeToString(w.PayloadHash())
 	if opts.Input != nil || carrierOnly {
 		highWater = 0 // such a bundle says nothing of what the store holds
@@ -297,12 +306,12 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 		// the commit fails the deferred Abort removes the file. A pack
 		// killed between the two leaves its journal entry, which the next
 		// pack's recoverPacks turns into the ledger entries.
-		return pub.Publish()
+		return pub.publish()
 	})
 	if err != nil {
 		return nil, err
 	}
-	pub.Done()
+	pub.done()
 	return rep, nil
 }
 

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 
 	"valise/crypto"
@@ -18,15 +20,18 @@ import (
 	"valise/office"
 	"valise/schema"
 	"valise/store"
+	"valise/volume"
 )
 
 type packOptions struct {
-	to     []string
-	all    bool
-	resend bool
-	input  string
-	format string
-	output string
+	to         []string
+	all        bool
+	resend     bool
+	input      string
+	format     string
+	output     string
+	volumeSize string
+	parity     string
 }
 
 func (o *packOptions) AddFlags(fs *pflag.FlagSet) {
@@ -36,6 +41,24 @@ func (o *packOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.input, "input", "", "pack the records of FILE (valise JSON lines or FtM) instead of the store's")
 	fs.StringVar(&o.format, "format", "", "format of --input (jsonl, ftm, csv; default: detect)")
 	fs.StringVarP(&o.output, "output", "o", "", "bundle file to create (default AGENCY-DATE-ID.valise)")
+	fs.StringVar(&o.volumeSize, "volume-size", "", "split the bundle into volumes of at most SIZE (650M, 4GiB, bytes) with Reed-Solomon parity; automatic below 4 GiB on FAT")
+	fs.StringVar(&o.parity, "parity", "10%", "parity volumes as a share of the data volumes (e.g. 10%, 50%, 0 for none)")
+}
+
+// parseVolumeFlags reads --volume-size and --parity.
+func (o *packOptions) parseVolumeFlags() (size int64, parity int, err error) {
+	if o.volumeSize != "" {
+		n, err := humanize.ParseBytes(o.volumeSize)
+		if err != nil || n > 1<<62 {
+			return 0, 0, usagef("--volume-size %q: not a size (650M, 4GiB, 1000000)", o.volumeSize)
+		}
+		size = int64(n)
+	}
+	p, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(o.parity), "%")))
+	if err != nil || p < 0 || p > 100 {
+		return 0, 0, usagef("--parity %q: a percentage from 0%% to 100%%", o.parity)
+	}
+	return size, p, nil
 }
 
 func init() {
@@ -51,7 +74,11 @@ func init() {
 					return &fs.PathError{Op: "create", Path: o.output, Err: errNoOverwrite}
 				}
 			}
-			opts := office.PackOptions{To: o.to, All: o.all, Resend: o.resend, Output: o.output}
+			volSize, parity, err := o.parseVolumeFlags()
+			if err != nil {
+				return err
+			}
+			opts := office.PackOptions{To: o.to, All: o.all, Resend: o.resend, Output: o.output, VolumeSize: volSize, Parity: parity}
 			if o.input != "" {
 				f, err := os.Open(o.input)
 				if err != nil {
@@ -69,9 +96,16 @@ func init() {
 				return printJSON(e.stdout, map[string]any{"file": rep.File, "bundle": rep.Header.ID.String(),
 					"recipients": rep.Header.Recipients, "records": rep.Records, "bytes": rep.Size,
 					"payload_hash": rep.PayloadSHA, "withheld": rep.Withheld, "note": rep.Note,
-					"statements": rep.Statements, "receipts": rep.Receipts, "signer": rep.Header.SenderKey})
+					"statements": rep.Statements, "receipts": rep.Receipts, "signer": rep.Header.SenderKey, "volumes": rep.Volumes})
 			}
-			fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", rep.Records, rep.File, rep.Size)
+			if len(rep.Volumes) > 0 {
+				fmt.Fprintf(e.stdout, "packed %d records into a bundle of %d bytes in %d volumes\n", rep.Records, rep.Size, len(rep.Volumes))
+				for _, v := range rep.Volumes {
+					fmt.Fprintf(e.stdout, "  volume     %s\n", v)
+				}
+			} else {
+				fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", rep.Records, rep.File, rep.Size)
+			}
 			fmt.Fprintf(e.stdout, "  bundle     %s\n", rep.Header.ID)
 			for _, r := range rep.Header.Recipients {
 				fmt.Fprintf(e.stdout, "  to         %s (key %s), sequence %d\n", r.Agency, r.Fingerprint, r.Sequence)
@@ -133,7 +167,42 @@ type verifyJSON struct {
 	PayloadSHA256 string            `json:"payload_hash,omitempty"`
 	Schema        string            `json:"schema,omitempty"`
 	Encryption    string            `json:"encryption,omitempty"`
+	Volumes       *volumesJSON      `json:"volumes,omitempty"`
 	Extra         map[string]string `json:"-"`
+}
+
+// volumesJSON tells what reading a bundle from volumes found and rebuilt.
+type volumesJSON struct {
+	Set           string           `json:"set"`
+	Volumes       int              `json:"volumes"`
+	Needed        int              `json:"needed"`
+	Missing       []string         `json:"missing,omitempty"`
+	Damaged       map[string][]int `json:"damaged_blocks,omitempty"`
+	BlockSize     int              `json:"block_size"`
+	RebuiltBlocks int64            `json:"rebuilt_blocks"`
+	Problems      []string         `json:"problems,omitempty"`
+}
+
+func volumesOf(r *volume.Report) *volumesJSON {
+	if r == nil {
+		return nil
+	}
+	return &volumesJSON{Set: r.Set, Volumes: r.Volumes, Needed: r.Data, Missing: r.Missing, Damaged: r.Damaged,
+		BlockSize: r.BlockSize, RebuiltBlocks: r.RebuiltBlocks, Problems: r.Problems}
+}
+
+// printVolumes says what a set of volumes lacked and what was rebuilt.
+func printVolumes(w io.Writer, r *volume.Report) {
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(w, "  volumes     %s\n", schema.Printable(r.String()))
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  volumes     %s\n", schema.Printable(p))
+	}
+	if r.RebuiltBlocks > 0 {
+		fmt.Fprintf(w, "  repaired    %d blocks of %d bytes rebuilt from parity\n", r.RebuiltBlocks, r.BlockSize)
+	}
 }
 
 type recipientJSON struct {
@@ -178,7 +247,7 @@ func init() {
 			}
 			var first error
 			var out []verifyJSON
-			for _, path := range args {
+			for _, path := range office.OneVolumePerSet(args) {
 				v := office.Verify(path, kr)
 				j := verdictJSON(v)
 				out = append(out, j)
@@ -205,7 +274,7 @@ type silent struct{ error }
 func (s silent) Unwrap() error { return s.error }
 
 func verdictJSON(v *office.Verdict) verifyJSON {
-	j := verifyJSON{File: v.File, OK: v.OK()}
+	j := verifyJSON{File: v.File, OK: v.OK(), Volumes: volumesOf(v.Volumes)}
 	if v.Err != nil {
 		j.Error, j.Check = v.Err.Error(), checkOf(v.Err)
 	}
@@ -236,6 +305,7 @@ func printVerdict(e *env, v *office.Verdict) {
 	if t := v.Trailer; t != nil {
 		fmt.Fprintf(w, "  records     %d\n  payload     %d bytes at offset %d, hash %s\n", t.Records, t.PayloadLength, v.PayloadOffset, v.PayloadSHA())
 	}
+	printVolumes(w, v.Volumes)
 	if v.Err != nil {
 		fmt.Fprintf(w, "  verdict     FAILED: %s\n", schema.Sanitize(v.Err.Error()))
 		return
@@ -275,6 +345,7 @@ type importJSON struct {
 	Missing       []office.Gap `json:"missing,omitempty"`
 	KeyNotes      []string     `json:"keyring,omitempty"`
 	DryRun        bool         `json:"dry_run,omitempty"`
+	Volumes       *volumesJSON `json:"volumes,omitempty"`
 }
 
 func init() {
@@ -304,11 +375,12 @@ func init() {
 				}
 				files = append(files, b...)
 			}
+			files = office.OneVolumePerSet(files)
 			var first error
 			var out []importJSON
 			for _, f := range files {
 				rep, err := e.office.Import(f, o.dryRun)
-				j := importJSON{File: f, OK: err == nil, DryRun: o.dryRun, Records: rep.Records}
+				j := importJSON{File: f, OK: err == nil, DryRun: o.dryRun, Records: rep.Records, Volumes: volumesOf(rep.Volumes)}
 				if h := rep.Header; h != nil {
 					j.Bundle, j.Sender = h.ID.String(), h.Sender
 					if r, ok := h.Recipient(e.office.Agency()); ok {
@@ -360,6 +432,7 @@ func printImport(e *env, rep *office.ImportReport, err error) {
 		}
 		fmt.Fprintf(w, "  bundle      %s from %s, sequence %d, created %s\n", h.ID, h.Sender, seq, h.Created.Format(time.RFC3339))
 	}
+	printVolumes(w, rep.Volumes)
 	if err != nil {
 		fmt.Fprintf(w, "  REFUSED     %s\n  store unchanged\n", schema.Sanitize(err.Error()))
 		return
