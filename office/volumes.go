@@ -106,4 +106,3 @@ func volumeNote(s *volume.Set) *volume.Report {
 	}
 	return s.Report()
 }
-
