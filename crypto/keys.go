@@ -165,8 +165,9 @@ const ageMagic = "age-encryption.org/v1\n"
 
 // readSecret reads a secret file and decrypts it with passphrase when it
 // is passphrase-protected. It refuses a file that others could read or
-// replace: a mode wider than 0600, an owner other than the user running
-// valise, a symbolic link (checked on the open file, so that the file
+// replace: a mode wider than 0600 or, on Windows, an access control list
+// that lets others in (checkACL); an owner other than the user running
+// valise; a symbolic link (checked on the open file, so that the file
 // checked is the file read) or anything but a regular file.
 func readSecret(path string, passphrase func() (string, error)) ([]byte, error) {
 	f, err := openSecret(path)
@@ -181,10 +182,9 @@ func readSecret(path string, passphrase func() (string, error)) ([]byte, error) 
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file; a secret key must be a plain file", path)
 	}
-	if perm := st.Mode().Perm(); perm&^0o600 != 0 {
-		return nil, fmt.Errorf("%s: mode %04o is wider than 0600 and lets others read or change a secret key; run chmod 600 %s", path, perm, path)
-	}
-	if err := checkOwner(path, st); err != nil {
+	// Mode 0600 and the owner on Unix, the owner and the ACL on Windows
+	// (secretfile_*.go).
+	if err := checkProtected(path, f, st); err != nil {
 		return nil, err
 	}
 	if st.Size() > maxSecretFile {

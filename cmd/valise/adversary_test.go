@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -348,8 +347,8 @@ func runBinary(t testing.TB, args ...string) (code int, stdout, stderr string, m
 			fmt.Sscan(f[len(f)-1], &maxRSS)
 			maxRSS <<= 10
 		}
-	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		maxRSS = ru.Maxrss << 10
+	} else if rss, ok := maxRSSOf(cmd.ProcessState); ok {
+		maxRSS = rss << 10
 	}
 	return cmd.ProcessState.ExitCode(), o.String(), e.String(), maxRSS, took
 }

@@ -21,7 +21,9 @@ var ErrClosed = errors.New("publish: file already published or aborted")
 // journal.
 type Options struct {
 	// Mode is the permission of the final file where the file system has
-	// modes; 0 means 0600. Bundles, which are encrypted, and cards, which
+	// modes; 0 means 0600. On Windows a mode without group or other bits
+	// gives the file a protected ACL for its user, SYSTEM and
+	// Administrators only (protect_windows.go). Bundles, which are encrypted, and cards, which
 	// are public, use 0644; exports, reports and keys keep 0600.
 	Mode os.FileMode
 	// WorkDir, when not empty, holds the journal entry that lets Cleanup
@@ -76,6 +78,10 @@ func Create(path string, opts Options) (*File, error) {
 			p.j.remove()
 		}
 		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	if err := protect(p.f, mode); err != nil {
+		p.Abort()
+		return nil, err
 	}
 	return p, nil
 }
