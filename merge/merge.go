@@ -286,23 +286,39 @@ func candidates(r *schema.Record, k string) []schema.Alt {
 	return append(out, r.Version.Alts[k]...)
 }
 
+// Quick decides the fate of incoming against a held version from what a
+// store reads without decoding the held record: its version vector and
+// canonical encoding. ok is false when the held record itself is needed
+// (Merge): the versions are concurrent, or equal vectors name different
+// content (a forger or a bug: the join keeps both so that nothing is lost
+// and the difference shows). heldCanon and inCanon are needed only when
+// the vectors are equal.
+func Quick(heldVV map[string]uint64, heldCanon []byte, incoming *schema.Record, inCanon []byte) (res Result, ok bool) {
+	switch Compare(incoming.Version.Vector, heldVV) {
+	case Equal:
+		if bytes.Equal(heldCanon, inCanon) {
+			return Result{Kind: Unchanged}, true
+		}
+	case After:
+		return Result{Kind: Updated, Record: incoming}, true
+	case Before:
+		return Result{Kind: Stale}, true
+	}
+	return Result{}, false
+}
+
 // Merge decides the fate of incoming against held (nil when the id is
 // unknown). It never modifies its arguments.
 func Merge(held, incoming *schema.Record) Result {
 	if held == nil {
 		return Result{Kind: Inserted, Record: incoming}
 	}
-	switch Compare(incoming.Version.Vector, held.Version.Vector) {
-	case Equal:
-		if bytes.Equal(held.AppendCanonical(nil), incoming.AppendCanonical(nil)) {
-			return Result{Kind: Unchanged}
-		}
-		// The same version with other content: a forger or a bug. Join
-		// them so that nothing is lost and the difference shows.
-	case After:
-		return Result{Kind: Updated, Record: incoming}
-	case Before:
-		return Result{Kind: Stale}
+	var hc, ic []byte
+	if Compare(incoming.Version.Vector, held.Version.Vector) == Equal {
+		hc, ic = held.AppendCanonical(nil), incoming.AppendCanonical(nil)
+	}
+	if res, ok := Quick(held.Version.Vector, hc, incoming, ic); ok {
+		return res
 	}
 	out := Join(held, incoming)
 	res := Result{Kind: AutoMerged, Record: out}

@@ -28,12 +28,8 @@ const (
 
 // Sentinel errors.
 var (
-	// ErrReplay: a bundle already imported, or a sequence number reused.
-	ErrReplay = errors.New("replay or ordering")
 	// ErrNoHome: the home directory holds no office.
 	ErrNoHome = errors.New("no valise office here")
-	// ErrNotTrusted: a peer named on the command line is not trusted.
-	ErrNotTrusted = errors.New("peer not trusted")
 )
 
 // Office is an initialised office: its home, card and store. Secret keys
@@ -188,8 +184,22 @@ func (o *Office) Keys() (*crypto.Keys, error) {
 	return k, nil
 }
 
-// keyFiles returns the identity and signing key files of a generation.
-func (o *Office) keyFiles(gen int) (identity, signing string) {
+// SetCard makes c this office's card (after a key rotation): the secret
+// keys are loaded again when next needed.
+func (o *Office) SetCard(c *crypto.Card) { o.Card, o.keys = c, nil }
+
+// CachedPassphrase returns the passphrase of the key files, asking for it
+// once; crypto.ErrPassphrase when there is no way to ask.
+func (o *Office) CachedPassphrase() (string, error) {
+	o.cachePassphrase()
+	if o.cachedPass == nil {
+		return "", crypto.ErrPassphrase
+	}
+	return o.cachedPass()
+}
+
+// KeyFiles returns the identity and signing key files of a generation.
+func (o *Office) KeyFiles(gen int) (identity, signing string) {
 	if gen <= 1 {
 		return filepath.Join(o.Home, IdentityFile), filepath.Join(o.Home, SigningFile)
 	}
@@ -197,6 +207,13 @@ func (o *Office) keyFiles(gen int) (identity, signing string) {
 }
 
 func (o *Office) loadGeneration(gen int) (*crypto.Keys, error) {
+	o.cachePassphrase()
+	id, sig := o.KeyFiles(gen)
+	return crypto.Load(id, sig, o.cachedPass)
+}
+
+// cachePassphrase sets cachedPass, which asks Passphrase once.
+func (o *Office) cachePassphrase() {
 	if o.cachedPass == nil && o.Passphrase != nil {
 		ask := o.Passphrase
 		var p *string
@@ -211,8 +228,6 @@ func (o *Office) loadGeneration(gen int) (*crypto.Keys, error) {
 			return v, err
 		}
 	}
-	id, sig := o.keyFiles(gen)
-	return crypto.Load(id, sig, o.cachedPass)
 }
 
 // Keyring returns the peers' cards as a keyring, this office's own cards
@@ -259,23 +274,19 @@ func (o *Office) Keyring() (*crypto.Keyring, error) {
 	return kr, nil
 }
 
-// AddPeer trusts card data after checking that its fingerprint is fpr.
-func (o *Office) AddPeer(data []byte, fpr string) (*crypto.Card, error) {
-	c, err := crypto.ParseCard(data)
+// SigningKeyFor loads the signing key of the generation whose card has
+// fingerprint fpr.
+func (o *Office) SigningKeyFor(fpr string) (*crypto.Keys, error) {
+	gens, err := o.Store.OwnCards()
 	if err != nil {
 		return nil, err
 	}
-	want := crypto.NormalizeFingerprint(fpr)
-	if want == "" {
-		return nil, fmt.Errorf("fingerprint %q is not 32 hex digits", schema.Printable(fpr))
+	for _, g := range gens {
+		if g.Fingerprint == fpr {
+			return o.loadGeneration(g.Generation)
+		}
 	}
-	if got := c.Fingerprint(); got != want {
-		return nil, fmt.Errorf("%w: the card's fingerprint is %s, not %s: do not trust this card", crypto.ErrCard, got, want)
-	}
-	if c.Agency == o.Agency() {
-		return nil, fmt.Errorf("%s is this office's own card", c.Agency)
-	}
-	return c, o.Store.AddPeer(store.Peer{Agency: c.Agency, Fingerprint: want, Card: data})
+	return nil, fmt.Errorf("no key of this office has fingerprint %s", fpr)
 }
 
 // ReadLimited reads a whole file, refusing one larger than max bytes
@@ -314,4 +325,44 @@ func ReadCardBytes(path string) ([]byte, error) { return ReadLimited(path, crypt
 
 func writeFileExcl(path string, data []byte, mode os.FileMode) error {
 	return publish.WriteFile(path, data, publish.Options{Mode: mode})
+}
+
+// ReplaceFile writes data to path atomically (temporary file, fsync,
+// rename). Only for public files: secret files are never overwritten.
+func ReplaceFile(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), ".valise-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	// Where the file system has no modes (FAT) there is nothing to set.
+	if err := f.Chmod(mode); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// syncDir makes a directory's entries durable (a file created or renamed
+// in it), where the system allows it.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }

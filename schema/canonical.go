@@ -1,10 +1,11 @@
 package schema
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -28,7 +29,7 @@ func (r *Record) AppendCanonical(dst []byte) []byte {
 	for k := range r.Extra {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.SortFunc(keys, CompareKeys)
 	dst = append(dst, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -71,7 +72,7 @@ func appendProps(dst []byte, props map[string][]string) []byte {
 			names = append(names, n)
 		}
 	}
-	sort.Strings(names)
+	slices.SortFunc(names, CompareKeys)
 	dst = append(dst, '{')
 	for i, n := range names {
 		if i > 0 {
@@ -144,7 +145,7 @@ func (v *Version) appendCanonical(dst []byte) []byte {
 		for k := range v.Alts {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		slices.SortFunc(keys, CompareKeys)
 		dst = append(dst, '{')
 		for i, k := range keys {
 			if i > 0 {
@@ -194,7 +195,7 @@ func (v *Version) appendCanonical(dst []byte) []byte {
 		for k := range v.Vector {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		slices.SortFunc(keys, CompareKeys)
 		dst = append(dst, '{')
 		for i, k := range keys {
 			if i > 0 {
@@ -209,12 +210,55 @@ func (v *Version) appendCanonical(dst []byte) []byte {
 	return append(dst, '}')
 }
 
+// CompareKeys orders object keys as RFC 8785 (JSON Canonicalization
+// Scheme, §3.2.3) does: by their UTF-16 code units, compared as unsigned
+// numbers. It differs from the order of their UTF-8 bytes only when one
+// key has a character above U+FFFF (a surrogate pair, D800–DFFF) where the
+// other has one in E000–FFFF at the same place: "\U0001F600" sorts before
+// "\uFF61" here, after it by bytes.
+func CompareKeys(a, b string) int {
+	for i := 0; i < len(a) && i < len(b); {
+		ca, cb := a[i], b[i]
+		if ca == cb && ca < utf8.RuneSelf {
+			i++
+			continue
+		}
+		if ca < utf8.RuneSelf || cb < utf8.RuneSelf {
+			return cmp.Compare(ca, cb)
+		}
+		ra, n := utf8.DecodeRuneInString(a[i:])
+		rb, _ := utf8.DecodeRuneInString(b[i:])
+		if ra == rb {
+			i += n
+			continue
+		}
+		a1, a2 := utf16Units(ra)
+		b1, b2 := utf16Units(rb)
+		if a1 != b1 {
+			return cmp.Compare(a1, b1)
+		}
+		return cmp.Compare(a2, b2)
+	}
+	// One is a prefix of the other: the shorter sorts first.
+	return cmp.Compare(len(a), len(b))
+}
+
+// utf16Units returns the UTF-16 code units of r: r itself and 0 in the
+// basic plane, its surrogate pair above it.
+func utf16Units(r rune) (uint16, uint16) {
+	if r < 0x10000 {
+		return uint16(r), 0
+	}
+	hi, lo := utf16.EncodeRune(r)
+	return uint16(hi), uint16(lo)
+}
+
 func sortedKeys(m map[string]string) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
-	sort.Strings(keys)
+	slices.SortFunc(keys, CompareKeys)
 	return keys
 }
 
@@ -613,7 +657,7 @@ func (d *decoder) value(dst []byte, depth int) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		sort.Slice(kvs, func(i, j int) bool { return kvs[i].k < kvs[j].k })
+		slices.SortFunc(kvs, func(a, b kv) int { return CompareKeys(a.k, b.k) })
 		dst = append(dst, '{')
 		for i, e := range kvs {
 			if i > 0 {

@@ -2,8 +2,14 @@ package schema
 
 import (
 	"errors"
+	"math/rand"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+	"unicode/utf16"
 )
 
 // Canonical encoding vectors: any JSON spelling in, the one canonical form
@@ -186,4 +192,77 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal("content hash differs")
 		}
 	})
+}
+
+// TestCanonicalVectors runs the published record vectors: each good line
+// decodes and encodes back to itself, each bad one is refused as not
+// canonical. The bad ones are the good ones with keys in UTF-8 byte order
+// instead of RFC 8785's UTF-16 order.
+func TestPublishedCanonicalVectors(t *testing.T) {
+	data, err := os.ReadFile("../testdata/vectors/canonical.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var good, bad int
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		kind, rec, _ := strings.Cut(line, " ")
+		switch kind {
+		case "#":
+			continue
+		case "good":
+			r, err := DecodeCanonical([]byte(rec))
+			if err != nil {
+				t.Errorf("good vector refused: %v\n%s", err, rec)
+				continue
+			}
+			if got := string(r.AppendCanonical(nil)); got != rec {
+				t.Errorf("good vector encodes as\n%s\nwant\n%s", got, rec)
+			}
+			good++
+		case "bad":
+			if _, err := DecodeCanonical([]byte(rec)); err == nil {
+				t.Errorf("bad vector accepted:\n%s", rec)
+			}
+			bad++
+		default:
+			t.Fatalf("vector line %q", line)
+		}
+	}
+	if good < 2 || bad < 2 {
+		t.Errorf("%d good and %d bad vectors read", good, bad)
+	}
+}
+
+// TestCompareKeysUTF16 checks the key order against the UTF-16 encoding
+// of random strings mixing ASCII, the upper basic plane and supplementary
+// characters.
+func TestCompareKeysUTF16(t *testing.T) {
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("VALISE_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	t.Logf("seed %d (VALISE_SEED=%d to repeat)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+	alphabet := []rune{'a', 'b', 0xe9, 0x7ff, 0xe000, 0xff61, 0xffff, 0x10000, 0x1d11e, 0x1f600, 0x10ffff}
+	gen := func() string {
+		r := make([]rune, rng.Intn(4))
+		for i := range r {
+			r[i] = alphabet[rng.Intn(len(alphabet))]
+		}
+		return string(r)
+	}
+	differ := 0
+	for range 20000 {
+		a, b := gen(), gen()
+		want := slices.Compare(utf16.Encode([]rune(a)), utf16.Encode([]rune(b)))
+		if got := CompareKeys(a, b); got != want {
+			t.Fatalf("CompareKeys(%q, %q) = %d, want %d", a, b, got, want)
+		}
+		if want != strings.Compare(a, b) {
+			differ++
+		}
+	}
+	if differ == 0 {
+		t.Error("no pair ordered differently by UTF-8 bytes: the test proves nothing")
+	}
 }

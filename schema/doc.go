@@ -22,7 +22,8 @@
 // # Canonical encoding
 //
 // [Record.AppendCanonical] writes the only accepted byte form of a record:
-// JSON with object keys sorted by their UTF-8 bytes at every level, no
+// JSON with object keys sorted by their UTF-16 code units at every level
+// (RFC 8785's order, [CompareKeys]), no
 // insignificant whitespace, strings escaped only where JSON requires it
 // (`"`, `\` and control characters, the latter as \b \t \n \f \r or \u00XX
 // with lowercase hex), empty optional fields omitted, property values in the

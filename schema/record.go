@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -271,9 +270,8 @@ func ParseDot(s string) (agency string, n uint64, err error) {
 // ContentHash is the SHA-256 of the record's canonical encoding without its
 // version information: equal content gives an equal hash on every machine.
 func (r *Record) ContentHash() [32]byte {
-	c := *r
-	c.Version = Version{}
-	return sha256.Sum256(c.AppendCanonical(nil))
+	sum, _ := ContentHashOf(r.AppendCanonical(nil)) // canonical by construction
+	return sum
 }
 
 // Clone returns a deep copy of r.

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"valise/schema"
 )
@@ -101,14 +99,11 @@ func (h *Stored) Record() (*schema.Record, error) {
 // (nil where nothing is), with one query per BatchSize ids.
 func (t *Tx) HeldMany(ids []string) ([]*Stored, error) {
 	return heldMany(ids, nil, func(rows int) (*sql.Stmt, error) {
-		return t.multi("held", rows, func(rows int) string { return heldSQL(t.s.layout, rows) })
+		return t.multi("held", rows, heldSQL)
 	})
 }
 
-func heldSQL(layout string, rows int) string {
-	if layout == layoutOld {
-		return `SELECT r.id, r.schema, r.body, (SELECT MAX(v.n) FROM versions v WHERE v.id = r.id) FROM records r WHERE r.id IN (` + inList(rows) + `)`
-	}
+func heldSQL(rows int) string {
 	return `SELECT id, schema, body, n FROM records WHERE id IN (` + inList(rows) + `)`
 }
 
@@ -152,7 +147,7 @@ func (h *HeldReader) HeldMany(ids []string, needBody func(i int, s *Stored) bool
 		if st, ok := h.stmts[rows]; ok {
 			return st, nil
 		}
-		st, err := h.c.PrepareContext(context.Background(), heldSQL(h.s.layout, rows))
+		st, err := h.c.PrepareContext(context.Background(), heldSQL(rows))
 		if err != nil {
 			return nil, mapErr(err)
 		}
@@ -202,7 +197,7 @@ func heldMany(ids []string, needBody func(i int, s *Stored) bool, stmt func(rows
 			if !ok {
 				continue
 			}
-			if h.Vector, h.Alts, err = versionOf(body); err != nil {
+			if h.Vector, h.Alts, err = schema.PeekVersion(body); err != nil {
 				// Not the plain canonical form the scan reads: decode it.
 				h.Body = bytes.Clone(body)
 				r, err := h.Record()
@@ -225,150 +220,11 @@ func heldMany(ids []string, needBody func(i int, s *Stored) bool, stmt func(rows
 	return out, nil
 }
 
-// GetMany returns the records held under ids (absent ids are missing from
-// the map), with one query per BatchSize ids.
-func (t *Tx) GetMany(ids []string) (map[string]*schema.Record, error) {
-	held, err := t.HeldMany(ids)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]*schema.Record, len(ids))
-	for _, h := range held {
-		if h != nil {
-			r, err := h.Record()
-			if err != nil {
-				return nil, err
-			}
-			out[r.ID] = r
-		}
-	}
-	return out, nil
-}
-
-// Put is one record version for PutBatch.
-type Put struct {
-	Rec  *schema.Record
-	Body []byte  // Rec's canonical encoding; nil: encoded by PutBatch
-	Hash string  // Rec's hex content hash; "": computed by PutBatch
-	Held *Stored // what is held under Rec's id (from HeldMany), nil when nothing is
-}
-
-// PutBatch writes records as Put does, with a few statements per
-// BatchSize records. Ids must be distinct, and each Held must be what the
-// store holds under its id (nil when it holds nothing).
-func (t *Tx) PutBatch(puts []Put, c Change) error {
-	for len(puts) > 0 {
-		n := min(len(puts), BatchSize)
-		if err := t.putBatch(puts[:n], c); err != nil {
-			return err
-		}
-		puts = puts[n:]
-	}
-	return nil
-}
-
-// PutMany writes records as Put does, in batches. Ids must be distinct.
-// bodies, when not nil, holds each record's canonical encoding already
-// made (nil entries are encoded here).
-func (t *Tx) PutMany(recs []*schema.Record, bodies [][]byte, c Change) error {
-	ids := make([]string, len(recs))
-	for i, r := range recs {
-		ids[i] = r.ID
-	}
-	held, err := t.HeldMany(ids)
-	if err != nil {
-		return err
-	}
-	puts := make([]Put, len(recs))
-	for i, r := range recs {
-		puts[i] = Put{Rec: r, Held: held[i]}
-		if bodies != nil {
-			puts[i].Body = bodies[i]
-		}
-	}
-	return t.PutBatch(puts, c)
-}
-
-func (t *Tx) putBatch(puts []Put, c Change) error {
-	n := len(puts)
-	at := t.s.now().UTC().Format(time.RFC3339)
-	bodies := make([][]byte, n)
-	hashes := make([]string, n)
-	var replaced []any
-	for i, p := range puts {
-		bodies[i], hashes[i] = p.Body, p.Hash
-		if bodies[i] == nil {
-			bodies[i] = p.Rec.AppendCanonical(nil)
-		}
-		if hashes[i] == "" {
-			sum := p.Rec.ContentHash()
-			hashes[i] = hex.EncodeToString(sum[:])
-		}
-		if p.Held != nil {
-			replaced = append(replaced, p.Rec.ID)
-		}
-		if p.Rec.Deleted {
-			t.tombs = 1
-		}
-	}
-
-	if len(replaced) > 0 && t.s.layout != layoutOld {
-		// The versions held move to versions before they are replaced.
-		st, err := t.multi("retire", len(replaced), func(rows int) string { return fmt.Sprintf(retireSQL, inList(rows)) })
-		if err != nil {
-			return err
-		}
-		if _, err := st.Exec(replaced...); err != nil {
-			return mapErr(err)
-		}
-	}
-
-	args := t.putArgs(make([]any, 0, 5+7*n), c, at)
-	for i, p := range puts {
-		r := p.Rec
-		args = append(args, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, hashes[i], bodies[i])
-	}
-	t.changed += int64(n)
-	st, err := t.multi("put", n, t.putRows)
-	if err != nil {
-		return err
-	}
-	if _, err := st.Exec(args...); err != nil {
-		return mapErr(err)
-	}
-	if t.s.layout != layoutOld {
-		return nil
-	}
-
-	// Layout 1: every version in versions, numbered on from the held one.
-	var bundle any
-	if c.Bundle != "" {
-		bundle = c.Bundle
-	}
-	args = append(args[:0], at, c.Action, c.Agency, bundle)
-	for i, p := range puts {
-		var next int64 = 1
-		if p.Held != nil {
-			next = p.Held.N + 1
-		}
-		args = append(args, p.Rec.ID, next, hashes[i], bodies[i])
-	}
-	ver, err := t.multi("ver", n, func(rows int) string {
-		return fmt.Sprintf(verSQL1, values(rows, "?1", "?2", "?3", "?4", "?", "?", "?", "?"))
-	})
-	if err != nil {
-		return err
-	}
-	if _, err := ver.Exec(args...); err != nil {
-		return mapErr(err)
-	}
-	return nil
-}
-
-// PeerKnowsMany records, for each id, that peer holds version vhashes[i].
-func (t *Tx) PeerKnowsMany(peer string, ids, vhashes []string, bundle string) error {
-	for len(ids) > 0 {
-		n := min(len(ids), BatchSize)
+// PeerHolds records that peer holds the versions in known: sent to it in
+// bundle (pack) or received from it (Apply).
+func (t *Tx) PeerHolds(peer, bundle string, known []Known) error {
+	for len(known) > 0 {
+		n := min(len(known), BatchSize)
 		st, err := t.multi("knows", n, func(rows int) string {
 			return `INSERT INTO peer_state(peer, bundle, id, vhash) VALUES ` + values(rows, "?1", "?2", "?", "?") +
 				` ON CONFLICT(peer, id) DO UPDATE SET vhash = excluded.vhash, bundle = excluded.bundle`
@@ -378,13 +234,13 @@ func (t *Tx) PeerKnowsMany(peer string, ids, vhashes []string, bundle string) er
 		}
 		args := make([]any, 0, 2+n*2)
 		args = append(args, peer, bundle)
-		for i := range ids[:n] {
-			args = append(args, ids[i], vhashes[i])
+		for _, k := range known[:n] {
+			args = append(args, k.ID, k.VHash)
 		}
 		if _, err := st.Exec(args...); err != nil {
 			return mapErr(err)
 		}
-		ids, vhashes = ids[n:], vhashes[n:]
+		known = known[n:]
 	}
 	return nil
 }
@@ -393,11 +249,7 @@ func (t *Tx) PeerKnowsMany(peer string, ids, vhashes []string, bundle string) er
 // BatchSize ids and without decoding the records.
 func (t *Tx) Live(ids []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(ids))
-	if t.s.layout == layoutOld {
-		err := t.eachID("live1", `SELECT id FROM records WHERE deleted = 0 AND id IN (%s)`, ids, func(id string) { out[id] = true })
-		return out, err
-	}
-	// Layout 2 answers from the indexes alone, never reading a record's
+	// The answer comes from the indexes alone, never reading a record's
 	// row (a page of bodies): the ids held (the primary key's index), less
 	// the tombstones among them (records_deleted).
 	if err := t.eachID("liveids", `SELECT id FROM records INDEXED BY sqlite_autoindex_records_1 WHERE id IN (%s)`, ids, func(id string) { out[id] = true }); err != nil {

@@ -101,7 +101,7 @@ func BenchmarkPut(b *testing.B) {
 			b.ResetTimer()
 			err := s.Update(func(tx *store.Tx) error {
 				for _, r := range recs {
-					if err := tx.Put(r, change); err != nil {
+					if err := put(tx, change, r); err != nil {
 						return err
 					}
 				}
@@ -114,21 +114,24 @@ func BenchmarkPut(b *testing.B) {
 	}
 }
 
-// importOne is the store work of office.Import for one record: look up the
+// importOne is the store work of an import for one record: look up the
 // held version, merge, write, keep the conflicts in step.
 func importOne(tx *store.Tx, r *schema.Record) error {
-	held, err := tx.Get(r.ID)
+	held, err := tx.HeldMany([]string{r.ID})
 	if err != nil {
 		return err
 	}
-	res := merge.Merge(held, r)
+	var h *schema.Record
+	if held[0] != nil {
+		if h, err = held[0].Record(); err != nil {
+			return err
+		}
+	}
+	res := merge.Merge(h, r)
 	if res.Record == nil {
 		return nil
 	}
-	if err := tx.Put(res.Record, change); err != nil {
-		return err
-	}
-	return tx.SetConflicts(r.ID, nil)
+	return tx.Apply(change, []store.Write{{Rec: res.Record, Held: held[0]}}, nil)
 }
 
 // BenchmarkImport is the per-record store work of importing a bundle:
@@ -158,7 +161,7 @@ func BenchmarkImport(b *testing.B) {
 		s := newStore(b)
 		err := s.Update(func(tx *store.Tx) error {
 			for _, r := range held {
-				if err := tx.Put(r, change); err != nil {
+				if err := put(tx, change, r); err != nil {
 					return err
 				}
 			}
@@ -191,7 +194,7 @@ func BenchmarkGet(b *testing.B) {
 	s := newStore(b)
 	err := s.Update(func(tx *store.Tx) error {
 		for _, r := range byID(recs) {
-			if err := tx.Put(r, change); err != nil {
+			if err := put(tx, change, r); err != nil {
 				return err
 			}
 		}
@@ -208,7 +211,7 @@ func BenchmarkGet(b *testing.B) {
 	b.ResetTimer()
 	err = s.Update(func(tx *store.Tx) error {
 		for i := 0; i < b.N; i++ {
-			r, err := tx.Get(ids[i%len(ids)])
+			r, err := tx.HeldMany(ids[i%len(ids) : i%len(ids)+1])
 			if err != nil || r == nil {
 				b.Fatalf("get %s: %v %v", ids[i%len(ids)], r, err)
 			}
@@ -220,28 +223,34 @@ func BenchmarkGet(b *testing.B) {
 	}
 }
 
-// importBatch is the store work of office.Import for a batch of records
-// since it batches: one GetMany, the merges, one PutMany.
+// importBatch is the store work of an import for a batch of records
+// as it batches: one HeldMany, the merges, one Apply.
 func importBatch(tx *store.Tx, recs []*schema.Record) error {
 	ids := make([]string, len(recs))
 	for i, r := range recs {
 		ids[i] = r.ID
 	}
-	held, err := tx.GetMany(ids)
+	held, err := tx.HeldMany(ids)
 	if err != nil {
 		return err
 	}
-	var out []*schema.Record
-	for _, r := range recs {
-		if res := merge.Merge(held[r.ID], r); res.Record != nil {
-			out = append(out, res.Record)
+	var out []store.Write
+	for i, r := range recs {
+		var h *schema.Record
+		if held[i] != nil {
+			if h, err = held[i].Record(); err != nil {
+				return err
+			}
+		}
+		if res := merge.Merge(h, r); res.Record != nil {
+			out = append(out, store.Write{Rec: res.Record, Held: held[i]})
 		}
 	}
-	return tx.PutMany(out, nil, change)
+	return tx.Apply(change, out, nil)
 }
 
 // BenchmarkImportBatched is BenchmarkImport with the batched statements
-// (store.BatchSize records per GetMany and PutMany).
+// (store.BatchSize records per HeldMany and Apply).
 func BenchmarkImportBatched(b *testing.B) {
 	run := func(b *testing.B, s *store.Store, recs []*schema.Record) {
 		b.Helper()

@@ -2,11 +2,9 @@ package store
 
 import (
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"valise/schema"
 )
@@ -33,11 +31,6 @@ type Tx struct {
 	s       *Store
 	tx      *sql.Tx
 	changed int64
-	get     *sql.Stmt
-	retire  *sql.Stmt
-	put     *sql.Stmt
-	ver     *sql.Stmt
-	buf     []byte
 	stmts   stmtCache
 	spilled bool // the temporary table of SpillEndpoints exists
 	// tombs is 1 when the store may hold tombstones (it held one when Live
@@ -59,25 +52,9 @@ func (s *Store) Update(fn func(*Tx) error) error {
 }
 
 func (t *Tx) close() {
-	for _, st := range []*sql.Stmt{t.get, t.retire, t.put, t.ver} {
-		if st != nil {
-			st.Close()
-		}
-	}
 	for _, st := range t.stmts {
 		st.Close()
 	}
-}
-
-// Get returns the record held under id, or nil.
-func (t *Tx) Get(id string) (*schema.Record, error) {
-	if t.get == nil {
-		var err error
-		if t.get, err = t.tx.Prepare(`SELECT body FROM records WHERE id = ?`); err != nil {
-			return nil, err
-		}
-	}
-	return scanRecord(t.get.QueryRow(id))
 }
 
 func scanRecord(row *sql.Row) (*schema.Record, error) {
@@ -95,14 +72,11 @@ func scanRecord(row *sql.Row) (*schema.Record, error) {
 	return r, nil
 }
 
-// The statements that write a record version. In layout 2 the version
-// held moves to versions (retire) before the new one replaces it in
-// records; in layout 1 every version goes to versions.
-//
-// Their parameters: the values the same for every record first (?1
-// source, ?2 time, and in layout 2 ?3 action, ?4 agency, ?5 bundle), then
-// seven per record: change counter, id, schema, origin, deleted, content
-// hash, body.
+// The statements that write a record version: the version held moves to
+// versions (retire) before the new one replaces it in records. The
+// parameters of putSQL: the values the same for every record first (?1
+// source, ?2 time, ?3 action, ?4 agency, ?5 bundle), then seven per
+// record: change counter, id, schema, origin, deleted, content hash, body.
 const (
 	retireSQL = `INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body)
 		SELECT id, n, updated_at, action, agency, bundle, content_hash, body FROM records WHERE id IN (%s)`
@@ -111,88 +85,11 @@ const (
 		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
 		changed = excluded.changed, updated_at = excluded.updated_at,
 		n = records.n + 1, action = excluded.action, agency = excluded.agency, bundle = excluded.bundle`
-	putSQL1 = `INSERT INTO records(source, updated_at, changed, id, schema, origin, deleted, content_hash, body)
-		VALUES %s ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
-		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
-		changed = excluded.changed, updated_at = excluded.updated_at`
-	verSQL1 = `INSERT INTO versions(at, action, agency, bundle, id, n, content_hash, body) VALUES %s`
 )
 
-// putRows returns the statement that writes rows records.
-func (t *Tx) putRows(rows int) string {
-	if t.s.layout == layoutOld {
-		return fmt.Sprintf(putSQL1, values(rows, "?1", "?2", "?", "?", "?", "?", "?", "?", "?"))
-	}
-	return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "1", "?", "?", "?", "?", "?", "?", "?"))
-}
-
-// putArgs starts the arguments of the statements above.
-func (t *Tx) putArgs(args []any, c Change, at string) []any {
-	var source, bundle any
-	if c.Source != "" {
-		source = c.Source
-	}
-	if c.Bundle != "" {
-		bundle = c.Bundle
-	}
-	args = append(args, source, at)
-	if t.s.layout != layoutOld {
-		args = append(args, c.Action, c.Agency, bundle)
-	}
-	return args
-}
-
-// Put writes r as the held version of its id and keeps the version it
-// replaces in the record's history.
-func (t *Tx) Put(r *schema.Record, c Change) error {
-	if t.put == nil {
-		var err error
-		if t.s.layout == layoutOld {
-			t.ver, err = t.tx.Prepare(`INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body)
-				VALUES (?1, (SELECT COALESCE(MAX(n), 0) + 1 FROM versions WHERE id = ?1), ?2, ?3, ?4, ?5, ?6, ?7)`)
-		} else {
-			t.retire, err = t.tx.Prepare(fmt.Sprintf(retireSQL, "?"))
-		}
-		if err != nil {
-			return mapErr(err)
-		}
-		if t.put, err = t.tx.Prepare(t.putRows(1)); err != nil {
-			return mapErr(err)
-		}
-	}
-	if r.Deleted {
-		t.tombs = 1
-	}
-	t.buf = r.AppendCanonical(t.buf[:0])
-	sum := r.ContentHash()
-	hash := hex.EncodeToString(sum[:])
-	at := t.s.now().UTC().Format(time.RFC3339)
-	if t.retire != nil {
-		if _, err := t.retire.Exec(r.ID); err != nil {
-			return mapErr(err)
-		}
-	}
-	t.changed++
-	args := t.putArgs(make([]any, 0, 12), c, at)
-	args = append(args, t.changed, r.ID, r.Schema, r.Origin, r.Deleted, hash, t.buf)
-	if _, err := t.put.Exec(args...); err != nil {
-		return mapErr(err)
-	}
-	if t.ver != nil {
-		var bundle any
-		if c.Bundle != "" {
-			bundle = c.Bundle
-		}
-		if _, err := t.ver.Exec(r.ID, at, c.Action, c.Agency, bundle, hash, t.buf); err != nil {
-			return mapErr(err)
-		}
-	}
-	return nil
-}
-
-// SetConflicts replaces the open conflicts of record id. A conflict that
+// setConflicts replaces the open conflicts of record id. A conflict that
 // was already open keeps the bundle and time that opened it.
-func (t *Tx) SetConflicts(id string, cs []Conflict) error {
+func (t *Tx) setConflicts(id string, cs []Conflict) error {
 	open, err := t.Conflicts(id)
 	if err != nil {
 		return err
@@ -310,11 +207,9 @@ type VersionEntry struct {
 
 // History returns every version of id, oldest first.
 func (s *Store) History(id string) ([]VersionEntry, error) {
-	q := `SELECT n, at, action, agency, COALESCE(bundle, ''), content_hash, body FROM versions WHERE id = ?1`
-	if s.layout != layoutOld {
-		// The current version is the record's row.
-		q += ` UNION ALL SELECT n, updated_at, action, agency, COALESCE(bundle, ''), content_hash, body FROM records WHERE id = ?1`
-	}
+	// The earlier versions, and the current one: the record's row.
+	q := `SELECT n, at, action, agency, COALESCE(bundle, ''), content_hash, body FROM versions WHERE id = ?1
+		UNION ALL SELECT n, updated_at, action, agency, COALESCE(bundle, ''), content_hash, body FROM records WHERE id = ?1`
 	rows, err := s.db.Query(q+` ORDER BY 1`, id)
 	if err != nil {
 		return nil, mapErr(err)
@@ -381,21 +276,14 @@ func sourceHashes(q querier, source string) (map[string]string, error) {
 	return out, mapErr(rows.Err())
 }
 
-func (s *Store) versionsQuery() string {
-	if s.layout == layoutOld {
-		return `SELECT id || x'00' || n || x'00' || content_hash FROM versions ORDER BY id, n`
-	}
-	return `SELECT id || x'00' || n || x'00' || content_hash FROM
-		(SELECT id, n, content_hash FROM versions UNION ALL SELECT id, n, content_hash FROM records) ORDER BY id, n`
-}
-
 // Snapshot returns a digest of the records, versions and open conflicts:
 // equal snapshots mean the store is unchanged in the sense of SPEC §7.
 func (s *Store) Snapshot() (string, error) {
 	h := newDigest()
 	for _, q := range []string{
 		`SELECT id || x'00' || content_hash || x'00' || body FROM records ORDER BY id`,
-		s.versionsQuery(),
+		`SELECT id || x'00' || n || x'00' || content_hash FROM
+		(SELECT id, n, content_hash FROM versions UNION ALL SELECT id, n, content_hash FROM records) ORDER BY id, n`,
 		`SELECT id || x'00' || property || x'00' || candidates FROM conflicts ORDER BY id, property`,
 	} {
 		rows, err := s.db.Query(q)

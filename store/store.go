@@ -37,19 +37,6 @@ var (
 	ErrExists = errors.New("store already exists")
 )
 
-// Version of the store layout. In layout 2 a record's row in records is
-// its current version, with that version's number, action, agency and
-// bundle; versions holds the earlier versions only (each moves there when
-// a newer one replaces it), so that a new record is written once. versions
-// and peer_state are WITHOUT ROWID tables, and records_deleted indexes the
-// ids of tombstones. A layout 1 store (every version in versions, the
-// current one too) is read and written as it is. (Stores made by
-// 027976a, with a layout 2 of their own, must be made again.)
-const (
-	layoutVersion = "2"
-	layoutOld     = "1"
-)
-
 const ddl = `
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -161,7 +148,6 @@ type Store struct {
 	db     *sql.DB
 	path   string
 	agency string
-	layout string
 	now    func() time.Time
 }
 
@@ -204,7 +190,10 @@ func Create(path, agency string) (*Store, error) {
 		if _, err := tx.Exec(ddl); err != nil {
 			return err
 		}
-		for k, v := range map[string]string{"agency": agency, "layout": layoutVersion, "schema": schema.ModelVersion,
+		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, Layout)); err != nil {
+			return err
+		}
+		for k, v := range map[string]string{"agency": agency, "schema": schema.ModelVersion,
 			"created": s.now().UTC().Format(time.RFC3339), "audit_head": "0 " + strings.Repeat("0", 64)} {
 			if _, err := tx.Exec(`INSERT INTO meta(key, value) VALUES (?, ?)`, k, v); err != nil {
 				return err
@@ -219,7 +208,7 @@ func Create(path, agency string) (*Store, error) {
 		os.Remove(path + "-shm")
 		return nil, err
 	}
-	s.agency, s.layout = agency, layoutVersion
+	s.agency = agency
 	return s, nil
 }
 
@@ -232,20 +221,14 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	var layout string
-	err = s.db.QueryRow(`SELECT value FROM meta WHERE key = 'layout'`).Scan(&layout)
-	if err == nil {
-		err = s.db.QueryRow(`SELECT value FROM meta WHERE key = 'agency'`).Scan(&s.agency)
+	if err := s.migrate(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if err != nil {
+	if err := s.db.QueryRow(`SELECT value FROM meta WHERE key = 'agency'`).Scan(&s.agency); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("%s is not a valise store: %w", path, mapErr(err))
 	}
-	if layout != layoutVersion && layout != layoutOld {
-		s.Close()
-		return nil, fmt.Errorf("%s has store layout %s, this valise reads %s", path, layout, layoutVersion)
-	}
-	s.layout = layout
 	return s, nil
 }
 

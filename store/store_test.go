@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -19,13 +20,30 @@ func person(id, name string, n uint64) *schema.Record {
 		Version:    schema.Version{Vector: map[string]uint64{"KZ-NCB": n}, Props: map[string]string{"name": fmt.Sprintf("KZ-NCB:%d", n)}}}
 }
 
-// putThree writes three versions of p-1 (with Put, PutBatch and PutMany)
+// put writes recs through Apply, each over what is held under its id.
+func put(tx *store.Tx, c store.Change, recs ...*schema.Record) error {
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	held, err := tx.HeldMany(ids)
+	if err != nil {
+		return err
+	}
+	ws := make([]store.Write, len(recs))
+	for i, r := range recs {
+		ws[i] = store.Write{Rec: r, Held: held[i]}
+	}
+	return tx.Apply(c, ws, nil)
+}
+
+// putThree writes three versions of p-1 (one at a time and in batches)
 // and one of p-2, then checks that every version reads back whole.
 func putThree(t *testing.T, s *store.Store) {
 	t.Helper()
 	v := []*schema.Record{person("p-1", "A", 1), person("p-1", "B", 2), person("p-1", "C", 3)}
 	steps := []func(tx *store.Tx) error{
-		func(tx *store.Tx) error { return tx.Put(v[0], change) },
+		func(tx *store.Tx) error { return put(tx, change, v[0]) },
 		func(tx *store.Tx) error {
 			held, err := tx.HeldMany([]string{"p-0", "p-1", "p-2"})
 			if err != nil {
@@ -34,10 +52,10 @@ func putThree(t *testing.T, s *store.Store) {
 			if held[0] != nil || held[1] == nil || held[2] != nil || held[1].N != 1 || held[1].Vector["KZ-NCB"] != 1 {
 				return fmt.Errorf("HeldMany: %+v", held)
 			}
-			return tx.PutBatch([]store.Put{{Rec: v[1], Held: held[1]}, {Rec: person("p-2", "X", 1)}}, change)
+			return tx.Apply(change, []store.Write{{Rec: v[1], Held: held[1]}, {Rec: person("p-2", "X", 1)}}, nil)
 		},
 		func(tx *store.Tx) error {
-			return tx.PutMany(v[2:], nil, store.Change{Action: "edit", Agency: "CARICC"})
+			return put(tx, store.Change{Action: "edit", Agency: "CARICC"}, v[2:]...)
 		},
 	}
 	for _, step := range steps {
@@ -103,11 +121,18 @@ func TestVersionsKeepEveryBody(t *testing.T) {
 	}
 }
 
-// TestLayout1 writes to a store of layout 1, where every version is in
-// versions, the current one too.
-func TestLayout1(t *testing.T) {
+// TestMigrateLayout1 opens a store of legacy layout 1, where every
+// version is in versions, the current one too: the migration moves the
+// current versions into records, and the store reads and writes as one
+// made new.
+func TestMigrateLayout1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	s, err := store.Create(path, "CARICC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putThree(t, s)
+	before, err := s.History("p-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,30 +142,49 @@ func TestLayout1(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, q := range []string{
-		`DROP TABLE versions`,
-		`DROP TABLE records`,
-		`CREATE TABLE records (id TEXT PRIMARY KEY, schema TEXT NOT NULL, origin TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+		`INSERT INTO versions SELECT id, n, updated_at, action, agency, bundle, content_hash, body FROM records`,
+		`CREATE TABLE records1 (id TEXT PRIMARY KEY, schema TEXT NOT NULL, origin TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
 		  source TEXT, content_hash TEXT NOT NULL, body TEXT NOT NULL, changed INTEGER NOT NULL, updated_at TEXT NOT NULL)`,
+		`INSERT INTO records1 SELECT id, schema, origin, deleted, source, content_hash, body, changed, updated_at FROM records`,
+		`DROP TABLE records`,
+		`ALTER TABLE records1 RENAME TO records`,
 		`CREATE INDEX records_changed ON records(changed)`,
-		`CREATE INDEX records_source ON records(source) WHERE source IS NOT NULL`,
-		`CREATE TABLE versions (id TEXT NOT NULL, n INTEGER NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL, agency TEXT NOT NULL,
+		`CREATE TABLE versions1 (id TEXT NOT NULL, n INTEGER NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL, agency TEXT NOT NULL,
 		  bundle TEXT, content_hash TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (id, n))`,
-		`UPDATE meta SET value = '1' WHERE key = 'layout'`,
+		`INSERT INTO versions1 SELECT * FROM versions`,
+		`DROP TABLE versions`,
+		`ALTER TABLE versions1 RENAME TO versions`,
+		`INSERT INTO meta(key, value) VALUES ('layout', '1')`,
+		`PRAGMA user_version = 0`,
 	} {
 		if _, err := db.Exec(q); err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", q, err)
 		}
 	}
 	db.Close()
 	if s, err = store.Open(path); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	putThree(t, s)
+	after, err := s.History("p-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(after) != len(before) {
+		t.Fatalf("%d versions after the migration, %d before", len(after), len(before))
+	}
+	for i := range before {
+		if after[i].N != before[i].N || after[i].Action != before[i].Action || after[i].Hash != before[i].Hash {
+			t.Errorf("version %d: %+v, was %+v", i+1, after[i], before[i])
+		}
+	}
 	err = s.Update(func(tx *store.Tx) error {
+		held, err := tx.HeldMany([]string{"p-1"})
+		if err != nil || held[0] == nil || held[0].N != 3 {
+			return fmt.Errorf("held after the migration: %+v %v", held, err)
+		}
 		d := person("p-3", "D", 1)
 		d.Deleted = true
-		if err := tx.Put(d, change); err != nil {
+		if err := put(tx, change, d, person("p-1", "E", 4)); err != nil {
 			return err
 		}
 		live, err := tx.Live([]string{"p-1", "p-3", "p-9"})
@@ -155,6 +199,23 @@ func TestLayout1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if h, err := s.History("p-1"); err != nil || len(h) != 4 || h[3].N != 4 {
+		t.Errorf("history after a write: %d versions, %v", len(h), err)
+	}
+	s.Close()
+	// Migrated once: the layout is the newest, and a store of a newer
+	// layout is refused.
+	db, _ = sql.Open("sqlite", path)
+	var v int
+	db.QueryRow(`PRAGMA user_version`).Scan(&v)
+	if v != store.Layout {
+		t.Errorf("user_version %d after the migration, want %d", v, store.Layout)
+	}
+	db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, store.Layout+1))
+	db.Close()
+	if _, err := store.Open(path); !errors.Is(err, store.ErrLayout) {
+		t.Errorf("a store of a newer layout: %v", err)
+	}
 }
 
 func TestLive(t *testing.T) {
@@ -162,7 +223,7 @@ func TestLive(t *testing.T) {
 	err := s.Update(func(tx *store.Tx) error {
 		dead := person("p-2", "B", 1)
 		dead.Deleted = true
-		if err := tx.PutMany([]*schema.Record{person("p-1", "A", 1), dead}, nil, change); err != nil {
+		if err := put(tx, change, person("p-1", "A", 1), dead); err != nil {
 			return err
 		}
 		live, err := tx.Live([]string{"p-0", "p-1", "p-2"})
@@ -173,7 +234,7 @@ func TestLive(t *testing.T) {
 			return fmt.Errorf("live: %v", live)
 		}
 		// A tombstone brought back to life.
-		if err := tx.Put(person("p-2", "B", 2), change); err != nil {
+		if err := put(tx, change, person("p-2", "B", 2)); err != nil {
 			return err
 		}
 		if live, err = tx.Live([]string{"p-2"}); err != nil || !live["p-2"] {
@@ -181,7 +242,7 @@ func TestLive(t *testing.T) {
 		}
 		dead = person("p-3", "C", 1)
 		dead.Deleted = true
-		return tx.Put(dead, change)
+		return put(tx, change, dead)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +263,7 @@ func TestLive(t *testing.T) {
 func TestSpillEndpoints(t *testing.T) {
 	s := newStore(t)
 	err := s.Update(func(tx *store.Tx) error {
-		if err := tx.Put(person("p-1", "A", 1), change); err != nil {
+		if err := put(tx, change, person("p-1", "A", 1)); err != nil {
 			return err
 		}
 		var eps []store.Endpoint

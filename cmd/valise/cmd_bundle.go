@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"valise/crypto"
+	"valise/exchange"
 	"valise/formats"
 	"valise/merge"
 	"valise/office"
@@ -78,17 +79,17 @@ func init() {
 			if err != nil {
 				return err
 			}
-			opts := office.PackOptions{To: o.to, All: o.all, Resend: o.resend, Output: o.output, VolumeSize: volSize, Parity: parity}
+			opts := exchange.PackOptions{To: o.to, All: o.all, Resend: o.resend, Output: o.output, VolumeSize: volSize, Parity: parity}
 			if o.input != "" {
 				f, err := os.Open(o.input)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				opts.Input = &office.PackInput{Name: o.input, R: f, Format: o.format,
+				opts.Input = &exchange.PackInput{Name: o.input, R: f, Format: o.format,
 					Problem: func(p *formats.Problem) { fmt.Fprintf(e.stderr, "%s\n", schema.Sanitize(p.Error())) }}
 			}
-			rep, err := e.office.Pack(opts)
+			rep, err := exchange.Pack(e.office, opts)
 			if err != nil {
 				return err
 			}
@@ -247,8 +248,8 @@ func init() {
 			}
 			var first error
 			var out []verifyJSON
-			for _, path := range office.OneVolumePerSet(args) {
-				v := office.Verify(path, kr)
+			for _, path := range exchange.OneVolumePerSet(args) {
+				v := exchange.Verify(path, kr)
 				j := verdictJSON(v)
 				out = append(out, j)
 				if v.Err != nil && (first == nil || exitCode(v.Err) > exitCode(first)) {
@@ -273,7 +274,7 @@ type silent struct{ error }
 
 func (s silent) Unwrap() error { return s.error }
 
-func verdictJSON(v *office.Verdict) verifyJSON {
+func verdictJSON(v *exchange.Verdict) verifyJSON {
 	j := verifyJSON{File: v.File, OK: v.OK(), Volumes: volumesOf(v.Volumes)}
 	if v.Err != nil {
 		j.Error, j.Check = v.Err.Error(), checkOf(v.Err)
@@ -292,7 +293,7 @@ func verdictJSON(v *office.Verdict) verifyJSON {
 	return j
 }
 
-func printVerdict(e *env, v *office.Verdict) {
+func printVerdict(e *env, v *exchange.Verdict) {
 	w := e.stdout
 	fmt.Fprintf(w, "%s\n", schema.Printable(v.File))
 	if h := v.Header; h != nil {
@@ -313,7 +314,7 @@ func printVerdict(e *env, v *office.Verdict) {
 	fmt.Fprintf(w, "  verdict     OK: signed by %s, intact, addressed to %s\n", v.Header.Sender, recipients(v))
 }
 
-func recipients(v *office.Verdict) string {
+func recipients(v *exchange.Verdict) string {
 	var s []string
 	for _, r := range v.Header.Recipients {
 		s = append(s, r.Agency)
@@ -339,13 +340,13 @@ type importJSON struct {
 	Counts    map[string]int `json:"counts,omitempty"`
 	Conflicts []any          `json:"conflicts,omitempty"`
 	Unknown   []string       `json:"unknown_endpoints,omitempty"`
-	// More* count what the lists above leave out (office.MaxListed).
-	MoreConflicts int          `json:"more_conflicts,omitempty"`
-	MoreUnknown   int          `json:"more_unknown_endpoints,omitempty"`
-	Missing       []office.Gap `json:"missing,omitempty"`
-	KeyNotes      []string     `json:"keyring,omitempty"`
-	DryRun        bool         `json:"dry_run,omitempty"`
-	Volumes       *volumesJSON `json:"volumes,omitempty"`
+	// More* count what the lists above leave out (exchange.MaxListed).
+	MoreConflicts int            `json:"more_conflicts,omitempty"`
+	MoreUnknown   int            `json:"more_unknown_endpoints,omitempty"`
+	Missing       []exchange.Gap `json:"missing,omitempty"`
+	KeyNotes      []string       `json:"keyring,omitempty"`
+	DryRun        bool           `json:"dry_run,omitempty"`
+	Volumes       *volumesJSON   `json:"volumes,omitempty"`
 }
 
 func init() {
@@ -364,7 +365,7 @@ func init() {
 					files = append(files, a)
 					continue
 				}
-				b, skipped, err := e.office.BundleFiles(a)
+				b, skipped, err := exchange.BundleFiles(e.office, a)
 				if err != nil {
 					return err
 				}
@@ -375,11 +376,11 @@ func init() {
 				}
 				files = append(files, b...)
 			}
-			files = office.OneVolumePerSet(files)
+			files = exchange.OneVolumePerSet(files)
 			var first error
 			var out []importJSON
 			for _, f := range files {
-				rep, err := e.office.Import(f, o.dryRun)
+				rep, err := exchange.Import(e.office, f, o.dryRun)
 				j := importJSON{File: f, OK: err == nil, DryRun: o.dryRun, Records: rep.Records, Volumes: volumesOf(rep.Volumes)}
 				if h := rep.Header; h != nil {
 					j.Bundle, j.Sender = h.ID.String(), h.Sender
@@ -418,7 +419,7 @@ func init() {
 		}})
 }
 
-func printImport(e *env, rep *office.ImportReport, err error) {
+func printImport(e *env, rep *exchange.ImportReport, err error) {
 	w := e.stdout
 	what := "import"
 	if rep.DryRun {
@@ -437,7 +438,7 @@ func printImport(e *env, rep *office.ImportReport, err error) {
 		fmt.Fprintf(w, "  REFUSED     %s\n  store unchanged\n", schema.Sanitize(err.Error()))
 		return
 	}
-	fmt.Fprintf(w, "  records     %d: %s\n", rep.Records, office.CountsLine(rep.Counts))
+	fmt.Fprintf(w, "  records     %d: %s\n", rep.Records, exchange.CountsLine(rep.Counts))
 	for _, c := range rep.Conflicts {
 		printConflict(w, "  ", c)
 	}

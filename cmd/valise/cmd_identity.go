@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"valise/crypto"
+	"valise/identity"
 	"valise/internal/publish"
 	"valise/office"
 	"valise/schema"
@@ -138,7 +139,7 @@ func init() {
 				if crypto.NormalizeFingerprint(o.fingerprint) == "" {
 					return usagef("--fingerprint %q is not a fingerprint: want 32 hex digits, as valise card prints them (dashes and spaces optional)", schema.Printable(o.fingerprint))
 				}
-				c, err := e.office.AddPeer(data, o.fingerprint)
+				c, err := identity.AddPeer(e.office, data, o.fingerprint)
 				if err != nil {
 					return err
 				}
@@ -180,7 +181,7 @@ func init() {
 				if crypto.NormalizeFingerprint(o.fingerprint) == "" {
 					return usagef("--fingerprint %q is not a fingerprint: want 32 hex digits", schema.Printable(o.fingerprint))
 				}
-				c, err := e.office.ConfirmPeer(args[1], o.fingerprint)
+				c, err := identity.ConfirmPeer(e.office, args[1], o.fingerprint)
 				if err != nil {
 					return err
 				}
@@ -209,7 +210,7 @@ func init() {
 			if kind != crypto.Rotate && kind != crypto.Revoke {
 				return usagef("usage: valise key rotate | revoke")
 			}
-			ch, err := e.office.RotateKey(kind)
+			ch, err := identity.RotateKey(e.office, kind)
 			if err != nil {
 				return err
 			}

@@ -5,6 +5,8 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"valise/audit"
+	"valise/exchange"
 	"valise/office"
 	"valise/schema"
 )
@@ -47,7 +49,7 @@ func init() {
 func init() {
 	register(&command{name: "status", short: "per peer: sequences sent, acknowledged and received, missing bundles, what waits to be sent", maxArgs: 0,
 		example: "  valise status", run: func(e *env, args []string) error {
-			st, err := e.office.Status()
+			st, err := exchange.Status(e.office)
 			if err != nil {
 				return err
 			}
@@ -112,11 +114,11 @@ func init() {
 				if err != nil {
 					return err
 				}
-				data, err := office.ReadLimited(o.check, office.MaxAuditExport)
+				data, err := office.ReadLimited(o.check, audit.MaxAuditExport)
 				if err != nil {
 					return err
 				}
-				entries, err := office.CheckAuditExport(data, card)
+				entries, err := audit.CheckAuditExport(data, card)
 				if err != nil {
 					return err
 				}
@@ -133,7 +135,7 @@ func init() {
 			off.Passphrase = passphrase
 			defer off.Close()
 			if o.export != "" {
-				n, err := off.ExportAudit(o.export)
+				n, err := audit.ExportAudit(off, o.export)
 				if err != nil {
 					return err
 				}
@@ -152,7 +154,7 @@ func init() {
 				}
 			}
 			if broken != 0 {
-				return fmt.Errorf("%w at entry %d: it was changed, removed or reordered after it was written", office.ErrAuditBroken, broken)
+				return fmt.Errorf("%w at entry %d: it was changed, removed or reordered after it was written", audit.ErrAuditBroken, broken)
 			}
 			if !e.json {
 				fmt.Fprintf(e.stdout, "audit log intact: %d entries, hash chain verified\n", len(entries))

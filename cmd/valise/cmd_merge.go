@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"valise/change"
 	"valise/internal/publish"
 	"valise/merge"
 	"valise/office"
@@ -22,14 +23,14 @@ func (o *editOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.remove, "remove", nil, "remove VALUE from PROP")
 }
 
-func (o *editOptions) ops() ([]office.Op, error) {
-	var ops []office.Op
+func (o *editOptions) ops() ([]change.Op, error) {
+	var ops []change.Op
 	for _, l := range []struct {
 		kind string
 		vals []string
 	}{{"set", o.set}, {"add", o.add}, {"remove", o.remove}} {
 		for _, v := range l.vals {
-			op, err := office.ParseOp(l.kind, v)
+			op, err := change.ParseOp(l.kind, v)
 			if err != nil {
 				return nil, usagef("%v", err)
 			}
@@ -39,10 +40,10 @@ func (o *editOptions) ops() ([]office.Op, error) {
 	return ops, nil
 }
 
-func printEdit(e *env, what string, rep *office.EditReport) error {
+func printEdit(e *env, what string, rep *change.EditReport) error {
 	if e.json {
 		return printJSON(e.stdout, map[string]any{"id": rep.Record.ID, "changed": !rep.Unchanged,
-			"version": rep.Record.Version.Vector, "content_hash": office.ContentHash(rep.Record)})
+			"version": rep.Record.Version.Vector, "content_hash": contentHash(rep.Record)})
 	}
 	if rep.Unchanged {
 		fmt.Fprintf(e.stdout, "%s: nothing changed\n", schema.Printable(rep.Record.ID))
@@ -67,7 +68,7 @@ func init() {
 			if len(ops) == 0 {
 				return usagef("nothing to change: give --set, --add or --remove PROP=VALUE")
 			}
-			rep, err := e.office.Edit(args[0], ops)
+			rep, err := change.Edit(e.office, args[0], ops)
 			if err != nil {
 				return err
 			}
@@ -76,7 +77,7 @@ func init() {
 	register(&command{name: "delete", args: "ID", short: "tombstone a record held; the deletion travels with the next pack",
 		minArgs: 1, maxArgs: 1, example: "  valise delete kz-p-003",
 		run: func(e *env, args []string) error {
-			rep, err := e.office.Delete(args[0])
+			rep, err := change.Delete(e.office, args[0])
 			if err != nil {
 				return err
 			}
@@ -104,7 +105,7 @@ func init() {
 		example: "  valise resolve kz-p-001 --theirs\n  valise resolve kz-p-001 --set birthDate=1979-04-12",
 		run: func(e *env, args []string) error {
 			modes := 0
-			res := office.Resolution{Property: o.property}
+			res := change.Resolution{Property: o.property}
 			if o.ours {
 				modes++
 				res.Mode = "ours"
@@ -118,7 +119,7 @@ func init() {
 					res.Mode = "set"
 				}
 				for _, s := range o.set {
-					op, err := office.ParseOp("set", s)
+					op, err := change.ParseOp("set", s)
 					if err != nil {
 						return usagef("%v", err)
 					}
@@ -128,7 +129,7 @@ func init() {
 			if modes > 1 || res.Mode == "" {
 				return usagef("give exactly one of --ours, --theirs or --set PROP=VALUE")
 			}
-			rep, err := e.office.Resolve(args[0], res)
+			rep, err := change.Resolve(e.office, args[0], res)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"valise/formats"
+	"valise/ingest"
 	"valise/internal/publish"
-	"valise/office"
 	"valise/schema"
 	"valise/store"
 )
@@ -38,13 +39,13 @@ func init() {
 		minArgs: 1, maxArgs: -1, opts: o,
 		example: "  valise ingest people.csv --type Person\n  valise ingest --format ofac-sdn sdn.csv\n  valise ingest entities.ftm.json",
 		run: func(e *env, args []string) error {
-			office.IngestDefaults = schema.Handling{TLP: o.tlp}
-			var files []office.IngestFile
+			ingest.IngestDefaults = schema.Handling{TLP: o.tlp}
+			var files []ingest.IngestFile
 			for _, path := range args {
-				files = append(files, office.IngestFile{Name: path, Format: o.format, Type: o.typ,
+				files = append(files, ingest.IngestFile{Name: path, Format: o.format, Type: o.typ,
 					Open: func() (io.ReadCloser, error) { return os.Open(path) }})
 			}
-			rep, err := e.office.Ingest(files, o.skipInvalid)
+			rep, err := ingest.Ingest(e.office, files, o.skipInvalid)
 			if rep == nil {
 				// A file unreadable as a whole: nothing was read into the store.
 				if errors.Is(err, formats.ErrOptions) {
@@ -118,7 +119,7 @@ func init() {
 					vs = append(vs, ver{v.N, v.At, v.Action, v.Agency, v.Bundle, v.Hash, changedProps(hist, i)})
 				}
 				var raw any = string(r.AppendCanonical(nil))
-				return printJSON(e.stdout, map[string]any{"record": raw, "content_hash": office.ContentHash(r), "conflicts": cs, "history": vs})
+				return printJSON(e.stdout, map[string]any{"record": raw, "content_hash": contentHash(r), "conflicts": cs, "history": vs})
 			}
 			printRecord(e, r)
 			for _, c := range cs {
@@ -196,7 +197,7 @@ func printRecord(e *env, r *schema.Record) {
 	}
 	sort.Strings(vv)
 	fmt.Fprintf(w, "  version     %s, last by %s at %s\n", strings.Join(vv, " "), r.Version.By, r.Version.At)
-	fmt.Fprintf(w, "  hash        %s\n", office.ContentHash(r))
+	fmt.Fprintf(w, "  hash        %s\n", contentHash(r))
 	var props []string
 	for p := range r.Properties {
 		props = append(props, p)
@@ -269,4 +270,10 @@ func init() {
 			}
 			return nil
 		}})
+}
+
+// contentHash is r's content hash in hex, as the store keeps it.
+func contentHash(r *schema.Record) string {
+	sum := r.ContentHash()
+	return hex.EncodeToString(sum[:])
 }

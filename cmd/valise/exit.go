@@ -4,9 +4,10 @@ import (
 	"errors"
 	"io/fs"
 
+	"valise/audit"
 	"valise/bundle"
 	"valise/crypto"
-	"valise/office"
+	"valise/exchange"
 	"valise/schema"
 	"valise/store"
 )
@@ -49,11 +50,11 @@ func exitCode(err error) int {
 		return exitNotAddress
 	case errors.Is(err, bundle.ErrAuth), errors.Is(err, crypto.ErrUnknownSigner), errors.Is(err, crypto.ErrRevoked),
 		errors.Is(err, crypto.ErrCard), errors.Is(err, crypto.ErrWeakKey), errors.Is(err, crypto.ErrStatement),
-		errors.Is(err, office.ErrAuditBroken):
+		errors.Is(err, audit.ErrAuditBroken):
 		return exitAuth
 	case errors.Is(err, bundle.ErrMalformed):
 		return exitMalformed
-	case errors.Is(err, office.ErrReplay):
+	case errors.Is(err, exchange.ErrReplay):
 		return exitReplay
 	case errors.Is(err, bundle.ErrContent), errors.Is(err, schema.ErrInvalid), errors.Is(err, schema.ErrSchemaVersion):
 		return exitInvalid

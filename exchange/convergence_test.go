@@ -1,4 +1,4 @@
-package office
+package exchange
 
 import (
 	"bytes"
@@ -10,38 +10,18 @@ import (
 	"path/filepath"
 	"testing"
 
+	"valise/change"
 	"valise/formats"
+	"valise/ingest"
+	"valise/internal/officetest"
+	"valise/office"
 	"valise/schema"
 	"valise/store"
 )
 
 var storeHistories = flag.Int("store-histories", 200, "random histories for TestStoreConvergence")
 
-// testOffices creates n offices that trust each other.
-func testOffices(t testing.TB, dir string, names ...string) []*Office {
-	t.Helper()
-	var out []*Office
-	for _, n := range names {
-		o, err := Init(filepath.Join(dir, n), InitOptions{Agency: n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { o.Close() })
-		out = append(out, o)
-	}
-	for _, a := range out {
-		for _, b := range out {
-			if a != b {
-				if _, err := a.AddPeer(b.Card.Marshal(), b.Card.Fingerprint()); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-	}
-	return out
-}
-
-func exportAll(t testing.TB, o *Office) string {
+func exportAll(t testing.TB, o *office.Office) string {
 	t.Helper()
 	var b bytes.Buffer
 	w, err := formats.NewWriter(&b, formats.JSONL)
@@ -74,7 +54,7 @@ func TestStoreConvergence(t *testing.T) {
 	for h := 0; h < n; h++ {
 		rng := rand.New(rand.NewSource(int64(h)))
 		dir := t.TempDir()
-		offices := testOffices(t, dir, "CARICC", "KG-NCB", "KZ-NCB")
+		offices := officetest.Offices(t, dir, "CARICC", "KG-NCB", "KZ-NCB")
 		ids := []string{"p-1", "p-2", "p-3"}
 		type bundleFile struct {
 			path string
@@ -85,13 +65,13 @@ func TestStoreConvergence(t *testing.T) {
 		pack := func(from, to int) {
 			seq++
 			p := filepath.Join(dir, fmt.Sprintf("b%d.valise", seq))
-			if _, err := offices[from].Pack(PackOptions{To: []string{offices[to].Agency()}, Output: p}); err != nil {
+			if _, err := Pack(offices[from], PackOptions{To: []string{offices[to].Agency()}, Output: p}); err != nil {
 				t.Fatalf("history %d: pack: %v", h, err)
 			}
 			bundles = append(bundles, bundleFile{p, to})
 		}
 		imp := func(b bundleFile) {
-			if _, err := offices[b.to].Import(b.path, false); err != nil && !errors.Is(err, ErrReplay) {
+			if _, err := Import(offices[b.to], b.path, false); err != nil && !errors.Is(err, ErrReplay) {
 				t.Fatalf("history %d: import %s: %v", h, b.path, err)
 			}
 		}
@@ -106,18 +86,18 @@ func TestStoreConvergence(t *testing.T) {
 					Handling: schema.Handling{TLP: "amber"}, Origin: o.Agency()}
 				line := r.AppendCanonical(nil)
 				open := func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(line)), nil }
-				if _, err := o.Ingest([]IngestFile{{Name: "x", Open: open, Format: formats.JSONL}}, false); err != nil {
+				if _, err := ingest.Ingest(o, []ingest.IngestFile{{Name: "x", Open: open, Format: formats.JSONL}}, false); err != nil {
 					t.Fatal(err)
 				}
 			case 1:
-				o.Edit(id, []Op{{Kind: "set", Prop: "birthDate", Value: fmt.Sprintf("19%02d", 50+rng.Intn(3))}})
+				change.Edit(o, id, []change.Op{{Kind: "set", Prop: "birthDate", Value: fmt.Sprintf("19%02d", 50+rng.Intn(3))}})
 			case 2:
-				o.Edit(id, []Op{{Kind: "add", Prop: "alias", Value: fmt.Sprintf("Alias %d", seq)}})
+				change.Edit(o, id, []change.Op{{Kind: "add", Prop: "alias", Value: fmt.Sprintf("Alias %d", seq)}})
 			case 3:
 				if rng.Intn(2) == 0 {
-					o.Delete(id)
+					change.Delete(o, id)
 				} else {
-					o.Resolve(id, Resolution{Mode: "ours"})
+					change.Resolve(o, id, change.Resolution{Mode: "ours"})
 				}
 			case 4:
 				j := (i + 1 + rng.Intn(len(offices)-1)) % len(offices)

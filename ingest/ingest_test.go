@@ -1,4 +1,4 @@
-package office
+package ingest
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"valise/formats"
+	"valise/internal/officetest"
+	"valise/office"
 	"valise/schema"
 )
 
@@ -20,16 +22,16 @@ func person(id, name string) string {
 	return fmt.Sprintf(`{"id":%q,"schema":"Person","origin":"KZ-NCB","properties":{"name":[%q]}}`+"\n", id, name)
 }
 
-func mustIngest(t *testing.T, o *Office, files ...IngestFile) *IngestReport {
+func mustIngest(t *testing.T, o *office.Office, files ...IngestFile) *IngestReport {
 	t.Helper()
-	rep, err := o.Ingest(files, false)
+	rep, err := Ingest(o, files, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rep
 }
 
-func held(t *testing.T, o *Office, id string) *schema.Record {
+func held(t *testing.T, o *office.Office, id string) *schema.Record {
 	t.Helper()
 	r, err := o.Store.Get(id)
 	if err != nil {
@@ -39,7 +41,7 @@ func held(t *testing.T, o *Office, id string) *schema.Record {
 }
 
 func TestIngestProblemsBounded(t *testing.T) {
-	o := testOffices(t, t.TempDir(), "KZ-NCB")[0]
+	o := officetest.Offices(t, t.TempDir(), "KZ-NCB")[0]
 	const bad = MaxIngestProblems + 500
 	var b strings.Builder
 	b.WriteString(person("ok-1", "Fine"))
@@ -52,7 +54,7 @@ func TestIngestProblemsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rep, err := o.Ingest([]IngestFile{memFile("bad.jsonl", b.String())}, false)
+	rep, err := Ingest(o, []IngestFile{memFile("bad.jsonl", b.String())}, false)
 	if !errors.Is(err, schema.ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("%d problems; nothing ingested", bad)) {
 		t.Fatalf("error %v, want %d problems", err, bad)
 	}
@@ -72,7 +74,7 @@ func TestIngestProblemsBounded(t *testing.T) {
 		t.Fatal("a refused ingest changed the store")
 	}
 
-	rep, err = o.Ingest([]IngestFile{memFile("bad.jsonl", b.String())}, true)
+	rep, err = Ingest(o, []IngestFile{memFile("bad.jsonl", b.String())}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,10 +87,10 @@ func TestIngestProblemsBounded(t *testing.T) {
 }
 
 func TestIngestDuplicateAcrossFiles(t *testing.T) {
-	o := testOffices(t, t.TempDir(), "KZ-NCB")[0]
+	o := officetest.Offices(t, t.TempDir(), "KZ-NCB")[0]
 	a := memFile("a.jsonl", person("d-1", "One")+person("d-2", "Two"))
 	b := memFile("b.jsonl", person("d-3", "Three")+person("d-1", "Again"))
-	rep, err := o.Ingest([]IngestFile{a, b}, false)
+	rep, err := Ingest(o, []IngestFile{a, b}, false)
 	if !errors.Is(err, schema.ErrInvalid) {
 		t.Fatalf("error %v, want a refusal", err)
 	}
@@ -102,7 +104,7 @@ func TestIngestDuplicateAcrossFiles(t *testing.T) {
 	}
 
 	// With --skip-invalid the first occurrence counts.
-	rep, err = o.Ingest([]IngestFile{a, b}, true)
+	rep, err = Ingest(o, []IngestFile{a, b}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +117,7 @@ func TestIngestDuplicateAcrossFiles(t *testing.T) {
 
 	// A record that failed in an earlier file does not hold its id: the
 	// later file's is the only valid one.
-	rep, err = o.Ingest([]IngestFile{
+	rep, err = Ingest(o, []IngestFile{
 		memFile("c.jsonl", `{"id":"e-1","schema":"Person","properties":{}}`+"\n"),
 		memFile("d.jsonl", person("e-1", "Valid")),
 	}, true)
@@ -125,7 +127,7 @@ func TestIngestDuplicateAcrossFiles(t *testing.T) {
 
 	// A delta may delete what an earlier file of the run adds: no
 	// duplicate.
-	rep, err = o.Ingest([]IngestFile{
+	rep, err = Ingest(o, []IngestFile{
 		memFile("t1.ftm.json", `{"id":"f-1","schema":"Person","properties":{"name":["F"]}}`+"\n"),
 		memFile("t2.delta.json", `{"op":"DEL","entity":{"id":"f-1"}}`+"\n"),
 	}, false)
@@ -138,12 +140,12 @@ func TestIngestDuplicateAcrossFiles(t *testing.T) {
 }
 
 func TestIngestDuplicateInFile(t *testing.T) {
-	o := testOffices(t, t.TempDir(), "KZ-NCB")[0]
+	o := officetest.Offices(t, t.TempDir(), "KZ-NCB")[0]
 	// The first occurrence holds the id even when it is invalid, as a
 	// reader of the whole file sees it.
 	f := memFile("x.csv", "id,name,nationality\nx-1,One,kz\nx-2,Two,xx\nx-2,Again,kz\nx-1,Once more,kz\n")
 	f.Type = "Person"
-	rep, err := o.Ingest([]IngestFile{f}, true)
+	rep, err := Ingest(o, []IngestFile{f}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func sdnRow(n int, name string) string {
 }
 
 func TestIngestListEdition(t *testing.T) {
-	o := testOffices(t, t.TempDir(), "KZ-NCB")[0]
+	o := officetest.Offices(t, t.TempDir(), "KZ-NCB")[0]
 	ed1 := memFile("sdn1.csv", sdnRow(1, "ONE LTD")+sdnRow(2, "TWO LTD")+sdnRow(3, "THREE LTD"))
 	rep := mustIngest(t, o, ed1)
 	if rep.Added != 3 {
@@ -180,13 +182,13 @@ func TestIngestListEdition(t *testing.T) {
 	// by absence.
 	broken := memFile("sdn2.csv", sdnRow(1, "ONE LTD")+"x,\"BAD\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n")
 	broken.Format = formats.OFACSDN
-	rep, err := o.Ingest([]IngestFile{broken}, true)
+	rep, err := Ingest(o, []IngestFile{broken}, true)
 	if err != nil || rep.Deleted != 0 || rep.Unchanged != 1 {
 		t.Fatalf("%+v, %v; want nothing deleted", rep, err)
 	}
 	// An entry of the edition that another file of the run already holds
 	// is a problem too.
-	rep, err = o.Ingest([]IngestFile{memFile("mine.jsonl", `{"id":"ofac-2","schema":"Organization","properties":{"name":["TWO LTD"]}}`+"\n"), memFile("sdn3.csv", sdnRow(2, "TWO LTD"))}, true)
+	rep, err = Ingest(o, []IngestFile{memFile("mine.jsonl", `{"id":"ofac-2","schema":"Organization","properties":{"name":["TWO LTD"]}}`+"\n"), memFile("sdn3.csv", sdnRow(2, "TWO LTD"))}, true)
 	if err != nil || rep.Deleted != 0 || rep.ProblemCount != 1 {
 		t.Fatalf("%+v, %v; want one problem and nothing deleted", rep, err)
 	}
@@ -203,7 +205,7 @@ func TestIngestListEdition(t *testing.T) {
 }
 
 func TestIngestErrors(t *testing.T) {
-	o := testOffices(t, t.TempDir(), "KZ-NCB")[0]
+	o := officetest.Offices(t, t.TempDir(), "KZ-NCB")[0]
 	mustIngest(t, o, memFile("p.jsonl", person("p-1", "Person")))
 	before, err := o.Store.Snapshot()
 	if err != nil {
@@ -212,18 +214,18 @@ func TestIngestErrors(t *testing.T) {
 
 	// A file unreadable as a whole: no report, nothing ingested, not even
 	// the files before it.
-	rep, err := o.Ingest([]IngestFile{memFile("ok.jsonl", person("p-2", "Two")), memFile("what.bin", "\x00\x01")}, true)
+	rep, err := Ingest(o, []IngestFile{memFile("ok.jsonl", person("p-2", "Two")), memFile("what.bin", "\x00\x01")}, true)
 	if rep != nil || !errors.Is(err, formats.ErrFormat) {
 		t.Fatalf("report %v, error %v; want none, ErrFormat", rep, err)
 	}
-	rep, err = o.Ingest([]IngestFile{{Name: "gone.jsonl", Open: func() (io.ReadCloser, error) { return nil, io.ErrUnexpectedEOF }}}, true)
+	rep, err = Ingest(o, []IngestFile{{Name: "gone.jsonl", Open: func() (io.ReadCloser, error) { return nil, io.ErrUnexpectedEOF }}}, true)
 	if rep != nil || !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Fatalf("report %v, error %v; want none, the open error", rep, err)
 	}
 
 	// A schema change is refused, and the problems of every file are
 	// still named.
-	rep, err = o.Ingest([]IngestFile{
+	rep, err = Ingest(o, []IngestFile{
 		memFile("c.jsonl", `{"id":"p-1","schema":"Company","properties":{"name":["Firm"]}}`+"\n"),
 		memFile("d.jsonl", `{"id":"q-1","schema":"Person","properties":{}}`+"\n"),
 	}, true)

@@ -1,4 +1,4 @@
-package office
+package exchange
 
 import (
 	"fmt"
@@ -6,24 +6,34 @@ import (
 	"slices"
 	"testing"
 
+	"valise/change"
+	"valise/internal/officetest"
 	"valise/merge"
+	"valise/office"
 	"valise/schema"
 	"valise/store"
 )
 
 // seed writes records to o's store as its own new versions (what an
 // ingest does, without the files).
-func seed(t *testing.T, o *Office, recs []*schema.Record) {
+func seed(t *testing.T, o *office.Office, recs []*schema.Record) {
 	t.Helper()
 	const at = "2026-11-28T09:00:00Z"
 	err := o.Store.Update(func(tx *store.Tx) error {
 		for _, r := range recs {
-			held, err := tx.Get(r.ID)
+			stored, err := tx.HeldMany([]string{r.ID})
 			if err != nil {
 				return err
 			}
+			var held *schema.Record
+			if stored[0] != nil {
+				if held, err = stored[0].Record(); err != nil {
+					return err
+				}
+			}
 			if next := merge.Edit(held, r, o.Agency(), at); next != nil {
-				if err := put(tx, held, next, store.Change{Action: "ingest", Agency: o.Agency()}, at); err != nil {
+				w := []store.Write{{Rec: next, Held: stored[0]}}
+				if err := tx.Apply(store.Change{Action: "ingest", Agency: o.Agency()}, w, nil); err != nil {
 					return err
 				}
 			}
@@ -45,7 +55,7 @@ func TestImportEndpoints(t *testing.T) {
 			defer func(n int) { maxPending = n }(maxPending)
 			maxPending = pending
 			dir := t.TempDir()
-			offs := testOffices(t, dir, "KZ-NCB", "CARICC")
+			offs := officetest.Offices(t, dir, "KZ-NCB", "CARICC")
 			kz, ca := offs[0], offs[1]
 			person := func(id string) *schema.Record {
 				return &schema.Record{ID: id, Schema: "Person", Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"},
@@ -57,14 +67,14 @@ func TestImportEndpoints(t *testing.T) {
 			}
 			// CARICC already holds h-1 and h-2 (h-2 deleted).
 			seed(t, kz, []*schema.Record{person("h-1"), person("h-2")})
-			if _, err := kz.Delete("h-2"); err != nil {
+			if _, err := change.Delete(kz, "h-2"); err != nil {
 				t.Fatal(err)
 			}
 			first := filepath.Join(dir, "1.valise")
-			if _, err := kz.Pack(PackOptions{To: []string{"CARICC"}, Output: first}); err != nil {
+			if _, err := Pack(kz, PackOptions{To: []string{"CARICC"}, Output: first}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := ca.Import(first, false); err != nil {
+			if _, err := Import(ca, first, false); err != nil {
 				t.Fatal(err)
 			}
 			var recs []*schema.Record
@@ -81,15 +91,15 @@ func TestImportEndpoints(t *testing.T) {
 			recs = append(recs, link("m-x", "p-00003", "p-00003"), link("m-y", "m-x", "z-00001"))
 			seed(t, kz, recs)
 			for _, id := range []string{"p-00004", "p-00010", "m-00007"} {
-				if _, err := kz.Delete(id); err != nil {
+				if _, err := change.Delete(kz, id); err != nil {
 					t.Fatal(err)
 				}
 			}
 			second := filepath.Join(dir, "2.valise")
-			if _, err := kz.Pack(PackOptions{To: []string{"CARICC"}, Output: second}); err != nil {
+			if _, err := Pack(kz, PackOptions{To: []string{"CARICC"}, Output: second}); err != nil {
 				t.Fatal(err)
 			}
-			rep, err := ca.Import(second, false)
+			rep, err := Import(ca, second, false)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,8 +1,7 @@
-package office
+package ingest
 
 import (
 	"bufio"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -10,6 +9,8 @@ import (
 	"slices"
 	"sync/atomic"
 	"time"
+	"valise/handling"
+	"valise/office"
 
 	"valise/formats"
 	"valise/merge"
@@ -65,7 +66,7 @@ var errRefused = errors.New("ingest refused")
 // An error about a file as a whole (it cannot be opened or read, its
 // format is unknown, the options do not fit it) comes with a nil report.
 // Otherwise the report lists the problems found, also with an error.
-func (o *Office) Ingest(files []IngestFile, skipInvalid bool) (*IngestReport, error) {
+func Ingest(o *office.Office, files []IngestFile, skipInvalid bool) (*IngestReport, error) {
 	if len(files) > maxIngestFiles {
 		return nil, fmt.Errorf("%d files in one ingest: at most %d", len(files), maxIngestFiles)
 	}
@@ -316,20 +317,19 @@ func (g *ingester) problem(i int, p *formats.Problem) {
 	}
 }
 
-// held returns the records held under the ids of recs.
-func (g *ingester) held(tx *store.Tx, recs []*schema.Record) (map[string]*schema.Record, error) {
+// held returns what is held under the ids of recs, in their order.
+func (g *ingester) held(tx *store.Tx, recs []*schema.Record) ([]*store.Stored, error) {
 	ids := make([]string, len(recs))
 	for k, r := range recs {
 		ids[k] = r.ID
 	}
-	return tx.GetMany(ids)
+	return tx.HeldMany(ids)
 }
 
 // merged is a batch of records of one file merged with what is held, to
 // be written.
 type merged struct {
-	puts, before              []*schema.Record // new versions, and what each replaces
-	bodies                    [][]byte         // their canonical encodings
+	writes                    []store.Write
 	added, updated, unchanged int
 	err                       error
 }
@@ -337,12 +337,18 @@ type merged struct {
 // merge merges a batch of records of file name with what the store holds
 // under their ids. It does not touch the store or g's report: it runs
 // beside the goroutine that does.
-func (g *ingester) merge(name string, recs []*schema.Record, held map[string]*schema.Record) merged {
+func (g *ingester) merge(name string, recs []*schema.Record, held []*store.Stored) merged {
 	var m merged
-	m.puts = make([]*schema.Record, 0, len(recs))
-	m.before = make([]*schema.Record, 0, len(recs))
-	for _, in := range recs {
-		h := held[in.ID]
+	m.writes = make([]store.Write, 0, len(recs))
+	for k, in := range recs {
+		var h *schema.Record
+		if held[k] != nil {
+			var err error
+			if h, err = held[k].Record(); err != nil {
+				m.err = err
+				return m
+			}
+		}
 		if h != nil && h.Schema != in.Schema {
 			m.err = fmt.Errorf("%s: record %s is a %s here; changing it to a %s is not allowed: %w", name, in.ID, h.Schema, in.Schema, schema.ErrInvalid)
 			return m
@@ -353,7 +359,7 @@ func (g *ingester) merge(name string, recs []*schema.Record, held map[string]*sc
 			}
 			in.Evaluation = pickEvaluation(in.Evaluation, h.Evaluation)
 		}
-		if err := checkNarrowing(h, in, g.self); err != nil {
+		if err := handling.CheckNarrowing(h, in, g.self); err != nil {
 			m.err = fmt.Errorf("%s: %w", name, err)
 			return m
 		}
@@ -367,8 +373,7 @@ func (g *ingester) merge(name string, recs []*schema.Record, held map[string]*sc
 		default:
 			m.updated++
 		}
-		m.puts, m.before = append(m.puts, next), append(m.before, h)
-		m.bodies = append(m.bodies, next.AppendCanonical(nil))
+		m.writes = append(m.writes, store.Write{Rec: next, Body: next.AppendCanonical(nil), Held: held[k]})
 	}
 	return m
 }
@@ -381,7 +386,7 @@ func (g *ingester) apply(tx *store.Tx, m merged, c store.Change) error {
 	g.rep.Added += m.added
 	g.rep.Updated += m.updated
 	g.rep.Unchanged += m.unchanged
-	return g.write(tx, m.puts, m.before, m.bodies, c)
+	return tx.Apply(c, m.writes, nil)
 }
 
 // tombstones deletes the records held under ids, those not deleted yet.
@@ -389,14 +394,20 @@ func (g *ingester) tombstones(tx *store.Tx, ids []string, c store.Change) error 
 	if len(ids) == 0 {
 		return nil
 	}
-	held, err := tx.GetMany(ids)
+	held, err := tx.HeldMany(ids)
 	if err != nil {
 		return err
 	}
-	var puts, before []*schema.Record
-	for _, id := range ids {
-		h := held[id]
-		if h == nil || h.Deleted {
+	var writes []store.Write
+	for k := range ids {
+		if held[k] == nil {
+			continue
+		}
+		h, err := held[k].Record()
+		if err != nil {
+			return err
+		}
+		if h.Deleted {
 			continue
 		}
 		t := h.Clone()
@@ -405,25 +416,10 @@ func (g *ingester) tombstones(tx *store.Tx, ids []string, c store.Change) error 
 		if next == nil {
 			continue
 		}
-		puts, before = append(puts, next), append(before, h)
+		writes = append(writes, store.Write{Rec: next, Held: held[k]})
 		g.rep.Deleted++
 	}
-	return g.write(tx, puts, before, nil, c)
-}
-
-// write puts new versions (before[k] is the version puts[k] replaces;
-// bodies, when not nil, their canonical encodings) and keeps their open
-// conflicts in step.
-func (g *ingester) write(tx *store.Tx, puts, before []*schema.Record, bodies [][]byte, c store.Change) error {
-	if err := tx.PutMany(puts, bodies, c); err != nil {
-		return err
-	}
-	for k, r := range puts {
-		if err := keepConflicts(tx, before[k], r, c, g.at); err != nil {
-			return err
-		}
-	}
-	return nil
+	return tx.Apply(c, writes, nil)
 }
 
 func cloneHandling(h schema.Handling) schema.Handling {
@@ -556,9 +552,3 @@ func (s *idSet) recordIn(id string, file int) bool {
 }
 
 func fileOf(v uint64) int { return int(v >> fileShift & (1<<16 - 1)) }
-
-// ContentHash returns the hex content hash of r.
-func ContentHash(r *schema.Record) string {
-	h := r.ContentHash()
-	return hex.EncodeToString(h[:])
-}

@@ -1,8 +1,8 @@
-package office
+package exchange
 
 import (
-	"bytes"
 	"container/heap"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"slices"
@@ -11,6 +11,7 @@ import (
 
 	"valise/bundle"
 	"valise/merge"
+	"valise/office"
 	"valise/schema"
 	"valise/store"
 )
@@ -49,9 +50,9 @@ type inBatch struct {
 	err   error  // why reading or merging stopped (never io.EOF); the records are not to be written
 
 	// Made by resolve.
-	vhashes   []string // each line's version hash (see versionHash)
-	hashes    []string // each record's content hash (store.ContentHash)
-	puts      []store.Put
+	hashes    []string // each record's content hash (schema.ContentHashOf, hex)
+	puts      []store.Write
+	known     []store.Known // what the sender holds: every record as it came
 	counts    [merge.DeleteModify + 1]int
 	conflicts []store.Conflict
 	ends      []store.Endpoint // the ends of the live links, in order (Seq unset)
@@ -62,9 +63,10 @@ func (b *inBatch) reset() {
 	clear(b.lines)
 	clear(b.ids)
 	clear(b.puts)
+	clear(b.known)
 	clear(b.conflicts)
 	clear(b.ends)
-	b.recs, b.lines, b.ids, b.vhashes, b.hashes = b.recs[:0], b.lines[:0], b.ids[:0], b.vhashes[:0], b.hashes[:0]
+	b.recs, b.lines, b.ids, b.known, b.hashes = b.recs[:0], b.lines[:0], b.ids[:0], b.known[:0], b.hashes[:0]
 	b.puts, b.conflicts, b.ends = b.puts[:0], b.conflicts[:0], b.ends[:0]
 	b.arena, b.err, b.counts = b.arena[:0], nil, [merge.DeleteModify + 1]int{}
 }
@@ -193,7 +195,7 @@ func (p *pipeline) stop() {
 
 // merger merges and writes the batches of one import.
 type merger struct {
-	o    *Office
+	o    *office.Office
 	tx   *store.Tx
 	rep  *ImportReport
 	c    store.Change
@@ -208,12 +210,12 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		return nil
 	}
 	for i, line := range b.lines {
-		hash, err := store.ContentHash(line)
+		sum, err := schema.ContentHashOf(line)
 		if err != nil {
 			return fmt.Errorf("record %s: %w", schema.Printable(b.ids[i]), err)
 		}
-		b.vhashes = append(b.vhashes, versionHash(line))
-		b.hashes = append(b.hashes, hash)
+		b.known = append(b.known, store.Known{ID: b.ids[i], VHash: schema.VersionHash(line)})
+		b.hashes = append(b.hashes, hex.EncodeToString(sum[:]))
 	}
 	// The held body is needed only when the vectors do not settle the
 	// case (see mergeStored).
@@ -226,7 +228,7 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 	}
 	agency := m.o.Agency()
 	for i, rec := range b.recs {
-		if slicesContains(rec.Handling.NotReleasableTo, agency) {
+		if slices.Contains(rec.Handling.NotReleasableTo, agency) {
 			return &bundle.Error{Check: "handling", Kind: bundle.ErrContent,
 				Msg: fmt.Sprintf("record %s is not releasable to %s: the sender broke its handling", schema.Printable(rec.ID), agency)}
 		}
@@ -245,15 +247,23 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 				}
 			}
 		}
-		res, err := mergeStored(hs, rec, b.lines[i])
-		if err != nil {
-			return err
+		var res merge.Result
+		if hs == nil {
+			res = merge.Merge(nil, rec)
+		} else if r, ok := merge.Quick(hs.Vector, hs.Body, rec, b.lines[i]); ok {
+			res = r
+		} else {
+			held, err := hs.Record()
+			if err != nil {
+				return err
+			}
+			res = merge.Merge(held, rec)
 		}
 		b.counts[res.Kind]++
 		if res.Record == nil {
 			continue
 		}
-		p := store.Put{Rec: res.Record, Held: hs}
+		p := store.Write{Rec: res.Record, Held: hs}
 		if res.Record == rec {
 			// As it came: already canonical, its hash already made.
 			p.Body, p.Hash = b.lines[i], b.hashes[i]
@@ -287,45 +297,12 @@ func (m *merger) write(b *inBatch) error {
 	for _, e := range b.ends {
 		m.ends.add(e.Link, e.Target)
 	}
-	if err := m.tx.PutBatch(b.puts, m.c); err != nil {
-		return err
-	}
-	for _, p := range b.puts {
-		if err := keepConflictsOf(m.tx, p.Held != nil && p.Held.Alts, p.Rec, m.c, m.now); err != nil {
-			return err
-		}
-	}
-	if err := m.tx.PeerKnowsMany(m.c.Agency, b.ids, b.vhashes, m.c.Bundle); err != nil {
+	if err := m.tx.Apply(m.c, b.puts, b.known); err != nil {
 		return err
 	}
 	// Every record up to the batch's last id is now as the import leaves
 	// it: the links to those can be checked.
 	return m.ends.passed(m.tx, b.ids[len(b.ids)-1])
-}
-
-// mergeStored is merge.Merge(held, rec) that decodes the held record only
-// when its version vector does not settle the case on its own: an update,
-// a stale version or a re-import of what is held. line is rec's canonical
-// encoding.
-func mergeStored(hs *store.Stored, rec *schema.Record, line []byte) (merge.Result, error) {
-	if hs == nil {
-		return merge.Merge(nil, rec), nil
-	}
-	switch merge.Compare(rec.Version.Vector, hs.Vector) {
-	case merge.After:
-		return merge.Result{Kind: merge.Updated, Record: rec}, nil
-	case merge.Before:
-		return merge.Result{Kind: merge.Stale}, nil
-	case merge.Equal:
-		if bytes.Equal(hs.Body, line) {
-			return merge.Result{Kind: merge.Unchanged}, nil
-		}
-	}
-	held, err := hs.Record()
-	if err != nil {
-		return merge.Result{}, err
-	}
-	return merge.Merge(held, rec), nil
 }
 
 // maxPending bounds the link endpoints an import keeps in memory while

@@ -1,10 +1,10 @@
-package office
+package identity
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"valise/office"
 
 	"valise/crypto"
 	"valise/store"
@@ -23,7 +23,7 @@ type KeyChange struct {
 // peer acknowledges the statement; with crypto.Revoke (the old key is
 // compromised) peers refuse it as soon as the statement arrives, and must
 // confirm the new card's fingerprint out of band.
-func (o *Office) RotateKey(kind string) (*KeyChange, error) {
+func RotateKey(o *office.Office, kind string) (*KeyChange, error) {
 	oldKeys, err := o.Keys()
 	if err != nil {
 		return nil, err
@@ -51,18 +51,15 @@ func (o *Office) RotateKey(kind string) (*KeyChange, error) {
 	}
 	// The new key files are protected like the old ones.
 	pass := ""
-	oldID, _ := o.keyFiles(1)
+	oldID, _ := o.KeyFiles(1)
 	if enc, err := crypto.IsEncrypted(oldID); err != nil {
 		return nil, err
 	} else if enc {
-		if o.cachedPass == nil {
-			return nil, crypto.ErrPassphrase
-		}
-		if pass, err = o.cachedPass(); err != nil {
+		if pass, err = o.CachedPassphrase(); err != nil {
 			return nil, err
 		}
 	}
-	idPath, sigPath := o.keyFiles(gen)
+	idPath, sigPath := o.KeyFiles(gen)
 	if err := next.WriteFiles(idPath, sigPath, o.Agency(), pass); err != nil {
 		return nil, err
 	}
@@ -91,58 +88,12 @@ func (o *Office) RotateKey(kind string) (*KeyChange, error) {
 		}
 		// The card file changes last, inside the transaction: if it
 		// cannot be replaced, nothing is recorded.
-		return replaceFile(filepath.Join(o.Home, CardFile), newCard.Marshal(), 0o644)
+		return office.ReplaceFile(filepath.Join(o.Home, office.CardFile), newCard.Marshal(), 0o644)
 	})
 	if err != nil {
 		undo()
 		return nil, err
 	}
-	o.Card, o.keys = newCard, nil
+	o.SetCard(newCard)
 	return &KeyChange{Kind: kind, Old: old, New: newCard, Generation: gen}, nil
-}
-
-// signingKeyFor loads the signing key of the generation whose card has
-// fingerprint fpr.
-func (o *Office) signingKeyFor(fpr string) (*crypto.Keys, error) {
-	gens, err := o.Store.OwnCards()
-	if err != nil {
-		return nil, err
-	}
-	for _, g := range gens {
-		if g.Fingerprint == fpr {
-			return o.loadGeneration(g.Generation)
-		}
-	}
-	return nil, fmt.Errorf("no key of this office has fingerprint %s", fpr)
-}
-
-// replaceFile writes data to path atomically (temporary file, fsync,
-// rename). Only for public files: secret files are never overwritten.
-func replaceFile(path string, data []byte, mode os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), ".valise-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	// Where the file system has no modes (FAT) there is nothing to set.
-	if err := f.Chmod(mode); err != nil && !errors.Is(err, errors.ErrUnsupported) {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
 }

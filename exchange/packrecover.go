@@ -1,4 +1,4 @@
-package office
+package exchange
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 
 	"valise/bundle"
 	"valise/internal/publish"
+	"valise/office"
 	"valise/schema"
 	"valise/store"
 )
@@ -56,7 +57,7 @@ func parsePackNote(note []byte) (id string, seqs []noteSeq, ok bool) {
 // numbers are never given to another bundle. A pack killed before its
 // bundle appeared uses up nothing: the retried pack takes the same
 // numbers and the recipient sees no gap.
-func (o *Office) recoverPacks() error {
+func recoverPacks(o *office.Office) error {
 	ints, err := publish.Cleanup(o.Home)
 	if err != nil {
 		return fmt.Errorf("cleaning up after an interrupted run: %w", err)

@@ -1,4 +1,4 @@
-package office
+package handling
 
 import (
 	"errors"
@@ -48,9 +48,9 @@ func Releasable(r *schema.Record, self, recipient string, today time.Time) (bool
 // ErrWidening: only a record's originator may widen its handling.
 var ErrWidening = errors.New("only the originator may widen a record's handling")
 
-// checkNarrowing refuses a change by self that would widen the handling of
+// CheckNarrowing refuses a change by self that would widen the handling of
 // a record another agency originated: others may only restrict it.
-func checkNarrowing(held, edited *schema.Record, self string) error {
+func CheckNarrowing(held, edited *schema.Record, self string) error {
 	if held == nil || held.Origin == self {
 		return nil
 	}

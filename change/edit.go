@@ -1,10 +1,12 @@
-package office
+package change
 
 import (
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+	"valise/handling"
+	"valise/office"
 
 	"valise/merge"
 	"valise/schema"
@@ -122,23 +124,27 @@ type EditReport struct {
 // change applies fn to the held record id and writes the result as a new
 // version by this office, in one transaction. resolve names keys written
 // even if their value is unchanged (a resolution).
-func (o *Office) change(id, action string, fn func(r *schema.Record) ([]string, error)) (*EditReport, error) {
+func change(o *office.Office, id, action string, fn func(r *schema.Record) ([]string, error)) (*EditReport, error) {
 	rep := &EditReport{}
 	at := o.Now().UTC().Format(time.RFC3339)
 	err := o.Store.Update(func(tx *store.Tx) error {
-		held, err := tx.Get(id)
+		stored, err := tx.HeldMany([]string{id})
 		if err != nil {
 			return err
 		}
-		if held == nil {
+		if stored[0] == nil {
 			return fmt.Errorf("record %s: %w", schema.Printable(id), store.ErrNotFound)
+		}
+		held, err := stored[0].Record()
+		if err != nil {
+			return err
 		}
 		edited := held.Clone()
 		resolve, err := fn(edited)
 		if err != nil {
 			return err
 		}
-		if err := checkNarrowing(held, edited, o.Agency()); err != nil {
+		if err := handling.CheckNarrowing(held, edited, o.Agency()); err != nil {
 			return err
 		}
 		if probs := edited.Validate(); len(probs) > 0 {
@@ -154,7 +160,8 @@ func (o *Office) change(id, action string, fn func(r *schema.Record) ([]string, 
 			return nil
 		}
 		rep.Record = next
-		if err := put(tx, held, next, store.Change{Action: action, Agency: o.Agency()}, at); err != nil {
+		w := []store.Write{{Rec: next, Held: stored[0]}}
+		if err := tx.Apply(store.Change{Action: action, Agency: o.Agency()}, w, nil); err != nil {
 			return err
 		}
 		return tx.Audit(action, fmt.Sprintf("record %s", id))
@@ -163,8 +170,8 @@ func (o *Office) change(id, action string, fn func(r *schema.Record) ([]string, 
 }
 
 // Edit changes a held record, own or received, by ops.
-func (o *Office) Edit(id string, ops []Op) (*EditReport, error) {
-	return o.change(id, "edit", func(r *schema.Record) ([]string, error) {
+func Edit(o *office.Office, id string, ops []Op) (*EditReport, error) {
+	return change(o, id, "edit", func(r *schema.Record) ([]string, error) {
 		if r.Deleted {
 			return nil, fmt.Errorf("record %s is deleted; valise edit cannot change a tombstone", schema.Printable(id))
 		}
@@ -178,8 +185,8 @@ func (o *Office) Edit(id string, ops []Op) (*EditReport, error) {
 }
 
 // Delete tombstones a held record.
-func (o *Office) Delete(id string) (*EditReport, error) {
-	return o.change(id, "delete", func(r *schema.Record) ([]string, error) {
+func Delete(o *office.Office, id string) (*EditReport, error) {
+	return change(o, id, "delete", func(r *schema.Record) ([]string, error) {
 		r.Deleted = true
 		return nil, nil
 	})
@@ -194,8 +201,8 @@ type Resolution struct {
 
 // Resolve settles open conflicts with a version that descends from every
 // candidate: sent to the other offices, it fast-forwards there.
-func (o *Office) Resolve(id string, res Resolution) (*EditReport, error) {
-	return o.change(id, "resolve", func(r *schema.Record) ([]string, error) {
+func Resolve(o *office.Office, id string, res Resolution) (*EditReport, error) {
+	return change(o, id, "resolve", func(r *schema.Record) ([]string, error) {
 		open := merge.Conflicts(r)
 		if len(open) == 0 {
 			return nil, fmt.Errorf("record %s has no open conflict", schema.Printable(id))

@@ -1,4 +1,4 @@
-package office
+package exchange
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+	"valise/office"
 
 	"valise/bundle"
 	"valise/formats"
@@ -169,7 +170,7 @@ type inputBatch struct {
 
 // packInput reads in, and writes its records to w in id order, skipping
 // those a recipient may not receive (counted in rep.Withheld).
-func (o *Office) packInput(in *PackInput, w *bundle.Writer, dir string, to []string, today time.Time, rep *PackReport) error {
+func packInput(o *office.Office, in *PackInput, w *bundle.Writer, dir string, to []string, today time.Time, rep *PackReport) error {
 	limit := in.SortBuffer
 	if limit <= 0 {
 		limit = DefaultSortBuffer

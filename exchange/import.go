@@ -1,4 +1,4 @@
-package office
+package exchange
 
 import (
 	"errors"
@@ -7,10 +7,11 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
+	"valise/identity"
+	"valise/office"
 
 	"valise/bundle"
 	"valise/merge"
-	"valise/schema"
 	"valise/store"
 	"valise/volume"
 )
@@ -39,6 +40,14 @@ type ImportReport struct {
 	Volumes *volume.Report
 }
 
+// Sentinel errors.
+var (
+	// ErrReplay: a bundle already imported, or a sequence number reused.
+	ErrReplay = errors.New("replay or ordering")
+	// ErrNotTrusted: a recipient of a pack is not a trusted peer.
+	ErrNotTrusted = errors.New("peer not trusted")
+)
+
 // MaxSequenceJump is how far ahead of the last bundle received from a peer
 // a sequence number may be: further than that is no lost stick but an
 // error or an attack, and is refused with an alert.
@@ -50,7 +59,7 @@ var errDryRun = errors.New("dry run")
 // Import verifies, decrypts, validates and merges one bundle. Nothing of
 // it is committed unless every check passed; a refusal is written to the
 // ledger and the audit log only.
-func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
+func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 	rep := &ImportReport{File: path, Counts: map[merge.Kind]int{}, DryRun: dryRun}
 	refuse := func(h *bundle.Header, err error) (*ImportReport, error) {
 		if !dryRun {
@@ -170,7 +179,7 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 		} else if bySeq {
 			return fmt.Errorf("%w: ALERT: sequence %d from %s was used by another bundle imported just now; bundle %s reuses it", ErrReplay, me.Sequence, h.Sender, h.ID)
 		}
-		carrier, err := o.applyStatements(tx, kr, h, rr.Manifest.Statements, rep)
+		carrier, err := identity.ApplyStatements(o, tx, kr, h, rr.Manifest.Statements, &rep.KeyNotes)
 		if err != nil {
 			return err
 		}
@@ -227,7 +236,7 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 		return tx.Audit("import", fmt.Sprintf("bundle %s from %s seq %d: %s", h.ID, h.Sender, me.Sequence, countsLine(rep.Counts)))
 	})
 	if err == nil || errors.Is(err, errDryRun) {
-		if rep.Missing, err = o.Missing(h.Sender); err != nil {
+		if rep.Missing, err = Missing(o, h.Sender); err != nil {
 			return rep, err
 		}
 	}
@@ -247,44 +256,6 @@ func (o *Office) Import(path string, dryRun bool) (*ImportReport, error) {
 // MaxListed is how many conflicts and unknown link endpoints an import
 // report lists; it counts the rest.
 const MaxListed = 10000
-
-// put writes a record version and keeps its open conflicts in step.
-// held is the version it replaces (nil for a new record): when neither has
-// alternatives there is no conflict to keep in step, which saves a query
-// per record.
-func put(tx *store.Tx, held, r *schema.Record, c store.Change, at string) error {
-	if err := tx.Put(r, c); err != nil {
-		return err
-	}
-	return keepConflicts(tx, held, r, c, at)
-}
-
-// keepConflicts updates the open conflicts of r after it was written.
-func keepConflicts(tx *store.Tx, held, r *schema.Record, c store.Change, at string) error {
-	return keepConflictsOf(tx, held != nil && len(held.Version.Alts) > 0, r, c, at)
-}
-
-// keepConflictsOf is keepConflicts given whether the version replaced had
-// alternatives.
-func keepConflictsOf(tx *store.Tx, heldAlts bool, r *schema.Record, c store.Change, at string) error {
-	if !heldAlts && len(r.Version.Alts) == 0 {
-		return nil
-	}
-	var cs []store.Conflict
-	for _, pc := range merge.Conflicts(r) {
-		cs = append(cs, store.Conflict{ID: r.ID, Property: pc.Property, Candidates: pc.Candidates, Bundle: c.Bundle, At: at})
-	}
-	return tx.SetConflicts(r.ID, cs)
-}
-
-func slicesContains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
 func recipientList(h *bundle.Header) string {
 	s := ""
@@ -314,7 +285,7 @@ func CountsLine(c map[merge.Kind]int) string { return countsLine(c) }
 
 // BundleFiles lists the bundles in dir in import order (sender, then
 // sequence number for this office), and the files that are not bundles.
-func (o *Office) BundleFiles(dir string) (bundles []string, skipped []string, err error) {
+func BundleFiles(o *office.Office, dir string) (bundles []string, skipped []string, err error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err

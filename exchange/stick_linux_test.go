@@ -1,13 +1,16 @@
-package office
+package exchange
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"valise/ingest"
 	"valise/internal/fattest"
+	"valise/internal/officetest"
 )
 
 // TestPackFATSplits: on a FAT destination a bundle larger than the file
@@ -16,15 +19,20 @@ import (
 func TestPackFATSplits(t *testing.T) {
 	stick := fattest.Mount(t, 16<<10, true)
 	dir := t.TempDir()
-	offs := testOffices(t, dir, "KZ-NCB", "CARICC")
+	offs := officetest.Offices(t, dir, "KZ-NCB", "CARICC")
 	kz, ca := offs[0], offs[1]
 	var lines []string
 	for i := 0; i < 500; i++ {
 		lines = append(lines, fmt.Sprintf(`{"id":"p-%05d","schema":"Person","properties":{"name":["Person %d %x"]}}`, i, i, i*7919*7919))
 	}
-	mustIngest(t, kz, memFile("a.jsonl", strings.Join(lines, "\n")))
+	in := ingest.IngestFile{Name: "a.jsonl", Open: func() (io.ReadCloser, error) {
+		return io.NopCloser(strings.NewReader(strings.Join(lines, "\n"))), nil
+	}}
+	if _, err := ingest.Ingest(kz, []ingest.IngestFile{in}, false); err != nil {
+		t.Fatal(err)
+	}
 
-	small, err := kz.Pack(PackOptions{To: []string{"CARICC"}, Output: filepath.Join(stick, "one.valise"), Parity: 10})
+	small, err := Pack(kz, PackOptions{To: []string{"CARICC"}, Output: filepath.Join(stick, "one.valise"), Parity: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +42,7 @@ func TestPackFATSplits(t *testing.T) {
 	old := fatLimit
 	fatLimit = small.Size / 2
 	defer func() { fatLimit = old }()
-	rep, err := kz.Pack(PackOptions{To: []string{"CARICC"}, All: true, Output: filepath.Join(stick, "big.valise"), Parity: 10})
+	rep, err := Pack(kz, PackOptions{To: []string{"CARICC"}, All: true, Output: filepath.Join(stick, "big.valise"), Parity: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +58,7 @@ func TestPackFATSplits(t *testing.T) {
 		t.Errorf("big.valise written beside its volumes")
 	}
 	for _, f := range []string{small.File, rep.Volumes[len(rep.Volumes)-1]} {
-		ir, err := ca.Import(f, false)
+		ir, err := Import(ca, f, false)
 		if err != nil {
 			t.Fatalf("import %s: %v", f, err)
 		}

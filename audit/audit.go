@@ -1,4 +1,4 @@
-package office
+package audit
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"valise/office"
 
 	"valise/crypto"
 	"valise/internal/publish"
@@ -46,7 +47,7 @@ type auditLine struct {
 //	entries: 42
 //	{"n":1,"at":…,"action":…,"detail":…,"prev":…,"hash":…}   one line per entry
 //	signature: <base64 Ed25519 over "valise-audit-signature/v1\x00" and every line above>
-func (o *Office) ExportAudit(path string) (int, error) {
+func ExportAudit(o *office.Office, path string) (int, error) {
 	entries, broken, err := o.Store.CheckAudit()
 	if err != nil {
 		return 0, err

@@ -1,4 +1,4 @@
-package store
+package schema
 
 import (
 	"bytes"
@@ -8,11 +8,12 @@ import (
 	"strconv"
 )
 
-// Import reads two things of every record it receives and every record
-// it holds: the content hash (the canonical encoding without the version)
-// and the version vector. Both are read here straight from the canonical
-// bytes, without decoding the record: a scan that only finds where each
-// top-level value ends.
+// An import reads two things of every record it receives and every record
+// the store holds: the content hash (the canonical encoding without the
+// version) and the version vector. Both are read here straight from the
+// canonical bytes, without decoding the record: a scan that only finds
+// where each top-level value ends. It trusts its input to be a canonical
+// encoding that this package made or checked (DecodeCanonical).
 
 var errScan = errors.New("not a canonical record")
 
@@ -139,13 +140,15 @@ func versionSpan(body []byte) (member, start, end int, ok bool, err error) {
 	return member, start, end, ok, err
 }
 
-// ContentHash returns the hex content hash of a record from its canonical
-// encoding: the SHA-256 of that encoding without the version, which is
-// what schema.Record.ContentHash computes from the decoded record.
-func ContentHash(canonical []byte) (string, error) {
+// ContentHashOf returns the content hash of a record from its canonical
+// encoding: the SHA-256 of that encoding without the version member. It is
+// the one definition of a record's content hash (Record.ContentHash uses
+// it): equal content gives an equal hash on every office, whatever the
+// versions.
+func ContentHashOf(canonical []byte) ([32]byte, error) {
 	member, _, end, ok, err := versionSpan(canonical)
 	if err != nil {
-		return "", err
+		return [32]byte{}, err
 	}
 	h := sha256.New()
 	if ok {
@@ -155,14 +158,33 @@ func ContentHash(canonical []byte) (string, error) {
 		h.Write(canonical)
 	}
 	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])), nil
+	h.Sum(sum[:0])
+	return sum, nil
 }
 
-// versionOf reads the version vector of a canonical record, and whether
+// HexContentHash is ContentHashOf in hex, as the store keeps it. The
+// encoding must be canonical (AppendCanonical or a checked decode).
+func HexContentHash(canonical []byte) string {
+	sum, err := ContentHashOf(canonical)
+	if err != nil {
+		panic("schema: HexContentHash of a non-canonical encoding: " + err.Error())
+	}
+	return hex.EncodeToString(sum[:])
+}
+
+// VersionHash identifies one version of a record, what a peer is known to
+// hold: the first 16 bytes of the SHA-256 of its canonical encoding, in
+// hex.
+func VersionHash(canonical []byte) string {
+	h := sha256.Sum256(canonical)
+	return hex.EncodeToString(h[:16])
+}
+
+// PeekVersion reads the version vector of a canonical record, and whether
 // its version holds alternatives (open conflicts). A record whose vector
 // has an agency spelled with escapes is refused (agency ids are plain
 // A-Z, 0-9 and -): the caller then decodes it in full.
-func versionOf(body []byte) (vv map[string]uint64, alts bool, err error) {
+func PeekVersion(body []byte) (vv map[string]uint64, alts bool, err error) {
 	_, start, end, ok, err := versionSpan(body)
 	if err != nil || !ok {
 		return nil, false, err

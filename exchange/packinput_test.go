@@ -1,4 +1,4 @@
-package office
+package exchange
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"valise/formats"
+	"valise/internal/officetest"
 	"valise/merge"
 	"valise/schema"
 	"valise/store"
@@ -21,7 +22,7 @@ import (
 // that a duplicate id in different runs is refused.
 func TestPackInputRuns(t *testing.T) {
 	dir := t.TempDir()
-	offs := testOffices(t, dir, "KZ-NCB", "CARICC")
+	offs := officetest.Offices(t, dir, "KZ-NCB", "CARICC")
 	kz, ca := offs[0], offs[1]
 	const n = 2000
 	rng := rand.New(rand.NewSource(1))
@@ -31,7 +32,7 @@ func TestPackInputRuns(t *testing.T) {
 	}
 	for _, buf := range []int{0, 1 << 10, 64 << 10} {
 		out := filepath.Join(dir, fmt.Sprintf("in-%d.valise", buf))
-		rep, err := kz.Pack(PackOptions{To: []string{"CARICC"}, Output: out, Input: &PackInput{Name: "recs.jsonl",
+		rep, err := Pack(kz, PackOptions{To: []string{"CARICC"}, Output: out, Input: &PackInput{Name: "recs.jsonl",
 			R: strings.NewReader(strings.Join(lines, "\n")), SortBuffer: buf}})
 		if err != nil {
 			t.Fatalf("buffer %d: %v", buf, err)
@@ -44,7 +45,7 @@ func TestPackInputRuns(t *testing.T) {
 			t.Fatalf("buffer %d: left behind %v", buf, left)
 		}
 	}
-	if _, err := ca.Import(filepath.Join(dir, "in-1024.valise"), false); err != nil {
+	if _, err := Import(ca, filepath.Join(dir, "in-1024.valise"), false); err != nil {
 		t.Fatal(err)
 	}
 	seen := 0
@@ -65,7 +66,7 @@ func TestPackInputRuns(t *testing.T) {
 	dup := append(append([]string{}, lines...), lines[3])
 	var problems []*formats.Problem
 	out := filepath.Join(dir, "dup.valise")
-	_, err := kz.Pack(PackOptions{To: []string{"CARICC"}, Output: out, Input: &PackInput{Name: "dup.jsonl",
+	_, err := Pack(kz, PackOptions{To: []string{"CARICC"}, Output: out, Input: &PackInput{Name: "dup.jsonl",
 		R: strings.NewReader(strings.Join(dup, "\n")), SortBuffer: 1 << 10, Problem: func(p *formats.Problem) { problems = append(problems, p) }}})
 	if !errors.Is(err, schema.ErrInvalid) || !strings.Contains(err.Error(), fmt.Sprintf("appears twice in the input (lines 4 and %d)", n+1)) {
 		t.Fatalf("duplicate: got %v", err)
@@ -81,7 +82,7 @@ func TestPackInputRuns(t *testing.T) {
 	// Every invalid item is reported, and nothing is packed.
 	bad := append(append([]string{}, lines[:10]...), `{"id":"x-1","schema":"Person","properties":{"birthDate":["1975-13-01"]}}`, `{"id":"x-2"`)
 	problems = nil
-	_, err = kz.Pack(PackOptions{To: []string{"CARICC"}, Output: out, Input: &PackInput{Name: "bad.jsonl", Format: formats.JSONL,
+	_, err = Pack(kz, PackOptions{To: []string{"CARICC"}, Output: out, Input: &PackInput{Name: "bad.jsonl", Format: formats.JSONL,
 		R: strings.NewReader(strings.Join(bad, "\n")), Problem: func(p *formats.Problem) { problems = append(problems, p) }}})
 	if !errors.Is(err, schema.ErrInvalid) || len(problems) < 2 {
 		t.Fatalf("invalid: got %v with problems %v", err, problems)

@@ -1,7 +1,6 @@
-package office
+package exchange
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"valise/handling"
+	"valise/office"
 
 	"filippo.io/age"
 	"github.com/google/uuid"
@@ -49,12 +50,6 @@ type PackReport struct {
 	Note       string
 }
 
-// versionHash identifies one version of a record: what a peer holds.
-func versionHash(canonical []byte) string {
-	h := sha256.Sum256(canonical)
-	return hex.EncodeToString(h[:16])
-}
-
 // Pack writes a bundle for opts.To. By default it holds the record
 // versions the recipients do not hold yet (changed since the last bundle
 // to them, and not received from them as they are), withholding what
@@ -63,7 +58,7 @@ func versionHash(canonical []byte) string {
 // and only inside the transaction that records its sequence numbers: a
 // failed pack leaves no file and uses up no sequence number, and an
 // existing file is never replaced.
-func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
+func Pack(o *office.Office, opts PackOptions) (*PackReport, error) {
 	if len(opts.To) == 0 {
 		return nil, errors.New("pack needs at least one --to recipient")
 	}
@@ -92,7 +87,7 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	}
 	// A pack killed earlier may have left a bundle published but not
 	// recorded: record it before numbering this one.
-	if err := o.recoverPacks(); err != nil {
+	if err := recoverPacks(o); err != nil {
 		return nil, err
 	}
 	rep := &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}}
@@ -133,7 +128,7 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	if signerFpr == o.Card.Fingerprint() {
 		signer, err = o.Keys()
 	} else {
-		signer, err = o.signingKeyFor(signerFpr)
+		signer, err = o.SigningKeyFor(signerFpr)
 	}
 	if err != nil {
 		return nil, err
@@ -193,7 +188,7 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	// not on the destination stick. A bundle is encrypted and signed: it
 	// is meant to travel, so it gets ordinary file permissions.
 	dir := o.Home
-	pub, err := o.newPackOutput(out, h, opts)
+	pub, err := newPackOutput(o, out, h, opts)
 	if err != nil {
 		return nil, fmt.Errorf("creating the output: %w", err)
 	}
@@ -214,7 +209,7 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	var line []byte
 	add := func(r *schema.Record, held []store.Held) error {
 		line = r.AppendCanonical(line[:0])
-		vh := versionHash(line)
+		vh := schema.VersionHash(line)
 		news := opts.All
 		for i := range to {
 			if held[i].VHash != vh || unacked[i][held[i].Bundle] {
@@ -249,7 +244,7 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 	case opts.Input != nil:
 		// The records of a file are not the store's: what the recipients
 		// hold (peer state) is neither consulted nor recorded.
-		if err := o.packInput(opts.Input, w, dir, to, today, rep); err != nil {
+		if err := packInput(o, opts.Input, w, dir, to, today, rep); err != nil {
 			return nil, err
 		}
 	default:
@@ -286,7 +281,11 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 			}
 			if sent != nil {
 				err := sent.each(store.BatchSize, func(ids, vh []string) error {
-					return tx.PeerKnowsMany(r.Agency, ids, vh, h.ID.String())
+					known := make([]store.Known, len(ids))
+					for i := range ids {
+						known[i] = store.Known{ID: ids[i], VHash: vh[i]}
+					}
+					return tx.PeerHolds(r.Agency, h.ID.String(), known)
 				})
 				if err != nil {
 					return err
@@ -320,7 +319,7 @@ func (o *Office) Pack(opts PackOptions) (*PackReport, error) {
 func (rep *PackReport) releasable(r *schema.Record, self string, to []string, today time.Time) bool {
 	ok := true
 	for _, a := range to {
-		if rel, why := Releasable(r, self, a, today); !rel {
+		if rel, why := handling.Releasable(r, self, a, today); !rel {
 			if rep.Withheld[a] == nil {
 				rep.Withheld[a] = map[string]int{}
 			}

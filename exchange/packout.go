@@ -1,4 +1,4 @@
-package office
+package exchange
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"valise/bundle"
 	"valise/internal/publish"
+	"valise/office"
 	"valise/volume"
 )
 
@@ -38,7 +39,7 @@ type packOutput interface {
 // newPackOutput chooses the output: volumes when opts.VolumeSize is set;
 // on a FAT destination (4 GiB files at most) the bundle is written to the
 // home first and split only when it turns out larger.
-func (o *Office) newPackOutput(out string, h *bundle.Header, opts PackOptions) (packOutput, error) {
+func newPackOutput(o *office.Office, out string, h *bundle.Header, opts PackOptions) (packOutput, error) {
 	note := packNote(h)
 	volSize, parity := opts.VolumeSize, opts.Parity
 	if parity < 0 {

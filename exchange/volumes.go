@@ -1,4 +1,4 @@
-package office
+package exchange
 
 import (
 	"encoding/hex"

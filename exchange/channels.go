@@ -1,0 +1,161 @@
+package exchange
+
+import (
+	"fmt"
+	"valise/handling"
+	"valise/office"
+
+	"valise/schema"
+	"valise/store"
+)
+
+// Gap is a bundle of a peer's that has not arrived while later ones have.
+type Gap struct {
+	Peer     string
+	Sequence uint64
+	Since    string // when a later bundle first arrived, that is since when it is known missing
+}
+
+func (g Gap) String() string {
+	return fmt.Sprintf("bundle %d from %s missing since %s", g.Sequence, g.Peer, g.Since)
+}
+
+// Missing returns the gaps in the sequence of bundles received from peer.
+func Missing(o *office.Office, peer string) ([]Gap, error) {
+	entries, err := o.Store.Ledger()
+	if err != nil {
+		return nil, err
+	}
+	got := map[uint64]string{}
+	var last uint64
+	for _, e := range entries {
+		if e.Peer == peer && e.Direction == "received" {
+			if _, ok := got[e.Sequence]; !ok {
+				got[e.Sequence] = e.At
+			}
+			last = max(last, e.Sequence)
+		}
+	}
+	var out []Gap
+	for s := uint64(1); s < last; s++ {
+		if _, ok := got[s]; ok {
+			continue
+		}
+		since := ""
+		for _, e := range entries {
+			if e.Peer == peer && e.Direction == "received" && e.Sequence > s {
+				since = e.At[:10]
+				break
+			}
+		}
+		out = append(out, Gap{Peer: peer, Sequence: s, Since: since})
+	}
+	return out, nil
+}
+
+// PeerStatus is the state of the channels with one peer.
+type PeerStatus struct {
+	Peer         string   `json:"peer"`
+	Status       string   `json:"status"`
+	Fingerprint  string   `json:"fingerprint"`
+	LastSent     uint64   `json:"last_sent"`
+	Acknowledged uint64   `json:"acknowledged"`
+	LastReceived uint64   `json:"last_received"`
+	Missing      []Gap    `json:"missing"`
+	Waiting      int      `json:"waiting"`            // records the next pack would send
+	Withheld     int      `json:"withheld"`           // records its handling keeps from this peer
+	Statements   []string `json:"statements_pending"` // own key statements not yet acknowledged
+}
+
+// Status is an office's view of its channels.
+type StatusReport struct {
+	Agency  string       `json:"agency"`
+	Records int64        `json:"records"`
+	Peers   []PeerStatus `json:"peers"`
+	// Expired lists records past their retain_until: no longer sent,
+	// awaiting review (delete or extend).
+	Expired []string `json:"expired"`
+}
+
+// Status reports, per peer, the last sequence sent, acknowledged and
+// received, the gaps, and what waits to be sent.
+func Status(o *office.Office) (*StatusReport, error) {
+	st := &StatusReport{Agency: o.Agency(), Expired: []string{}}
+	var err error
+	if st.Records, err = o.Store.Count(); err != nil {
+		return nil, err
+	}
+	peers, err := o.Store.Peers()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := o.Store.Ledger()
+	if err != nil {
+		return nil, err
+	}
+	today := o.Now()
+	seen := map[string]bool{}
+	for _, p := range peers {
+		if seen[p.Agency] || (p.Status != "trusted" && p.Status != "revoked") {
+			continue
+		}
+		seen[p.Agency] = true
+		ps := PeerStatus{Peer: p.Agency, Status: p.Status, Fingerprint: p.Fingerprint, Missing: []Gap{}, Statements: []string{}}
+		for _, e := range entries {
+			if e.Peer != p.Agency {
+				continue
+			}
+			switch e.Direction {
+			case "sent":
+				ps.LastSent = max(ps.LastSent, e.Sequence)
+				if e.AckedAt != "" {
+					ps.Acknowledged = max(ps.Acknowledged, e.Sequence)
+				}
+			case "received":
+				ps.LastReceived = max(ps.LastReceived, e.Sequence)
+			}
+		}
+		if ps.Missing, err = Missing(o, p.Agency); err != nil {
+			return nil, err
+		}
+		if ps.Missing == nil {
+			ps.Missing = []Gap{}
+		}
+		hw, err := o.Store.SentHighWater(p.Agency)
+		if err != nil {
+			return nil, err
+		}
+		var line []byte
+		err = o.Store.ChangedFor(hw, []string{p.Agency}, func(r *schema.Record, _ []byte, held []store.Held) error {
+			line = r.AppendCanonical(line[:0])
+			if held[0].VHash == schema.VersionHash(line) {
+				return nil
+			}
+			if ok, _ := handling.Releasable(r, o.Agency(), p.Agency, today); ok {
+				ps.Waiting++
+			} else {
+				ps.Withheld++
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		pend, err := o.Store.PendingStatements(p.Agency)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range pend {
+			ps.Statements = append(ps.Statements, s.Kind+" "+s.Key)
+		}
+		st.Peers = append(st.Peers, ps)
+	}
+	day := today.UTC().Format("2006-01-02")
+	err = o.Store.Each(store.Filter{}, func(r *schema.Record) error {
+		if r.Handling.RetainUntil != "" && r.Handling.RetainUntil < day {
+			st.Expired = append(st.Expired, r.ID)
+		}
+		return nil
+	})
+	return st, err
+}
