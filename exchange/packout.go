@@ -45,16 +45,19 @@ func newPackOutput(o *office.Office, out string, h *bundle.Header, opts PackOpti
 	if parity < 0 {
 		parity = DefaultParity
 	}
-	if opts.VolumeSize == 0 {
-		fsys, err := publish.Stat(filepath.Dir(out))
-		if err != nil || fsys.MaxFileSize() == 0 {
-			p, err := publish.Create(out, publish.Options{Mode: 0o644, WorkDir: o.Home, Note: note})
-			if err != nil {
-				return nil, err
-			}
-			return &singleOutput{p}, nil
+	fsys, err := publish.Stat(filepath.Dir(out))
+	fat := err == nil && fsys.FAT
+	switch {
+	case opts.VolumeSize == 0 && !fat:
+		p, err := publish.Create(out, publish.Options{Mode: 0o644, WorkDir: o.Home, Note: note})
+		if err != nil {
+			return nil, err
 		}
-		volSize = min(fsys.MaxFileSize(), fatLimit)
+		return &singleOutput{p}, nil
+	case opts.VolumeSize == 0:
+		volSize = fatLimit
+	case fat:
+		volSize = min(volSize, fatLimit) // --volume-size 4GiB onto FAT32
 	}
 	if _, err := os.Lstat(out); err == nil {
 		return nil, &os.PathError{Op: "create", Path: out, Err: publish.ErrExist}

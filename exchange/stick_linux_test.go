@@ -54,6 +54,19 @@ func TestPackFATSplits(t *testing.T) {
 			t.Errorf("volume %s: %v, larger than %d bytes", v, err, fatLimit)
 		}
 	}
+	// --volume-size larger than FAT allows is capped at the limit.
+	capped, err := Pack(kz, PackOptions{To: []string{"CARICC"}, All: true, Output: filepath.Join(stick, "capped.valise"), VolumeSize: 100 * fatLimit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range capped.Volumes {
+		if st, err := os.Stat(v); err != nil || st.Size() > fatLimit {
+			t.Errorf("volume %s of --volume-size %d: %v, larger than the FAT limit %d", v, 100*fatLimit, err, fatLimit)
+		}
+	}
+	if len(capped.Volumes) < 3 {
+		t.Errorf("--volume-size above the FAT limit: volumes %v", capped.Volumes)
+	}
 	if _, err := os.Stat(filepath.Join(stick, "big.valise")); err == nil {
 		t.Errorf("big.valise written beside its volumes")
 	}
