@@ -168,9 +168,13 @@ func (p *File) Publish() error {
 	return nil
 }
 
+// renameHook is renameNoReplace; tests replace it to run the placeholder
+// path on any file system.
+var renameHook = renameNoReplace
+
 // rename moves the temporary file to the final name without replacing.
 func (p *File) rename() error {
-	err := renameNoReplace(p.tmp, p.final)
+	err := renameHook(p.tmp, p.final)
 	if err == nil {
 		return nil
 	}

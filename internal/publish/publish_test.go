@@ -212,6 +212,16 @@ func TestMode(t *testing.T) {
 	}
 }
 
+// TestNoRenameWithoutReplace runs every case as on a file system that
+// has no rename without replace (the kernel's own existence check
+// included): only the exclusive placeholder keeps a file from being
+// replaced.
+func TestNoRenameWithoutReplace(t *testing.T) {
+	renameHook = func(old, new string) error { return errUnsupported }
+	defer func() { renameHook = renameNoReplace }()
+	exercise(t, t.TempDir(), t.TempDir())
+}
+
 // TestPlaceholder runs the fallback used where the file system has no
 // rename without replace, on any file system.
 func TestPlaceholder(t *testing.T) {
