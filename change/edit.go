@@ -46,8 +46,8 @@ func normalize(ops []Op) []Op {
 }
 
 // apply changes r by op. Envelope fields are reached with the names tlp,
-// handling_code, releasable_to, not_releasable_to, retain_until,
-// reliability and credibility.
+// handling_code, conditions, releasable_to, not_releasable_to,
+// retain_until, reliability and credibility. Adding a condition adds H3.
 func apply(r *schema.Record, op Op) error {
 	list := func(l []string) []string {
 		switch op.Kind {
@@ -78,9 +78,37 @@ func apply(r *schema.Record, op Op) error {
 	h := &r.Handling
 	switch op.Prop {
 	case "tlp":
+		op.Value = strings.ToLower(op.Value)
 		h.TLP = one(h.TLP)
 	case "handling_code":
-		h.Code = one(h.Code)
+		// H1, H2 and H3 combine: --add and --remove change one code of
+		// the combination, --set replaces it ("H1+H3").
+		op.Value = strings.ToUpper(op.Value)
+		codes, _ := schema.ParseCodes(h.Code)
+		add, err := schema.ParseCodes(op.Value)
+		if err != nil {
+			return fmt.Errorf("handling_code: %w: %w", err, schema.ErrInvalid)
+		}
+		switch op.Kind {
+		case "set":
+			codes = add
+		case "add":
+			codes = append(codes, add...)
+		default:
+			codes = slices.DeleteFunc(codes, func(c string) bool { return slices.Contains(add, c) })
+		}
+		h.Code = schema.JoinCodes(codes)
+		if op.Kind == "set" && op.Value == "H0" {
+			h.Code = "H0"
+		}
+	case "conditions":
+		// The restrictions of H3, as text: shown wherever the record is.
+		h.Conditions = list(h.Conditions)
+		slices.Sort(h.Conditions)
+		if len(h.Conditions) > 0 && !h.Has("H3") {
+			codes, _ := schema.ParseCodes(h.Code)
+			h.Code = schema.JoinCodes(append(codes, "H3"))
+		}
 	case "releasable_to":
 		h.ReleasableTo = list(h.ReleasableTo)
 	case "not_releasable_to":
@@ -124,16 +152,16 @@ type EditReport struct {
 // change applies fn to the held record id and writes the result as a new
 // version by this office, in one transaction. resolve names keys written
 // even if their value is unchanged (a resolution).
-func change(o *office.Office, id, action string, fn func(r *schema.Record) ([]string, error)) (*EditReport, error) {
+func change(o *office.Office, k schema.Key, action string, fn func(r *schema.Record) ([]string, error)) (*EditReport, error) {
 	rep := &EditReport{}
 	at := o.Now().UTC().Format(time.RFC3339)
 	err := o.Store.Update(func(tx *store.Tx) error {
-		stored, err := tx.HeldMany([]string{id})
+		stored, err := tx.HeldMany([]schema.Key{k})
 		if err != nil {
 			return err
 		}
 		if stored[0] == nil {
-			return fmt.Errorf("record %s: %w", schema.Printable(id), store.ErrNotFound)
+			return fmt.Errorf("record %s: %w", k, store.ErrNotFound)
 		}
 		held, err := stored[0].Record()
 		if err != nil {
@@ -164,16 +192,16 @@ func change(o *office.Office, id, action string, fn func(r *schema.Record) ([]st
 		if err := tx.Apply(store.Change{Action: action, Agency: o.Agency()}, w, nil); err != nil {
 			return err
 		}
-		return tx.Audit(action, fmt.Sprintf("record %s", id))
+		return tx.Audit(action, fmt.Sprintf("record %s", k))
 	})
 	return rep, err
 }
 
 // Edit changes a held record, own or received, by ops.
-func Edit(o *office.Office, id string, ops []Op) (*EditReport, error) {
-	return change(o, id, "edit", func(r *schema.Record) ([]string, error) {
+func Edit(o *office.Office, k schema.Key, ops []Op) (*EditReport, error) {
+	return change(o, k, "edit", func(r *schema.Record) ([]string, error) {
 		if r.Deleted {
-			return nil, fmt.Errorf("record %s is deleted; valise edit cannot change a tombstone", schema.Printable(id))
+			return nil, fmt.Errorf("record %s is deleted; valise edit cannot change a tombstone", k)
 		}
 		for _, op := range normalize(ops) {
 			if err := apply(r, op); err != nil {
@@ -185,8 +213,8 @@ func Edit(o *office.Office, id string, ops []Op) (*EditReport, error) {
 }
 
 // Delete tombstones a held record.
-func Delete(o *office.Office, id string) (*EditReport, error) {
-	return change(o, id, "delete", func(r *schema.Record) ([]string, error) {
+func Delete(o *office.Office, k schema.Key) (*EditReport, error) {
+	return change(o, k, "delete", func(r *schema.Record) ([]string, error) {
 		r.Deleted = true
 		return nil, nil
 	})
@@ -201,11 +229,11 @@ type Resolution struct {
 
 // Resolve settles open conflicts with a version that descends from every
 // candidate: sent to the other offices, it fast-forwards there.
-func Resolve(o *office.Office, id string, res Resolution) (*EditReport, error) {
-	return change(o, id, "resolve", func(r *schema.Record) ([]string, error) {
+func Resolve(o *office.Office, k schema.Key, res Resolution) (*EditReport, error) {
+	return change(o, k, "resolve", func(r *schema.Record) ([]string, error) {
 		open := merge.Conflicts(r)
 		if len(open) == 0 {
-			return nil, fmt.Errorf("record %s has no open conflict", schema.Printable(id))
+			return nil, fmt.Errorf("record %s has no open conflict", k)
 		}
 		var keys []string
 		for _, c := range open {
@@ -247,7 +275,7 @@ func Resolve(o *office.Office, id string, res Resolution) (*EditReport, error) {
 			}
 		}
 		if len(keys) == 0 {
-			return nil, fmt.Errorf("record %s has no open conflict on %s", schema.Printable(id), schema.Printable(res.Property))
+			return nil, fmt.Errorf("record %s has no open conflict on %s", k, schema.Printable(res.Property))
 		}
 		for _, op := range normalize(res.Sets) {
 			if err := apply(r, op); err != nil {

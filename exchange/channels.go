@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"fmt"
-	"valise/handling"
 	"valise/office"
 
 	"valise/schema"
@@ -63,15 +62,17 @@ type PeerStatus struct {
 	LastReceived uint64   `json:"last_received"`
 	Missing      []Gap    `json:"missing"`
 	Waiting      int      `json:"waiting"`            // records the next pack would send
+	Recalls      int      `json:"recalls_waiting"`    // recall stubs the next pack would send: records it holds and may no longer
 	Withheld     int      `json:"withheld"`           // records its handling keeps from this peer
 	Statements   []string `json:"statements_pending"` // own key statements not yet acknowledged
 }
 
 // Status is an office's view of its channels.
 type StatusReport struct {
-	Agency  string       `json:"agency"`
-	Records int64        `json:"records"`
-	Peers   []PeerStatus `json:"peers"`
+	Agency   string       `json:"agency"`
+	Records  int64        `json:"records"`
+	Recalled int64        `json:"recalled"` // recall stubs held: records this office may no longer hold
+	Peers    []PeerStatus `json:"peers"`
 	// Expired lists records past their retain_until: no longer sent,
 	// awaiting review (delete or extend).
 	Expired []string `json:"expired"`
@@ -85,6 +86,9 @@ func Status(o *office.Office) (*StatusReport, error) {
 	if st.Records, err = o.Store.Count(); err != nil {
 		return nil, err
 	}
+	if st.Recalled, err = o.Store.Recalled(); err != nil {
+		return nil, err
+	}
 	peers, err := o.Store.Peers()
 	if err != nil {
 		return nil, err
@@ -95,18 +99,25 @@ func Status(o *office.Office) (*StatusReport, error) {
 	}
 	today := o.Now()
 	seen := map[string]bool{}
+	_ = today
 	for _, p := range peers {
 		if seen[p.Agency] || (p.Status != "trusted" && p.Status != "revoked") {
 			continue
 		}
 		seen[p.Agency] = true
 		ps := PeerStatus{Peer: p.Agency, Status: p.Status, Fingerprint: p.Fingerprint, Missing: []Gap{}, Statements: []string{}}
+		lastWithheld := 0
 		for _, e := range entries {
 			if e.Peer != p.Agency {
 				continue
 			}
 			switch e.Direction {
 			case "sent":
+				if e.Sequence > ps.LastSent {
+					// What the last pack withheld stays withheld until the
+					// record changes (then it is scanned again below).
+					lastWithheld = int(e.Withheld)
+				}
 				ps.LastSent = max(ps.LastSent, e.Sequence)
 				if e.AckedAt != "" {
 					ps.Acknowledged = max(ps.Acknowledged, e.Sequence)
@@ -121,26 +132,12 @@ func Status(o *office.Office) (*StatusReport, error) {
 		if ps.Missing == nil {
 			ps.Missing = []Gap{}
 		}
-		hw, err := o.Store.SentHighWater(p.Agency)
+		// What the next pack would do: the pack's own rules, counted.
+		w, rc, wh, err := dryPack(o, p.Agency)
 		if err != nil {
 			return nil, err
 		}
-		var line []byte
-		err = o.Store.ChangedFor(hw, []string{p.Agency}, func(r *schema.Record, _ []byte, held []store.Held) error {
-			line = r.AppendCanonical(line[:0])
-			if held[0].VHash == schema.VersionHash(line) {
-				return nil
-			}
-			if ok, _ := handling.Releasable(r, o.Agency(), p.Agency, today); ok {
-				ps.Waiting++
-			} else {
-				ps.Withheld++
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
+		ps.Waiting, ps.Recalls, ps.Withheld = w, rc, wh+lastWithheld
 		pend, err := o.Store.PendingStatements(p.Agency)
 		if err != nil {
 			return nil, err

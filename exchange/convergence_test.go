@@ -32,7 +32,7 @@ func exportAll(t testing.TB, o *office.Office) string {
 		t.Fatal(err)
 	}
 	w.Close()
-	cs, err := o.Store.Conflicts("")
+	cs, err := o.Store.Conflicts(schema.Key{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +79,15 @@ func TestStoreConvergence(t *testing.T) {
 			i := rng.Intn(len(offices))
 			o := offices[i]
 			id := ids[rng.Intn(len(ids))]
+			// The records are the first office's: the others change them
+			// once they hold them (a record's origin is part of its key).
+			k := schema.Key{ID: id, Origin: offices[0].Agency()}
 			seq++
-			switch rng.Intn(6) {
+			op := rng.Intn(6)
+			if op == 0 && i != 0 {
+				op = 1
+			}
+			switch op {
 			case 0:
 				r := &schema.Record{ID: id, Schema: "Person", Properties: map[string][]string{"name": {fmt.Sprintf("Name %d", seq)}},
 					Handling: schema.Handling{TLP: "amber"}, Origin: o.Agency()}
@@ -90,14 +97,14 @@ func TestStoreConvergence(t *testing.T) {
 					t.Fatal(err)
 				}
 			case 1:
-				change.Edit(o, id, []change.Op{{Kind: "set", Prop: "birthDate", Value: fmt.Sprintf("19%02d", 50+rng.Intn(3))}})
+				change.Edit(o, k, []change.Op{{Kind: "set", Prop: "birthDate", Value: fmt.Sprintf("19%02d", 50+rng.Intn(3))}})
 			case 2:
-				change.Edit(o, id, []change.Op{{Kind: "add", Prop: "alias", Value: fmt.Sprintf("Alias %d", seq)}})
+				change.Edit(o, k, []change.Op{{Kind: "add", Prop: "alias", Value: fmt.Sprintf("Alias %d", seq)}})
 			case 3:
 				if rng.Intn(2) == 0 {
-					change.Delete(o, id)
+					change.Delete(o, k)
 				} else {
-					change.Resolve(o, id, change.Resolution{Mode: "ours"})
+					change.Resolve(o, k, change.Resolution{Mode: "ours"})
 				}
 			case 4:
 				j := (i + 1 + rng.Intn(len(offices)-1)) % len(offices)

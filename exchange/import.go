@@ -3,15 +3,19 @@ package exchange
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"time"
+
 	"valise/identity"
 	"valise/office"
 
 	"valise/bundle"
+	"valise/match"
 	"valise/merge"
+	"valise/schema"
 	"valise/store"
 	"valise/volume"
 )
@@ -34,7 +38,17 @@ type ImportReport struct {
 	Acknowledged               int      // bundles of ours the sender's receipts acknowledged
 	KeyNotes                   []string // keyring statements applied
 	Skipped                    int      // records not imported (a revocation carrier)
-	DryRun                     bool
+	// Recalled counts the records this office may no longer hold (their
+	// originator narrowed the handling): each is now a recall stub.
+	// RecallsIgnored counts recalls of records this office may hold.
+	Recalled, RecallsIgnored int
+	DryRun                   bool
+	// Duplicates counts the likely duplicates (see valise duplicates) of
+	// the records the import changed. DuplicatesSkipped says it did not
+	// look: a dry run, or more than MaxImportDuplicateCheck records.
+	Duplicates        int
+	DuplicatesSkipped bool
+	changed           map[string]bool // ids changed, for the duplicate search
 	// Volumes, for a bundle read from volumes: what was missing, damaged
 	// and rebuilt.
 	Volumes *volume.Report
@@ -42,6 +56,8 @@ type ImportReport struct {
 
 // Sentinel errors.
 var (
+	// ErrNotRegular: a bundle path names a FIFO, a device or a directory.
+	ErrNotRegular = errors.New("not a regular file")
 	// ErrReplay: a bundle already imported, or a sequence number reused.
 	ErrReplay = errors.New("replay or ordering")
 	// ErrNotTrusted: a recipient of a pack is not a trusted peer.
@@ -60,7 +76,8 @@ var errDryRun = errors.New("dry run")
 // it is committed unless every check passed; a refusal is written to the
 // ledger and the audit log only.
 func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
-	rep := &ImportReport{File: path, Counts: map[merge.Kind]int{}, DryRun: dryRun}
+	rep := &ImportReport{File: path, Counts: map[merge.Kind]int{}, DryRun: dryRun, changed: map[string]bool{},
+		DuplicatesSkipped: dryRun}
 	refuse := func(h *bundle.Header, err error) (*ImportReport, error) {
 		if !dryRun {
 			e := store.LedgerEntry{Bundle: "-", Peer: "-", File: path, Result: err.Error()}
@@ -187,7 +204,7 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		// store holds (see importpipe.go), this one writes them. Nothing
 		// is committed before the reader has read the whole bundle and
 		// every check passed.
-		m := &merger{o: o, tx: tx, rep: rep, now: now,
+		m := &merger{o: o, tx: tx, rep: rep, now: now, created: h.Created,
 			c: store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
 		p, err := startPipeline(rr, carrier, o.Store, m)
 		if err != nil {
@@ -205,6 +222,9 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		}
 		rep.Skipped = p.skipped
 		if err := m.ends.finish(tx); err != nil {
+			return err
+		}
+		if err := m.recallDependents(); err != nil {
 			return err
 		}
 		rep.Records = rr.Trailer().Records
@@ -250,8 +270,23 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		}
 		return rep, err
 	}
+	if !rep.DuplicatesSkipped && len(rep.changed) > 0 {
+		// Reported, not blocking (SPEC §6): a failure to look leaves the
+		// import as it is and says it did not look.
+		if rep.Duplicates, err = match.CountIncoming(func(fn func(*schema.Record) error) error {
+			return o.Store.Each(store.Filter{}, fn)
+		}, rep.changed); err != nil {
+			rep.Duplicates, rep.DuplicatesSkipped = 0, true
+		}
+	}
+	rep.changed = nil
 	return rep, nil
 }
+
+// MaxImportDuplicateCheck is how many changed records an import looks for
+// duplicates of; past it, the import report says to run valise duplicates.
+// The search reads the whole store, which a bulk import should not pay for.
+const MaxImportDuplicateCheck = 50000
 
 // MaxListed is how many conflicts and unknown link endpoints an import
 // report lists; it counts the rest.
@@ -339,4 +374,27 @@ func BundleFiles(o *office.Office, dir string) (bundles []string, skipped []stri
 		bundles = append(bundles, it.path)
 	}
 	return bundles, skipped, nil
+}
+
+// openRegular opens a bundle file, refusing at once anything that is not
+// a regular file: a FIFO would block the command for ever, a device would
+// read without end.
+func openRegular(path string) (*os.File, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	// Checked again on what was opened: the name may have changed meanwhile.
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, &fs.PathError{Op: "open", Path: path, Err: ErrNotRegular}
+	}
+	return f, nil
 }

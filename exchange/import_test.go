@@ -21,7 +21,7 @@ func seed(t *testing.T, o *office.Office, recs []*schema.Record) {
 	const at = "2026-11-28T09:00:00Z"
 	err := o.Store.Update(func(tx *store.Tx) error {
 		for _, r := range recs {
-			stored, err := tx.HeldMany([]string{r.ID})
+			stored, err := tx.HeldMany([]schema.Key{r.Key()})
 			if err != nil {
 				return err
 			}
@@ -67,7 +67,7 @@ func TestImportEndpoints(t *testing.T) {
 			}
 			// CARICC already holds h-1 and h-2 (h-2 deleted).
 			seed(t, kz, []*schema.Record{person("h-1"), person("h-2")})
-			if _, err := change.Delete(kz, "h-2"); err != nil {
+			if _, err := change.Delete(kz, schema.Key{ID: "h-2", Origin: "KZ-NCB"}); err != nil {
 				t.Fatal(err)
 			}
 			first := filepath.Join(dir, "1.valise")
@@ -91,7 +91,7 @@ func TestImportEndpoints(t *testing.T) {
 			recs = append(recs, link("m-x", "p-00003", "p-00003"), link("m-y", "m-x", "z-00001"))
 			seed(t, kz, recs)
 			for _, id := range []string{"p-00004", "p-00010", "m-00007"} {
-				if _, err := change.Delete(kz, id); err != nil {
+				if _, err := change.Delete(kz, schema.Key{ID: id, Origin: "KZ-NCB"}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -113,7 +113,7 @@ func TestImportEndpoints(t *testing.T) {
 			err = ca.Store.Each(store.Filter{Type: "Membership"}, func(r *schema.Record) error {
 				for _, p := range []string{"member", "organization"} {
 					for _, v := range r.Properties[p] {
-						if h, err := ca.Store.Get(v); err != nil || h.Deleted {
+						if h, err := ca.Store.Get(schema.Key{ID: v, Origin: "KZ-NCB"}); err != nil || h.Deleted {
 							want = append(want, r.ID+" -> "+v)
 						}
 					}

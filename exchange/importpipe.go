@@ -8,8 +8,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"valise/bundle"
+	"valise/handling"
 	"valise/merge"
 	"valise/office"
 	"valise/schema"
@@ -45,30 +47,36 @@ const (
 type inBatch struct {
 	recs  []*schema.Record
 	lines [][]byte // each record's canonical encoding, as it came
-	ids   []string
+	keys  []schema.Key
 	arena []byte // holds the lines
 	err   error  // why reading or merging stopped (never io.EOF); the records are not to be written
 
 	// Made by resolve.
-	hashes    []string // each record's content hash (schema.ContentHashOf, hex)
-	puts      []store.Write
-	known     []store.Known // what the sender holds: every record as it came
-	counts    [merge.DeleteModify + 1]int
-	conflicts []store.Conflict
-	ends      []store.Endpoint // the ends of the live links, in order (Seq unset)
+	hashes   []string // each record's content hash (schema.ContentHashOf, hex)
+	puts     []store.Write
+	known    []store.Known // what the sender holds: every record as it came
+	counts   [merge.DeleteModify + 1]int
+	recalled int // records this office may no longer hold, kept as recall stubs
+	// recalledIDs names them, with who recalled them.
+	recalledIDs []recallOf
+	ignored     int // recalls of records this office may hold
+	conflicts   []store.Conflict
+	ends        []store.Endpoint // the ends of the live links, in order (Seq unset)
 }
 
 func (b *inBatch) reset() {
 	clear(b.recs)
 	clear(b.lines)
-	clear(b.ids)
+	clear(b.keys)
 	clear(b.puts)
 	clear(b.known)
 	clear(b.conflicts)
 	clear(b.ends)
-	b.recs, b.lines, b.ids, b.known, b.hashes = b.recs[:0], b.lines[:0], b.ids[:0], b.known[:0], b.hashes[:0]
+	b.recs, b.lines, b.keys, b.known, b.hashes = b.recs[:0], b.lines[:0], b.keys[:0], b.known[:0], b.hashes[:0]
 	b.puts, b.conflicts, b.ends = b.puts[:0], b.conflicts[:0], b.ends[:0]
 	b.arena, b.err, b.counts = b.arena[:0], nil, [merge.DeleteModify + 1]int{}
+	b.recalled, b.ignored = 0, 0
+	b.recalledIDs = b.recalledIDs[:0]
 }
 
 func (b *inBatch) add(rec *schema.Record, line []byte) {
@@ -79,7 +87,7 @@ func (b *inBatch) add(rec *schema.Record, line []byte) {
 	b.arena = append(b.arena, line...)
 	b.recs = append(b.recs, rec)
 	b.lines = append(b.lines, b.arena[len(b.arena)-len(line):len(b.arena):len(b.arena)])
-	b.ids = append(b.ids, rec.ID)
+	b.keys = append(b.keys, rec.Key())
 }
 
 // stage is one goroutine of the pipeline and the channel it hands its
@@ -195,12 +203,67 @@ func (p *pipeline) stop() {
 
 // merger merges and writes the batches of one import.
 type merger struct {
-	o    *office.Office
-	tx   *store.Tx
-	rep  *ImportReport
-	c    store.Change
-	now  string
-	ends endpoints
+	o       *office.Office
+	tx      *store.Tx
+	rep     *ImportReport
+	c       store.Change
+	now     string
+	created time.Time // the bundle's, for the handling rules
+	ends    endpoints
+	recalls []recallOf // the records this import recalled, for recallDependents
+}
+
+// recallOf is a record an import recalled.
+type recallOf struct{ id, by string }
+
+// recallDependents recalls what this office holds that names a record the
+// import recalled: a link or a passport is no use without its end, and
+// would tell of a record this office may no longer hold.
+func (m *merger) recallDependents() error {
+	for len(m.recalls) > 0 {
+		n := min(len(m.recalls), store.BatchSize)
+		batch := m.recalls[:n]
+		m.recalls = m.recalls[n:]
+		by := map[string]string{}
+		ids := make([]string, n)
+		for i, r := range batch {
+			ids[i], by[r.id] = r.id, r.by
+		}
+		keys, err := m.tx.Dependents(ids)
+		if err != nil {
+			return err
+		}
+		held, err := m.tx.HeldMany(keys)
+		if err != nil {
+			return err
+		}
+		var ws []store.Write
+		for _, hs := range held {
+			if hs == nil {
+				continue
+			}
+			r, err := hs.Record()
+			if err != nil {
+				return err
+			}
+			if r.Recalled != nil {
+				continue
+			}
+			who := r.Origin
+			for _, id := range r.Refs() {
+				if b, ok := by[id]; ok {
+					who = b
+				}
+			}
+			ws = append(ws, store.Write{Rec: r.Stub(who, m.now), Held: hs, Purge: true})
+			m.recalls = append(m.recalls, recallOf{r.ID, who})
+		}
+		m.rep.Recalled += len(ws)
+		if err := m.tx.Apply(m.c, ws, nil); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // resolve hashes a batch and merges it with what the store holds. It runs
@@ -212,14 +275,14 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 	for i, line := range b.lines {
 		sum, err := schema.ContentHashOf(line)
 		if err != nil {
-			return fmt.Errorf("record %s: %w", schema.Printable(b.ids[i]), err)
+			return fmt.Errorf("record %s: %w", schema.Printable(b.keys[i].String()), err)
 		}
-		b.known = append(b.known, store.Known{ID: b.ids[i], VHash: schema.VersionHash(line)})
+		b.known = append(b.known, store.Known{Key: b.keys[i], VHash: schema.VersionHash(line)})
 		b.hashes = append(b.hashes, hex.EncodeToString(sum[:]))
 	}
 	// The held body is needed only when the vectors do not settle the
 	// case (see mergeStored).
-	held, err := hr.HeldMany(b.ids, func(i int, hs *store.Stored) bool {
+	held, err := hr.HeldMany(b.keys, func(i int, hs *store.Stored) bool {
 		o := merge.Compare(b.recs[i].Version.Vector, hs.Vector)
 		return o == merge.Equal || o == merge.Concurrent
 	})
@@ -228,9 +291,20 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 	}
 	agency := m.o.Agency()
 	for i, rec := range b.recs {
-		if slices.Contains(rec.Handling.NotReleasableTo, agency) {
-			return &bundle.Error{Check: "handling", Kind: bundle.ErrContent,
-				Msg: fmt.Sprintf("record %s is not releasable to %s: the sender broke its handling", schema.Printable(rec.ID), agency)}
+		switch {
+		case rec.Recalled == nil:
+			// The whole rule, as the sender should have applied it: a
+			// bundle that carries a record this office may not receive
+			// from its sender is refused whole.
+			if ok, why := handling.Releasable(rec, m.c.Agency, agency, m.created); !ok {
+				return &bundle.Error{Check: "handling", Kind: bundle.ErrContent,
+					Msg: fmt.Sprintf("record %s may not come to %s from %s (%s): the sender broke its originator's rules", rec.Key(), agency, m.c.Agency, why)}
+			}
+		case mayHold(rec, agency):
+			// A recall of a record this office may hold under the
+			// handling the recall carries: there is nothing to purge.
+			b.ignored++
+			continue
 		}
 		hs := held[i]
 		if hs != nil && hs.Schema != rec.Schema {
@@ -263,6 +337,23 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		if res.Record == nil {
 			continue
 		}
+		if !mayHold(res.Record, agency) || (res.Record.Recalled != nil && rec.Recalled != nil) {
+			// This office may no longer hold the record: it keeps the
+			// recall stub, and nothing of what the record said.
+			by := res.Record.Origin
+			if rec.Recalled != nil {
+				by = rec.Recalled.By
+			}
+			b.puts = append(b.puts, store.Write{Rec: res.Record.Stub(by, m.now), Held: hs, Purge: true})
+			b.recalled++
+			b.recalledIDs = append(b.recalledIDs, recallOf{rec.ID, by})
+			continue
+		}
+		if res.Record.Recalled != nil {
+			// Content this office may hold came back to a stub.
+			res.Record = res.Record.Clone()
+			res.Record.Recalled = nil
+		}
 		p := store.Write{Rec: res.Record, Held: hs}
 		if res.Record == rec {
 			// As it came: already canonical, its hash already made.
@@ -270,7 +361,7 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		}
 		b.puts = append(b.puts, p)
 		for _, pc := range res.Conflicts {
-			b.conflicts = append(b.conflicts, store.Conflict{ID: rec.ID, Property: pc.Property,
+			b.conflicts = append(b.conflicts, store.Conflict{Key: rec.Key(), Property: pc.Property,
 				Candidates: pc.Candidates, Bundle: m.c.Bundle, At: m.now})
 		}
 	}
@@ -287,6 +378,9 @@ func (m *merger) write(b *inBatch) error {
 			m.rep.Counts[merge.Kind(k)] += n
 		}
 	}
+	m.rep.Recalled += b.recalled
+	m.rep.RecallsIgnored += b.ignored
+	m.recalls = append(m.recalls, b.recalledIDs...)
 	for _, c := range b.conflicts {
 		if len(m.rep.Conflicts) == MaxListed {
 			m.rep.MoreConflicts++
@@ -300,9 +394,18 @@ func (m *merger) write(b *inBatch) error {
 	if err := m.tx.Apply(m.c, b.puts, b.known); err != nil {
 		return err
 	}
+	for _, p := range b.puts {
+		switch {
+		case m.rep.DuplicatesSkipped:
+		case len(m.rep.changed) >= MaxImportDuplicateCheck:
+			m.rep.changed, m.rep.DuplicatesSkipped = nil, true
+		default:
+			m.rep.changed[p.Rec.ID] = true
+		}
+	}
 	// Every record up to the batch's last id is now as the import leaves
 	// it: the links to those can be checked.
-	return m.ends.passed(m.tx, b.ids[len(b.ids)-1])
+	return m.ends.passed(m.tx, b.keys[len(b.keys)-1].ID)
 }
 
 // maxPending bounds the link endpoints an import keeps in memory while

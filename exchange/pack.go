@@ -1,22 +1,19 @@
 package exchange
 
 import (
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 	"time"
-	"valise/handling"
-	"valise/office"
 
 	"filippo.io/age"
-	"github.com/google/uuid"
 
 	"valise/bundle"
 	"valise/crypto"
+	"valise/handling"
+	"valise/office"
 	"valise/schema"
 	"valise/store"
 )
@@ -27,307 +24,378 @@ type PackOptions struct {
 	All    bool       // everything the recipients may receive, not only what they lack
 	Resend bool       // also send again what went in bundles the recipients never acknowledged
 	Input  *PackInput // when not nil, pack this file's records instead of the store's
-	Output string     // file to create; "" for a default name in the current directory
-	// VolumeSize, when not 0, splits the bundle into volumes of at most
-	// this many bytes (package volume) named after Output. Without it a
-	// bundle bound for a FAT file system is split only when it would pass
-	// 4 GiB.
+	// Output is the bundle file to create, or a directory to create it in
+	// ("" for the current directory, with a default name). A record that
+	// some recipients may receive and others not goes in a bundle of its
+	// own for each recipient that may (see Pack): those files go beside
+	// the joint one, named NAME.RECIPIENT.valise.
+	Output string
+	// VolumeSize, when not 0, splits each bundle into volumes of at most
+	// this many bytes (package volume), named after its file. Without it
+	// a bundle bound for a FAT file system is split only when it would
+	// pass 4 GiB.
 	VolumeSize int64
 	Parity     int // parity volumes in percent of the data volumes; -1 for DefaultParity
 }
 
-// PackReport tells what Pack wrote.
-type PackReport struct {
+// Packed is one bundle file Pack wrote.
+type Packed struct {
 	File       string
 	Header     *bundle.Header
 	Records    uint64
+	Recalls    int // recall stubs among the records
 	Size       int64
 	PayloadSHA string
-	Withheld   map[string]map[string]int // recipient → reason → count
-	Statements []string                  // keyring statements carried ("rotate KEY", …)
-	Receipts   map[string]string         // recipient → the sequences acknowledged to it
-	Volumes    []string                  // the volume files, when the bundle was split
-	Note       string
+	Volumes    []string // the volume files, when the bundle was split
 }
 
-// Pack writes a bundle for opts.To. By default it holds the record
+// Withheld is a record a recipient did not get, and why.
+type Withheld struct {
+	Key       schema.Key
+	Recipient string
+	Reason    string
+}
+
+// PackReport tells what Pack wrote.
+type PackReport struct {
+	// Bundles holds the files written: the joint bundle to every recipient
+	// first, then one per recipient that gets records the others may not.
+	Bundles []*Packed
+	// Withheld counts, per recipient and reason, the records its handling
+	// keeps from it; WithheldList names the first MaxListed of them and
+	// MoreWithheld counts the rest.
+	Withheld     map[string]map[string]int
+	WithheldList []Withheld
+	MoreWithheld int
+	Statements   []string          // keyring statements carried ("rotate KEY", …)
+	Receipts     map[string]string // recipient → the sequences acknowledged to it
+	Note         string
+}
+
+// withhold counts that recipient does not get k, for why.
+func (rep *PackReport) withhold(k schema.Key, recipient, why string) {
+	if rep.Withheld[recipient] == nil {
+		rep.Withheld[recipient] = map[string]int{}
+	}
+	rep.Withheld[recipient][why]++
+	if len(rep.WithheldList) < MaxListed {
+		rep.WithheldList = append(rep.WithheldList, Withheld{Key: k, Recipient: recipient, Reason: why})
+	} else {
+		rep.MoreWithheld++
+	}
+}
+
+// Pack writes bundles for opts.To. By default they hold the record
 // versions the recipients do not hold yet (changed since the last bundle
-// to them, and not received from them as they are), withholding what
-// their handling keeps from them. The file appears only when complete
-// (internal/publish: temporary file, fsync, rename that never replaces),
-// and only inside the transaction that records its sequence numbers: a
-// failed pack leaves no file and uses up no sequence number, and an
-// existing file is never replaced.
+// to them, and not received from them as they are).
+//
+// Each recipient gets exactly what its handling allows (package handling):
+// a record every recipient may receive goes in one joint bundle to all; a
+// record only some may receive goes in a bundle of its own for each of
+// those (the recipients' sequences number them after the joint one), and
+// the others have it withheld, counted and named in the report. A
+// recipient that holds a version of a record it may no longer hold (its
+// originator narrowed the handling) gets the record's recall stub. What a
+// recipient did not get is never recorded as sent to it.
+//
+// Nothing readable is written outside the office home but the bundles:
+// sort runs and the list of what was sent stay in its temporary directory.
+// A file appears only when complete (internal/publish), and only inside
+// the transaction that records its sequence numbers: a pack that fails
+// leaves no file and uses up no sequence number, and an existing file is
+// never replaced.
 func Pack(o *office.Office, opts PackOptions) (*PackReport, error) {
+	// A pack killed earlier may have left a bundle published but not
+	// recorded: record it before numbering these.
+	if err := recoverPacks(o); err != nil {
+		return nil, err
+	}
+	p, err := newPacker(o, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer p.cleanup()
+	if err := p.open(p.joint); err != nil {
+		return nil, err
+	}
+	switch {
+	case p.carrierOnly:
+		p.rep.Note = "this bundle carries only the revocation of this office's old key; once the recipients have confirmed the new card and sent a bundle back, pack again"
+	case opts.Input != nil:
+		err = p.fromFile(opts.Input)
+	default:
+		err = p.fromStore()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := p.finish(); err != nil {
+		return nil, err
+	}
+	return p.rep, nil
+}
+
+// dryPack counts what an ordinary pack for peer would send now, without
+// writing anything: the records it would carry, the recall stubs among
+// them, and the records it would withhold.
+func dryPack(o *office.Office, peer string) (waiting, recalls, withheld int, err error) {
+	p := &packer{o: o, opts: PackOptions{To: []string{peer}}, today: o.Now(), to: []string{peer}, dry: true,
+		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}}}
+	p.at = p.today.UTC().Format(time.RFC3339)
+	if err := p.channels(); err != nil {
+		return 0, 0, 0, err
+	}
+	p.extra = make([]*out, 1)
+	p.joint = &out{recipients: []int{0}}
+	if err := p.fromStore(); err != nil {
+		return 0, 0, 0, err
+	}
+	for _, b := range []*out{p.joint, p.extra[0]} {
+		if b != nil {
+			waiting += b.count - b.recalls
+			recalls += b.recalls
+		}
+	}
+	for _, n := range p.rep.Withheld[peer] {
+		withheld += n
+	}
+	return waiting, recalls, withheld, nil
+}
+
+// packer is the state of one Pack.
+type packer struct {
+	dry   bool // count what would be sent, write nothing (dryPack)
+	o     *office.Office
+	opts  PackOptions
+	rep   *PackReport
+	to    []string // recipients, sorted
+	cards []*crypto.Card
+	today time.Time
+	at    string // the pack's time, RFC 3339: of recalls
+
+	enc         string
+	signer      *crypto.Keys
+	signerFpr   string
+	pending     []store.Statement
+	statements  [][]byte
+	receipts    []bundle.Receipt
+	carrierOnly bool
+
+	seq       []uint64          // next sequence per recipient
+	since     int64             // the store changes to look at: after the earliest recipient's high water
+	highWater int64             // the store's change counter when the pack began
+	unacked   []map[string]bool // per recipient, for --resend
+	tmp       string            // this pack's temporary directory in the office home
+	joint     *out
+	extra     []*out // per recipient, made when first needed
+	outDir    string
+	outName   string // the joint bundle's file name
+	explicit  bool   // the name was given
+}
+
+func newPacker(o *office.Office, opts PackOptions) (*packer, error) {
 	if len(opts.To) == 0 {
-		return nil, errors.New("pack needs at least one --to recipient")
+		return nil, errors.New("pack needs at least one recipient")
+	}
+	p := &packer{o: o, opts: opts, today: o.Now(),
+		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}}}
+	p.at = p.today.UTC().Format(time.RFC3339)
+	p.to = slices.Clone(opts.To)
+	sort.Strings(p.to)
+	p.to = slices.Compact(p.to)
+	if len(p.to) > bundle.MaxRecipients {
+		return nil, fmt.Errorf("at most %d recipients", bundle.MaxRecipients)
 	}
 	kr, err := o.Keyring()
 	if err != nil {
 		return nil, err
 	}
-	to := slices.Clone(opts.To)
-	sort.Strings(to)
-	to = slices.Compact(to)
-	if len(to) > bundle.MaxRecipients {
-		return nil, fmt.Errorf("at most %d recipients", bundle.MaxRecipients)
-	}
-	var cards []*crypto.Card
 	hybrid := true
-	for _, a := range to {
+	for _, a := range p.to {
 		if a == o.Agency() {
 			return nil, fmt.Errorf("%s is this office; a bundle goes to other offices", a)
 		}
 		c, ok := kr.Card(a)
 		if !ok {
-			return nil, fmt.Errorf("%w: %s is not a trusted peer; add its card with valise peer add", ErrNotTrusted, a)
+			return nil, fmt.Errorf("%w: %s is not a trusted peer", ErrNotTrusted, a)
 		}
-		cards = append(cards, c)
+		p.cards = append(p.cards, c)
 		hybrid = hybrid && c.HasHybrid()
 	}
-	// A pack killed earlier may have left a bundle published but not
-	// recorded: record it before numbering this one.
-	if err := recoverPacks(o); err != nil {
-		return nil, err
-	}
-	rep := &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}}
-	enc := bundle.EncryptionHybrid
+	p.enc = bundle.EncryptionHybrid
 	if !hybrid {
-		enc = bundle.EncryptionX25519
-		rep.Note = "a recipient's card offers no post-quantum recipient: the payload uses X25519 only"
+		p.enc = bundle.EncryptionX25519
+		p.rep.Note = "a recipient's card offers no post-quantum recipient: the payload uses X25519 only"
 	}
-
-	// Keyring statements a recipient has not acknowledged travel again, in
-	// a bundle signed by the key they retire (the key the recipient still
-	// trusts). Recipients in different states need separate bundles.
-	var pending []store.Statement
-	for i, a := range to {
-		p, err := o.Store.PendingStatements(a)
-		if err != nil {
-			return nil, err
-		}
-		if i > 0 && !sameStatements(p, pending) {
-			return nil, fmt.Errorf("%s and %s have not acknowledged the same key statements; pack for each separately", to[0], a)
-		}
-		pending = p
-	}
-	signerFpr := o.Card.Fingerprint()
-	var statements [][]byte
-	carrierOnly := false
-	for _, st := range pending {
-		statements = append(statements, st.Body)
-		rep.Statements = append(rep.Statements, st.Kind+" "+st.Key)
-		if st.Kind == crypto.Revoke {
-			carrierOnly = true
-		}
-	}
-	if len(pending) > 0 {
-		signerFpr = pending[0].Key
-	}
-	var signer *crypto.Keys
-	if signerFpr == o.Card.Fingerprint() {
-		signer, err = o.Keys()
-	} else {
-		signer, err = o.SigningKeyFor(signerFpr)
-	}
-	if err != nil {
+	if err := p.keys(); err != nil {
 		return nil, err
 	}
-
-	var recips []age.Recipient
-	h := &bundle.Header{Created: o.Now().UTC().Truncate(1e9), Sender: o.Agency(), SenderKey: signerFpr,
-		Schema: schema.ModelVersion, Compression: bundle.Compression, Encryption: enc}
-	if h.ID, err = uuid.NewV7(); err != nil {
+	if err := p.channels(); err != nil {
 		return nil, err
 	}
-	var since int64 = -1
-	unacked := make([]map[string]bool, len(cards)) // per recipient, for --resend
-	var receipts []bundle.Receipt
-	for ci, c := range cards {
-		recips = append(recips, c.AgeRecipients(hybrid)...)
-		seq, err := o.Store.NextSequence(c.Agency)
-		if err != nil {
-			return nil, err
-		}
-		h.Recipients = append(h.Recipients, bundle.Recipient{Agency: c.Agency, Fingerprint: c.Fingerprint(), Sequence: seq})
-		hw, err := o.Store.SentHighWater(c.Agency)
-		if err != nil {
-			return nil, err
-		}
-		if since < 0 || hw < since {
-			since = hw
-		}
-		if opts.Resend && opts.Input == nil {
-			if unacked[ci], err = o.Store.UnacknowledgedBundles(c.Agency); err != nil {
-				return nil, err
-			}
-		}
-		got, err := o.Store.ReceivedSequences(c.Agency)
-		if err != nil {
-			return nil, err
-		}
-		if len(got) > 0 {
-			r := bundle.Receipt{Agency: c.Agency, Ranges: bundle.RangesOf(got)}
-			receipts = append(receipts, r)
-			rep.Receipts[c.Agency] = rangesString(r.Ranges)
-		}
-	}
-	if opts.All || opts.Resend {
-		since = 0
-	}
-	highWater, err := o.Store.HighWater()
-	if err != nil {
+	if p.tmp, err = o.TempDir(); err != nil {
 		return nil, err
 	}
-
-	out := opts.Output
-	if out == "" {
-		out = fmt.Sprintf("%s-%s-%s.valise", o.Agency(), h.Created.Format("20060102"), h.ID.String()[:8])
-	}
-	// Work files (sort runs, the list of what was sent) stay in the home,
-	// not on the destination stick. A bundle is encrypted and signed: it
-	// is meant to travel, so it gets ordinary file permissions.
-	dir := o.Home
-	pub, err := newPackOutput(o, out, h, opts)
-	if err != nil {
-		return nil, fmt.Errorf("creating the output: %w", err)
-	}
-	defer pub.abort()
-	w, err := bundle.NewWriter(pub, h, signer.Signing, recips, bundle.WithReceipts(receipts), bundle.WithStatements(statements))
-	if err != nil {
+	if err := p.names(); err != nil {
+		p.cleanup()
 		return nil, err
 	}
-	today := o.Now()
-	// What went in the bundle, for the peer state once it is sent: kept in
-	// a file beside the output, so that memory does not grow with it.
-	var sent *sentLog
-	defer func() {
-		if sent != nil {
-			sent.remove()
-		}
-	}()
-	var line []byte
-	add := func(r *schema.Record, held []store.Held) error {
-		line = r.AppendCanonical(line[:0])
-		vh := schema.VersionHash(line)
-		news := opts.All
-		for i := range to {
-			if held[i].VHash != vh || unacked[i][held[i].Bundle] {
-				news = true
-			}
-		}
-		if !news {
-			return nil // every recipient holds this very version already
-		}
-		if !rep.releasable(r, o.Agency(), to, today) {
-			return nil
-		}
-		if probs := r.Validate(); len(probs) > 0 {
-			return fmt.Errorf("store record %s: %w", r.ID, probs[0])
-		}
-		if len(line) > schema.MaxRecordBytes {
-			return fmt.Errorf("store record %s: canonical form larger than %d bytes", r.ID, schema.MaxRecordBytes)
-		}
-		if err := w.WriteCanonical(line); err != nil {
-			return err
-		}
-		if sent == nil {
-			if sent, err = newSentLog(dir); err != nil {
-				return err
-			}
-		}
-		return sent.add(r.ID, vh)
+	p.extra = make([]*out, len(p.to))
+	all := make([]int, len(p.to))
+	for i := range all {
+		all[i] = i
 	}
-	switch {
-	case carrierOnly:
-		rep.Note = "this bundle carries only the revocation of this office's old key; once the recipients have confirmed the new card (valise peer add) and sent a bundle back, pack again"
-	case opts.Input != nil:
-		// The records of a file are not the store's: what the recipients
-		// hold (peer state) is neither consulted nor recorded.
-		if err := packInput(o, opts.Input, w, dir, to, today, rep); err != nil {
-			return nil, err
-		}
-	default:
-		err := o.Store.ChangedFor(since, to, func(r *schema.Record, _ []byte, held []store.Held) error { return add(r, held) })
-		if err != nil {
-			return nil, err
-		}
-	}
-	if err := w.Close(); err != nil {
-		return nil, err
-	}
-	if err := pub.finish(); err != nil {
-		return nil, err
-	}
-	rep.File, rep.Header, rep.Records, rep.Size, rep.Volumes = out, h, w.Records(), pub.size(), pub.files()
-	rep.PayloadSHA = hex.EncodeToString(w.PayloadHash())
-	if opts.Input != nil || carrierOnly {
-		highWater = 0 // such a bundle says nothing of what the store holds
-	}
-	err = o.Store.Update(func(tx *store.Tx) error {
-		for _, r := range h.Recipients {
-			// Checked under the write lock: two packs at once must not
-			// give one sequence number to two bundles.
-			if taken, err := tx.SequenceTaken(r.Agency, r.Sequence); err != nil {
-				return err
-			} else if taken {
-				return fmt.Errorf("%w: another pack for %s took sequence %d at the same time; nothing was written, run pack again", store.ErrBusy, r.Agency, r.Sequence)
-			}
-		}
-		for _, r := range h.Recipients {
-			if err := tx.AddLedger(store.LedgerEntry{Bundle: h.ID.String(), Direction: "sent", Peer: r.Agency, Sequence: r.Sequence,
-				Records: int64(rep.Records), PayloadSHA256: rep.PayloadSHA, File: out, HighWater: highWater, Signer: signerFpr, Result: "ok"}); err != nil {
-				return err
-			}
-			if sent != nil {
-				err := sent.each(store.BatchSize, func(ids, vh []string) error {
-					known := make([]store.Known, len(ids))
-					for i := range ids {
-						known[i] = store.Known{ID: ids[i], VHash: vh[i]}
-					}
-					return tx.PeerHolds(r.Agency, h.ID.String(), known)
-				})
-				if err != nil {
-					return err
-				}
-			}
-			for _, st := range pending {
-				if err := tx.StatementSent(st.N, r.Agency, h.ID.String()); err != nil {
-					return err
-				}
-			}
-		}
-		if err := tx.Audit("pack", fmt.Sprintf("bundle %s to %s: %d records, payload %s", h.ID, strings.Join(to, ","), rep.Records, rep.PayloadSHA)); err != nil {
-			return err
-		}
-		// The file is published inside the transaction that records its
-		// sequence numbers: when publishing fails they roll back, and when
-		// the commit fails the deferred Abort removes the file. A pack
-		// killed between the two leaves its journal entry, which the next
-		// pack's recoverPacks turns into the ledger entries.
-		return pub.publish()
-	})
-	if err != nil {
-		return nil, err
-	}
-	pub.done()
-	return rep, nil
+	p.joint = &out{recipients: all}
+	return p, nil
 }
 
-// releasable reports whether every recipient in to may receive r,
-// counting in Withheld each recipient and reason that keeps it back.
-func (rep *PackReport) releasable(r *schema.Record, self string, to []string, today time.Time) bool {
-	ok := true
-	for _, a := range to {
-		if rel, why := handling.Releasable(r, self, a, today); !rel {
-			if rep.Withheld[a] == nil {
-				rep.Withheld[a] = map[string]int{}
-			}
-			rep.Withheld[a][why]++
-			ok = false
+// keys picks the signing key and the keyring statements to carry.
+// Statements a recipient has not acknowledged travel again, in a bundle
+// signed by the key they retire (the key the recipient still trusts).
+// Recipients in different states need separate packs.
+func (p *packer) keys() error {
+	for i, a := range p.to {
+		st, err := p.o.Store.PendingStatements(a)
+		if err != nil {
+			return err
+		}
+		if i > 0 && !sameStatements(st, p.pending) {
+			return fmt.Errorf("%s and %s have not acknowledged the same key statements; pack for each separately", p.to[0], a)
+		}
+		p.pending = st
+	}
+	p.signerFpr = p.o.Card.Fingerprint()
+	for _, st := range p.pending {
+		p.statements = append(p.statements, st.Body)
+		p.rep.Statements = append(p.rep.Statements, st.Kind+" "+st.Key)
+		if st.Kind == crypto.Revoke {
+			p.carrierOnly = true
 		}
 	}
-	return ok
+	if len(p.pending) > 0 {
+		p.signerFpr = p.pending[0].Key
+	}
+	var err error
+	if p.signerFpr == p.o.Card.Fingerprint() {
+		p.signer, err = p.o.Keys()
+	} else {
+		p.signer, err = p.o.SigningKeyFor(p.signerFpr)
+	}
+	return err
+}
+
+// channels reads each recipient's next sequence number, high water,
+// unacknowledged bundles and the receipts owed to it.
+func (p *packer) channels() error {
+	p.since = -1
+	p.seq = make([]uint64, len(p.to))
+	p.unacked = make([]map[string]bool, len(p.to))
+	for i, a := range p.to {
+		var err error
+		if p.seq[i], err = p.o.Store.NextSequence(a); err != nil {
+			return err
+		}
+		hw, err := p.o.Store.SentHighWater(a)
+		if err != nil {
+			return err
+		}
+		if p.since < 0 || hw < p.since {
+			p.since = hw
+		}
+		if p.opts.Resend && p.opts.Input == nil {
+			if p.unacked[i], err = p.o.Store.UnacknowledgedBundles(a); err != nil {
+				return err
+			}
+		}
+		got, err := p.o.Store.ReceivedSequences(a)
+		if err != nil {
+			return err
+		}
+		if len(got) > 0 {
+			r := bundle.Receipt{Agency: a, Ranges: bundle.RangesOf(got)}
+			p.receipts = append(p.receipts, r)
+			p.rep.Receipts[a] = rangesString(r.Ranges)
+		}
+	}
+	if p.opts.All || p.opts.Resend {
+		p.since = 0
+	}
+	var err error
+	p.highWater, err = p.o.Store.HighWater()
+	return err
+}
+
+// may returns, per recipient, why r may not go to it ("" where it may):
+// its own handling, or refused[i], why a record that r names keeps it
+// from recipient i (refused may be nil).
+func (p *packer) may(r *schema.Record, refused []string) []string {
+	may := make([]string, len(p.to))
+	for i, a := range p.to {
+		if ok, why := handling.Releasable(r, p.o.Agency(), a, p.today); !ok {
+			may[i] = why
+		} else if refused != nil && refused[i] != "" {
+			may[i] = refused[i]
+		}
+	}
+	return may
+}
+
+// route sends one record where it may go: to the joint bundle when every
+// recipient may receive it, else to the bundle of each recipient that may
+// and needs it. may[i] is why recipient i may not ("" where it may);
+// need[i] tells whether it lacks this version. From the store (r not
+// nil), a recipient that holds a version (holds[i]) it may no longer hold
+// at all — its handling, or refHold[i] false: a record it names — gets the
+// record's recall stub instead.
+func (p *packer) route(r *schema.Record, k schema.Key, line []byte, may []string, need, holds, refHold []bool) error {
+	all, any := true, false
+	recall := make([]bool, len(p.to))
+	for i := range p.to {
+		// H2, H3 and retention keep a record from being sent on, not from
+		// being held: they never recall.
+		recall[i] = r != nil && holds[i] && (!mayHold(r, p.to[i]) || (refHold != nil && !refHold[i]))
+		all = all && may[i] == ""
+		any = any || need[i] || recall[i]
+	}
+	if !any {
+		return nil
+	}
+	if all {
+		return p.send(p.joint, k, line, false)
+	}
+	for i := range p.to {
+		switch {
+		case recall[i]:
+			// The recall stub, or the stub this office holds, passed on.
+			stub := line
+			if r.Recalled == nil {
+				stub = r.Stub(r.Origin, p.at).AppendCanonical(nil)
+			}
+			if err := p.send(p.extraFor(i), k, stub, true); err != nil {
+				return err
+			}
+		case !need[i]:
+		case may[i] == "":
+			if err := p.send(p.extraFor(i), k, line, false); err != nil {
+				return err
+			}
+		default:
+			p.rep.withhold(k, p.to[i], may[i])
+		}
+	}
+	return nil
+}
+
+// extraFor returns the bundle of records for recipient i alone: the joint
+// bundle when i is the only recipient.
+func (p *packer) extraFor(i int) *out {
+	if len(p.to) == 1 {
+		return p.joint
+	}
+	if p.extra[i] == nil {
+		p.extra[i] = &out{recipients: []int{i}}
+	}
+	return p.extra[i]
 }
 
 func sameStatements(a, b []store.Statement) bool {
@@ -357,9 +425,16 @@ func rangesString(rs []bundle.SeqRange) string {
 	return b.String()
 }
 
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+// ageRecipients returns the age recipients of the recipients at idx.
+func (p *packer) ageRecipients(idx []int) []age.Recipient {
+	var out []age.Recipient
+	for _, i := range idx {
+		out = append(out, p.cards[i].AgeRecipients(p.enc == bundle.EncryptionHybrid)...)
 	}
+	return out
+}
+
+func mayHold(r *schema.Record, office string) bool {
+	ok, _ := handling.MayHold(r, office)
+	return ok
 }

@@ -37,8 +37,8 @@ func TestPackInputRuns(t *testing.T) {
 		if err != nil {
 			t.Fatalf("buffer %d: %v", buf, err)
 		}
-		if rep.Records != n {
-			t.Fatalf("buffer %d: packed %d records, want %d", buf, rep.Records, n)
+		if len(rep.Bundles) != 1 || rep.Bundles[0].Records != n {
+			t.Fatalf("buffer %d: packed %d bundles, %d records, want 1 of %d", buf, len(rep.Bundles), rep.Bundles[0].Records, n)
 		}
 		left := leftovers(dir, kz.Home)
 		if len(left) > 0 {

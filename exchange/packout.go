@@ -1,175 +1,300 @@
 package exchange
 
 import (
-	"errors"
+	"encoding/hex"
 	"fmt"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/google/uuid"
 
 	"valise/bundle"
-	"valise/internal/publish"
-	"valise/office"
-	"valise/volume"
+	"valise/internal/spill"
+	"valise/schema"
+	"valise/store"
 )
 
-// fatLimit is the largest file Pack writes on FAT; tests lower it to see
-// the split without writing 4 GiB.
-var fatLimit int64 = publish.FATMaxFileSize
-
-// DefaultParity is the share of parity volumes when a bundle is split
-// without --parity: 10% of the data volumes, at least one.
-const DefaultParity = 10
-
-// packOutput is where Pack writes a bundle: straight into one published
-// file, or into a work file in the home that becomes volumes (or one file
-// on a FAT stick) once complete.
-type packOutput interface {
-	io.Writer
-	// finish completes the output files after the bundle's last byte.
-	finish() error
-	// publish gives them their final names (inside the ledger transaction).
-	publish() error
-	done()
-	abort()
-	size() int64
-	files() []string
+// out is one bundle a pack writes.
+type out struct {
+	recipients []int // indexes into packer.to
+	h          *bundle.Header
+	file       string
+	pub        packOutput // the bundle being written (packdest.go)
+	w          *bundle.Writer
+	sent       *spill.Sorter // the records written, for the peer state: key → version hash
+	recalls    int
+	count      int // records written
+	done       *Packed
 }
 
-// newPackOutput chooses the output: volumes when opts.VolumeSize is set;
-// on a FAT destination (4 GiB files at most) the bundle is written to the
-// home first and split only when it turns out larger.
-func newPackOutput(o *office.Office, out string, h *bundle.Header, opts PackOptions) (packOutput, error) {
-	note := packNote(h)
-	volSize, parity := opts.VolumeSize, opts.Parity
-	if parity < 0 {
-		parity = DefaultParity
-	}
-	fsys, err := publish.Stat(filepath.Dir(out))
-	fat := err == nil && fsys.FAT
-	switch {
-	case opts.VolumeSize == 0 && !fat:
-		p, err := publish.Create(out, publish.Options{Mode: 0o644, WorkDir: o.Home, Note: note})
-		if err != nil {
-			return nil, err
+// names settles where the bundles go and refuses names already taken.
+func (p *packer) names() error {
+	p.outDir, p.outName = ".", ""
+	if o := p.opts.Output; o != "" {
+		if fi, err := os.Stat(o); err == nil && fi.IsDir() {
+			p.outDir = o
+		} else {
+			p.outDir, p.outName, p.explicit = filepath.Dir(o), filepath.Base(o), true
 		}
-		return &singleOutput{p}, nil
-	case opts.VolumeSize == 0:
-		volSize = fatLimit
-	case fat:
-		volSize = min(volSize, fatLimit) // --volume-size 4GiB onto FAT32
 	}
-	if _, err := os.Lstat(out); err == nil {
-		return nil, &os.PathError{Op: "create", Path: out, Err: publish.ErrExist}
-	}
-	tmp, err := os.CreateTemp(o.Home, ".valise-pack-*.bundle")
-	if err != nil {
-		return nil, fmt.Errorf("creating the work file: %w", err)
-	}
-	return &stagedOutput{tmp: tmp, out: out, work: o.Home, note: note, volSize: volSize, parity: parity,
-		always: opts.VolumeSize > 0}, nil
-}
-
-type singleOutput struct{ *publish.File }
-
-func (s *singleOutput) finish() error   { return nil }
-func (s *singleOutput) publish() error  { return s.Publish() }
-func (s *singleOutput) done()           { s.Done() }
-func (s *singleOutput) abort()          { s.Abort() }
-func (s *singleOutput) size() int64     { return s.Size() }
-func (s *singleOutput) files() []string { return nil }
-
-type stagedOutput struct {
-	tmp     *os.File
-	out     string
-	work    string
-	note    []byte
-	volSize int64
-	parity  int
-	always  bool // split even when the bundle fits in one file
-	n       int64
-	pubs    []*publish.File
-	names   []string
-}
-
-func (s *stagedOutput) Write(p []byte) (int, error) {
-	n, err := s.tmp.Write(p)
-	s.n += int64(n)
-	if err != nil {
-		err = fmt.Errorf("writing the work file in the home: %w", err)
-	}
-	return n, err
-}
-
-func (s *stagedOutput) size() int64     { return s.n }
-func (s *stagedOutput) files() []string { return s.names }
-
-func (s *stagedOutput) finish() error {
-	opts := publish.Options{Mode: 0o644, WorkDir: s.work, Note: s.note}
-	if !s.always && s.n <= s.volSize {
-		p, err := publish.Create(s.out, opts)
+	if p.outName == "" {
+		id, err := uuid.NewV7()
 		if err != nil {
 			return err
 		}
-		s.pubs = append(s.pubs, p)
-		if _, err := io.Copy(p, io.NewSectionReader(s.tmp, 0, s.n)); err != nil {
-			return err
+		p.outName = fmt.Sprintf("%s-%s-%s.valise", p.o.Agency(), p.today.UTC().Format("20060102"), id.String()[:8])
+	}
+	check := func(name string) error {
+		if _, err := os.Lstat(filepath.Join(p.outDir, name)); err == nil {
+			return &fs.PathError{Op: "create", Path: filepath.Join(p.outDir, name), Err: fs.ErrExist}
 		}
 		return nil
 	}
-	plan, err := volume.NewPlan(s.n, s.volSize, s.parity)
+	if err := check(p.outName); err != nil {
+		return err
+	}
+	if len(p.to) > 1 {
+		for i := range p.to {
+			if err := check(p.extraName(i)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// extraName is the file of recipient i's own bundle: the joint bundle's
+// name with the recipient before the extension.
+func (p *packer) extraName(i int) string {
+	base := strings.TrimSuffix(p.outName, ".valise")
+	return base + "." + p.to[i] + ".valise"
+}
+
+// open starts writing b: its header takes each recipient's next sequence
+// number.
+func (p *packer) open(b *out) error {
+	h := &bundle.Header{Created: p.today.UTC().Truncate(1e9), Sender: p.o.Agency(), SenderKey: p.signerFpr,
+		Schema: schema.ModelVersion, Compression: bundle.Compression, Encryption: p.enc}
+	var err error
+	if h.ID, err = uuid.NewV7(); err != nil {
+		return err
+	}
+	for _, i := range b.recipients {
+		h.Recipients = append(h.Recipients, bundle.Recipient{Agency: p.to[i], Fingerprint: p.cards[i].Fingerprint(), Sequence: p.seq[i]})
+		p.seq[i]++
+	}
+	b.h = h
+	b.file = filepath.Join(p.outDir, p.outName)
+	var opts []bundle.WriterOption
+	var receipts []bundle.Receipt
+	for _, rc := range p.receipts {
+		for _, i := range b.recipients {
+			if rc.Agency == p.to[i] {
+				receipts = append(receipts, rc)
+			}
+		}
+	}
+	opts = append(opts, bundle.WithReceipts(receipts))
+	if b == p.joint {
+		opts = append(opts, bundle.WithStatements(p.statements))
+	} else {
+		b.file = filepath.Join(p.outDir, p.extraName(b.recipients[0]))
+	}
+	if b.pub, err = newPackOutput(p.o, b.file, h, p.opts); err != nil {
+		return fmt.Errorf("creating the output: %w", err)
+	}
+	if b.w, err = bundle.NewWriter(b.pub, h, p.signer.Signing, p.ageRecipients(b.recipients), opts...); err != nil {
+		return err
+	}
+	if p.opts.Input == nil {
+		b.sent = spill.New(p.tmp, 8<<20)
+	}
+	return nil
+}
+
+// send writes one record line to b, opening b first if needed.
+func (p *packer) send(b *out, k schema.Key, line []byte, recall bool) error {
+	b.count++
+	if recall {
+		b.recalls++
+	}
+	if p.dry {
+		return nil
+	}
+	if b.w == nil {
+		if err := p.open(b); err != nil {
+			return err
+		}
+	}
+	if err := b.w.WriteCanonical(line); err != nil {
+		return err
+	}
+	if b.sent != nil {
+		return b.sent.Add(sentKey(k), []byte(schema.VersionHash(line)))
+	}
+	return nil
+}
+
+func sentKey(k schema.Key) []byte { return []byte(k.ID + "\x00" + k.Origin) }
+
+func parseSentKey(b []byte) schema.Key {
+	id, origin, _ := strings.Cut(string(b), "\x00")
+	return schema.Key{ID: id, Origin: origin}
+}
+
+// bundles returns the bundles written, the joint one first.
+func (p *packer) bundles() []*out {
+	outs := []*out{p.joint}
+	for _, b := range p.extra {
+		if b != nil && b.w != nil {
+			outs = append(outs, b)
+		}
+	}
+	return outs
+}
+
+// close finishes writing b: trailer, signature, and the volumes when it
+// is split. It is published by finish.
+func (b *out) close() error {
+	if err := b.w.Close(); err != nil {
+		return err
+	}
+	if err := b.pub.finish(); err != nil {
+		return err
+	}
+	b.done = &Packed{File: b.file, Header: b.h, Records: b.w.Records(), Recalls: b.recalls, Size: b.pub.size(),
+		PayloadSHA: hex.EncodeToString(b.w.PayloadHash()), Volumes: b.pub.files()}
+	return nil
+}
+
+// finish closes every bundle, records them in the ledger and the peer
+// state, and publishes them inside that transaction: when publishing
+// fails the sequence numbers roll back, and when the commit fails the
+// files are removed again (cleanup). A pack killed between the two leaves
+// journal entries that the next pack's recoverPacks turns into ledger
+// entries.
+func (p *packer) finish() error {
+	outs := p.bundles()
+	for _, b := range outs {
+		if err := b.close(); err != nil {
+			return err
+		}
+		p.rep.Bundles = append(p.rep.Bundles, b.done)
+	}
+	highWater := p.highWater
+	if p.opts.Input != nil || p.carrierOnly {
+		highWater = 0 // such a bundle says nothing of what the store holds
+	}
+	err := p.o.Store.Update(func(tx *store.Tx) error {
+		for _, b := range outs {
+			for _, r := range b.h.Recipients {
+				// Checked under the write lock: two packs at once must not
+				// give one sequence number to two bundles.
+				if taken, err := tx.SequenceTaken(r.Agency, r.Sequence); err != nil {
+					return err
+				} else if taken {
+					return fmt.Errorf("%w: another pack for %s took sequence %d at the same time; nothing was written, run pack again", store.ErrBusy, r.Agency, r.Sequence)
+				}
+			}
+		}
+		for _, b := range outs {
+			if err := p.record(tx, b, highWater); err != nil {
+				return err
+			}
+		}
+		for _, b := range outs {
+			if err := b.pub.publish(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	n := plan.Data + plan.Parity
-	dst := make([]io.Writer, n)
-	for j := 0; j < n; j++ {
-		name := filepath.Join(filepath.Dir(s.out), volume.Name(filepath.Base(s.out), j, n))
-		p, err := publish.Create(name, opts)
+	for _, b := range outs {
+		b.pub.done()
+	}
+	return nil
+}
+
+// record writes b's ledger entries, what each recipient now holds, the
+// statements it carried and an audit entry.
+func (p *packer) record(tx *store.Tx, b *out, highWater int64) error {
+	id := b.h.ID.String()
+	for _, r := range b.h.Recipients {
+		var withheld int64
+		if b == p.joint {
+			for _, n := range p.rep.Withheld[r.Agency] {
+				withheld += int64(n)
+			}
+		}
+		if err := tx.AddLedger(store.LedgerEntry{Bundle: id, Direction: "sent", Peer: r.Agency, Sequence: r.Sequence,
+			Records: int64(b.done.Records), PayloadSHA256: b.done.PayloadSHA, File: b.file, HighWater: highWater,
+			Signer: p.signerFpr, Result: "ok", Withheld: withheld}); err != nil {
+			return err
+		}
+		if b == p.joint {
+			for _, st := range p.pending {
+				if err := tx.StatementSent(st.N, r.Agency, id); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if b.sent != nil {
+		known := make([]store.Known, 0, store.BatchSize)
+		flush := func() error {
+			for _, r := range b.h.Recipients {
+				if err := tx.PeerHolds(r.Agency, id, known); err != nil {
+					return err
+				}
+			}
+			known = known[:0]
+			return nil
+		}
+		err := b.sent.Each(func(k, v []byte) error {
+			known = append(known, store.Known{Key: parseSentKey(k), VHash: string(v)})
+			if len(known) == cap(known) {
+				return flush()
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		s.pubs = append(s.pubs, p)
-		s.names = append(s.names, name)
-		dst[j] = p
-	}
-	if _, err := volume.Write(s.tmp, s.n, plan, dst); err != nil {
-		return err
-	}
-	return nil
-}
-
-func (s *stagedOutput) publish() error {
-	if len(s.pubs) == 0 {
-		return errors.New("pack: nothing to publish")
-	}
-	for _, p := range s.pubs {
-		if err := p.Publish(); err != nil {
-			s.abort()
+		if err := flush(); err != nil {
 			return err
 		}
 	}
-	return nil
-}
-
-func (s *stagedOutput) done() {
-	for _, p := range s.pubs {
-		p.Done()
+	var to []string
+	for _, r := range b.h.Recipients {
+		to = append(to, r.Agency)
 	}
-	s.removeTmp()
-}
-
-func (s *stagedOutput) abort() {
-	for _, p := range s.pubs {
-		p.Abort()
+	detail := fmt.Sprintf("bundle %s to %s: %d records, payload %s", id, strings.Join(to, ","), b.done.Records, b.done.PayloadSHA)
+	if b.recalls > 0 {
+		detail += fmt.Sprintf(", %d recalls", b.recalls)
 	}
-	s.removeTmp()
+	return tx.Audit("pack", detail)
 }
 
-func (s *stagedOutput) removeTmp() {
-	if s.tmp != nil {
-		s.tmp.Close()
-		os.Remove(s.tmp.Name())
-		s.tmp = nil
+// cleanup removes what a pack that did not finish left: temporary
+// bundles, and the pack's temporary directory in the office home.
+func (p *packer) cleanup() {
+	for _, b := range append([]*out{p.joint}, p.extra...) {
+		if b == nil {
+			continue
+		}
+		if b.pub != nil {
+			b.pub.abort() // nothing after done
+		}
+		if b.sent != nil {
+			b.sent.Close()
+		}
+	}
+	if p.tmp != "" {
+		os.RemoveAll(p.tmp)
 	}
 }

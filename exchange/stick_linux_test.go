@@ -32,20 +32,22 @@ func TestPackFATSplits(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	small, err := Pack(kz, PackOptions{To: []string{"CARICC"}, Output: filepath.Join(stick, "one.valise"), Parity: 10})
+	smallRep, err := Pack(kz, PackOptions{To: []string{"CARICC"}, Output: filepath.Join(stick, "one.valise"), Parity: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
+	small := smallRep.Bundles[0]
 	if len(small.Volumes) != 0 {
 		t.Fatalf("a bundle under the FAT limit was split: %v", small.Volumes)
 	}
 	old := fatLimit
 	fatLimit = small.Size / 2
 	defer func() { fatLimit = old }()
-	rep, err := Pack(kz, PackOptions{To: []string{"CARICC"}, All: true, Output: filepath.Join(stick, "big.valise"), Parity: 10})
+	bigRep, err := Pack(kz, PackOptions{To: []string{"CARICC"}, All: true, Output: filepath.Join(stick, "big.valise"), Parity: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep := bigRep.Bundles[0]
 	if len(rep.Volumes) < 4 { // at least 3 data volumes and 1 parity
 		t.Fatalf("a bundle over the FAT limit: volumes %v", rep.Volumes)
 	}
@@ -55,10 +57,11 @@ func TestPackFATSplits(t *testing.T) {
 		}
 	}
 	// --volume-size larger than FAT allows is capped at the limit.
-	capped, err := Pack(kz, PackOptions{To: []string{"CARICC"}, All: true, Output: filepath.Join(stick, "capped.valise"), VolumeSize: 100 * fatLimit})
+	cappedRep, err := Pack(kz, PackOptions{To: []string{"CARICC"}, All: true, Output: filepath.Join(stick, "capped.valise"), VolumeSize: 100 * fatLimit})
 	if err != nil {
 		t.Fatal(err)
 	}
+	capped := cappedRep.Bundles[0]
 	for _, v := range capped.Volumes {
 		if st, err := os.Stat(v); err != nil || st.Size() > fatLimit {
 			t.Errorf("volume %s of --volume-size %d: %v, larger than the FAT limit %d", v, 100*fatLimit, err, fatLimit)

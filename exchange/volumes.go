@@ -18,13 +18,15 @@ import (
 // be rebuilt is a malformed bundle (check "volumes") naming the missing
 // volumes.
 func openBundle(path string, scan bool) (io.Reader, *volume.Set, func(), error) {
-	if !volume.IsVolume(path) {
-		f, err := os.Open(path)
-		if err != nil {
-			return nil, nil, nil, err
-		}
+	f, err := openRegular(path) // never a FIFO, a device or a directory
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	magic := make([]byte, len(volume.Magic))
+	if n, _ := f.ReadAt(magic, 0); n < len(magic) || string(magic) != volume.Magic {
 		return f, nil, func() { f.Close() }, nil
 	}
+	f.Close()
 	fail := func(err error) error {
 		return &bundle.Error{Check: "volumes", Kind: bundle.ErrMalformed, Msg: err.Error(), Err: err}
 	}
@@ -65,6 +67,9 @@ func openBundle(path string, scan bool) (io.Reader, *volume.Set, func(), error) 
 // is no volume): a command given several volumes of one set reads the
 // set once.
 func VolumeSet(path string) string {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return "" // opening a FIFO would wait
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return ""

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"valise/schema"
@@ -140,6 +141,7 @@ const (
 	colOrigin          = "origin"
 	colTLP             = "tlp"
 	colHandlingCode    = "handling_code"
+	colConditions      = "conditions"
 	colReleasableTo    = "releasable_to"
 	colNotReleasableTo = "not_releasable_to"
 	colRetainUntil     = "retain_until"
@@ -147,7 +149,7 @@ const (
 	colCredibility     = "credibility"
 )
 
-var envelopeColumns = []string{colOrigin, colTLP, colHandlingCode, colReleasableTo, colNotReleasableTo,
+var envelopeColumns = []string{colOrigin, colTLP, colHandlingCode, colConditions, colReleasableTo, colNotReleasableTo,
 	colRetainUntil, colReliability, colCredibility}
 
 func isEnvelopeColumn(c string) bool {
@@ -242,6 +244,9 @@ func readCSV(c *collector, br *bufio.Reader) error {
 				r.Handling.TLP = strings.ToLower(f)
 			case colHandlingCode:
 				r.Handling.Code = strings.ToUpper(f)
+			case colConditions:
+				r.Handling.Conditions = splitValues(f)
+				slices.Sort(r.Handling.Conditions)
 			case colReleasableTo:
 				r.Handling.ReleasableTo = splitValues(f)
 			case colNotReleasableTo:

@@ -687,7 +687,7 @@ func TestCSVWriterRoundTrip(t *testing.T) {
 	}
 	header, _, _ := strings.Cut(buf.String(), "\n")
 	if !strings.HasPrefix(header, "id,schema,address,addressEntity,alias,") ||
-		!strings.HasSuffix(header, ",origin,tlp,handling_code,releasable_to,not_releasable_to,retain_until,reliability,credibility") {
+		!strings.HasSuffix(header, ",origin,tlp,handling_code,conditions,releasable_to,not_releasable_to,retain_until,reliability,credibility") {
 		t.Errorf("header %s", header)
 	}
 	res := read(t, "export.csv", buf.String(), Options{})

@@ -30,7 +30,7 @@ var ErrClosed = errors.New("formats: writer is closed")
 //     extra keys; no envelope. Tombstones are left out.
 //   - csv: one record type per file. The header is id, schema, every
 //     property of the type sorted by name, then origin, tlp, handling_code,
-//     releasable_to, not_releasable_to, retain_until, reliability,
+//     conditions, releasable_to, not_releasable_to, retain_until, reliability,
 //     credibility. Multiple values are joined by ';' with '\;' and '\\'
 //     escapes (see splitValues), so that Read gives back the same values.
 //     Writing a record of another type than the first is an error.
@@ -40,7 +40,7 @@ func NewWriter(w io.Writer, format string) (Writer, error) {
 	case JSONL:
 		return &jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}, nil
 	case FtM:
-		return &ftmWriter{jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}}, nil
+		return &ftmWriter{jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}, false}, nil
 	case CSV:
 		return &csvWriter{w: csv.NewWriter(w)}, nil
 	}
@@ -76,7 +76,19 @@ func (j *jsonlWriter) Close() error {
 	return nil
 }
 
-type ftmWriter struct{ jsonlWriter }
+type ftmWriter struct {
+	jsonlWriter
+	envelope bool
+}
+
+// NewFtMEnvelopeWriter returns an ftm Writer that also writes each
+// record's origin and handling as the top-level keys "origin" and
+// "handling" (valise's spelling): FtM tools ignore them, valise reads them
+// back. It is how restricted records leave in FtM (export
+// --include-restricted), their handling beside them.
+func NewFtMEnvelopeWriter(w io.Writer) Writer {
+	return &ftmWriter{jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}, true}
+}
 
 func (f *ftmWriter) Write(r *schema.Record) error {
 	if f.err != nil {
@@ -84,6 +96,15 @@ func (f *ftmWriter) Write(r *schema.Record) error {
 	}
 	if r.Deleted {
 		return nil
+	}
+	if f.envelope {
+		e := &schema.Record{ID: r.ID, Schema: r.Schema, Properties: r.Properties, Extra: map[string][]byte{}}
+		for k, v := range r.Extra {
+			e.Extra[k] = v
+		}
+		e.Extra["origin"] = schema.AppendString(nil, r.Origin)
+		e.Extra["handling"] = []byte(schema.HandlingString(r.Handling))
+		r = e
 	}
 	f.buf = appendFtM(f.buf[:0], r)
 	if _, err := f.w.Write(f.buf); err != nil {
@@ -185,7 +206,7 @@ func (c *csvWriter) Write(r *schema.Record) error {
 		rel, cred = r.Evaluation.Reliability, r.Evaluation.Credibility
 	}
 	h := r.Handling
-	c.row = append(c.row, r.Origin, h.TLP, h.Code, joinValues(h.ReleasableTo), joinValues(h.NotReleasableTo),
+	c.row = append(c.row, r.Origin, h.TLP, h.Code, joinValues(h.Conditions), joinValues(h.ReleasableTo), joinValues(h.NotReleasableTo),
 		h.RetainUntil, rel, cred)
 	if err := c.w.Write(c.row); err != nil {
 		c.err = fmt.Errorf("writing record %s: %w", schema.Printable(r.ID), err)

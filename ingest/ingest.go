@@ -317,13 +317,13 @@ func (g *ingester) problem(i int, p *formats.Problem) {
 	}
 }
 
-// held returns what is held under the ids of recs, in their order.
+// held returns what is held under the keys of recs, in their order.
 func (g *ingester) held(tx *store.Tx, recs []*schema.Record) ([]*store.Stored, error) {
-	ids := make([]string, len(recs))
+	keys := make([]schema.Key, len(recs))
 	for k, r := range recs {
-		ids[k] = r.ID
+		keys[k] = r.Key()
 	}
-	return tx.HeldMany(ids)
+	return tx.HeldMany(keys)
 }
 
 // merged is a batch of records of one file merged with what is held, to
@@ -348,6 +348,13 @@ func (g *ingester) merge(name string, recs []*schema.Record, held []*store.Store
 				m.err = err
 				return m
 			}
+		}
+		if h == nil && in.Origin != g.self {
+			// An office creates records only under its own origin: one
+			// of another office's it may change, once it holds it.
+			m.err = fmt.Errorf("%s: record %s has origin %s, and this office holds no record %s: an office creates records only under its own origin (%s); leave the origin out: %w",
+				name, in.ID, in.Origin, in.Key(), g.self, schema.ErrInvalid)
+			return m
 		}
 		if h != nil && h.Schema != in.Schema {
 			m.err = fmt.Errorf("%s: record %s is a %s here; changing it to a %s is not allowed: %w", name, in.ID, h.Schema, in.Schema, schema.ErrInvalid)
@@ -389,12 +396,17 @@ func (g *ingester) apply(tx *store.Tx, m merged, c store.Change) error {
 	return tx.Apply(c, m.writes, nil)
 }
 
-// tombstones deletes the records held under ids, those not deleted yet.
+// tombstones deletes this office's records held under ids, those not
+// deleted yet.
 func (g *ingester) tombstones(tx *store.Tx, ids []string, c store.Change) error {
 	if len(ids) == 0 {
 		return nil
 	}
-	held, err := tx.HeldMany(ids)
+	keys := make([]schema.Key, len(ids))
+	for k, id := range ids {
+		keys[k] = schema.Key{ID: id, Origin: g.self}
+	}
+	held, err := tx.HeldMany(keys)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func mustIngest(t *testing.T, o *office.Office, files ...IngestFile) *IngestRepo
 
 func held(t *testing.T, o *office.Office, id string) *schema.Record {
 	t.Helper()
-	r, err := o.Store.Get(id)
+	r, err := o.Store.Get(schema.Key{ID: id, Origin: o.Agency()})
 	if err != nil {
 		return nil
 	}

@@ -488,7 +488,8 @@ func lessValues(a, b []string) bool { return strings.Join(a, "\x00") < strings.J
 var tlpRank = map[string]int{"clear": 0, "green": 1, "amber": 2, "amber+strict": 3, "red": 4}
 
 // Restrict returns the handling that obeys both a and b: the higher TLP
-// level and handling code, both agencies' exclusions, only the agencies
+// level, every handling code either has (H1, H2, H3 combine) with the
+// conditions of both, both agencies' exclusions, only the agencies
 // both release to (only the originator when there is none), and the
 // earlier retention date. It is commutative, associative and idempotent.
 func Restrict(a, b schema.Handling, origin string) schema.Handling {
@@ -496,9 +497,13 @@ func Restrict(a, b schema.Handling, origin string) schema.Handling {
 	if tlpRank[b.TLP] > tlpRank[a.TLP] {
 		out.TLP = b.TLP
 	}
-	if b.Code > a.Code {
-		out.Code = b.Code
+	ac, _ := schema.ParseCodes(a.Code)
+	bc, _ := schema.ParseCodes(b.Code)
+	out.Code = schema.JoinCodes(append(ac, bc...))
+	if out.Code == "" && (a.Code == "H0" || b.Code == "H0") {
+		out.Code = "H0"
 	}
+	out.Conditions = union(a.Conditions, b.Conditions)
 	out.NotReleasableTo = union(a.NotReleasableTo, b.NotReleasableTo)
 	switch {
 	case len(a.ReleasableTo) == 0:

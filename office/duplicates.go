@@ -1,121 +1,61 @@
 package office
 
 import (
-	"sort"
-	"strings"
-	"unicode"
+	"fmt"
 
-	"golang.org/x/text/unicode/norm"
-
+	"valise/match"
 	"valise/schema"
 	"valise/store"
 )
 
-// Duplicate is a group of different records that share a strong
-// identifier: likely the same person, organisation or account.
-type Duplicate struct {
-	Reason string   // what they share, e.g. "passport N0981234 (kz)"
-	IDs    []string // sorted
+// DuplicateOptions select the likely duplicates Duplicates reports.
+type DuplicateOptions struct {
+	MinScore     float64 // 0 for match.DefaultMinScore
+	WithRejected bool    // also the pairs judged "not same"
 }
 
-// Duplicates lists likely duplicates among the live records: different ids
-// sharing a passport number and country, an IBAN, a registration number and
-// country, or a normalised name and birth date.
-func (o *Office) Duplicates() ([]Duplicate, error) {
-	groups := map[string]map[string]bool{}
-	add := func(key, id string) {
-		if groups[key] == nil {
-			groups[key] = map[string]bool{}
-		}
-		groups[key][id] = true
+// Duplicates finds likely duplicates among the live records held (see
+// package match) and calls fn for each pair, best first.
+func (o *Office) Duplicates(opts DuplicateOptions, fn func(*match.Pair) error) (match.Stats, error) {
+	ix, err := match.NewIndex()
+	if err != nil {
+		return match.Stats{}, err
 	}
-	err := o.Store.Each(store.Filter{}, func(r *schema.Record) error {
-		p := r.Properties
-		countries := append(append(append([]string{}, p["nationality"]...), p["country"]...), p["citizenship"]...)
-		for _, n := range append(append([]string{}, p["passportNumber"]...), p["number"]...) {
-			n = normID(n)
-			if n == "" {
-				continue
-			}
-			for _, c := range countries {
-				add("passport "+n+" ("+c+")", r.ID)
-			}
-		}
-		for _, iban := range p["iban"] {
-			add("IBAN "+normID(iban), r.ID)
-		}
-		for _, reg := range p["registrationNumber"] {
-			juris := append(append([]string{}, p["jurisdiction"]...), p["country"]...)
-			for _, c := range juris {
-				add("registration number "+normID(reg)+" ("+c+")", r.ID)
-			}
-		}
-		for _, name := range append(append([]string{}, p["name"]...), p["alias"]...) {
-			for _, dob := range p["birthDate"] {
-				if len(dob) >= 10 {
-					add("name "+normName(name)+" born "+dob[:10], r.ID)
+	// Records of two origins under one id (both offices ingested the
+	// same list) are two records: the matcher knows them as ID@ORIGIN,
+	// so that they are compared with each other too. Each gives them in
+	// key order, one after the other.
+	var prev *schema.Record
+	prevShared := false
+	add := func(r *schema.Record) error {
+		if prev != nil && prev.ID == r.ID {
+			if !prevShared {
+				p := *prev
+				p.ID = prev.Key().String()
+				if err := ix.Add(&p); err != nil {
+					return err
 				}
 			}
+			c := *r
+			c.ID = r.Key().String()
+			prev, prevShared = r, true
+			return ix.Add(&c)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	seen := map[string]bool{}
-	var out []Duplicate
-	for reason, ids := range groups {
-		if len(ids) < 2 {
-			continue
-		}
-		d := Duplicate{Reason: reason}
-		for id := range ids {
-			d.IDs = append(d.IDs, id)
-		}
-		sort.Strings(d.IDs)
-		key := strings.Join(d.IDs, "\x00") + "\x01" + reason
-		if !seen[key] {
-			seen[key] = true
-			out = append(out, d)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].IDs[0] != out[j].IDs[0] {
-			return out[i].IDs[0] < out[j].IDs[0]
-		}
-		return out[i].Reason < out[j].Reason
-	})
-	return out, nil
-}
-
-// normID keeps the letters and digits of an identifier, uppercased.
-func normID(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			b.WriteRune(unicode.ToUpper(r))
-		}
-	}
-	return b.String()
-}
-
-// normName folds case, accents and punctuation, and sorts the name's
-// parts, so "PETROV, Ivan" and "Ivan Petrov" compare equal.
-func normName(s string) string {
-	var parts []string
-	for _, f := range strings.FieldsFunc(norm.NFKD.String(strings.ToLower(s)), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.Is(unicode.Mn, r)
-	}) {
-		var b strings.Builder
-		for _, r := range f {
-			if !unicode.Is(unicode.Mn, r) {
-				b.WriteRune(r)
+		if prev != nil && !prevShared {
+			if err := ix.Add(prev); err != nil {
+				return err
 			}
 		}
-		if b.Len() > 0 {
-			parts = append(parts, b.String())
+		prev, prevShared = r, false
+		return nil
+	}
+	if err := o.Store.Each(store.Filter{}, add); err != nil {
+		return match.Stats{}, fmt.Errorf("reading records for the duplicate search: %w", err)
+	}
+	if prev != nil && !prevShared {
+		if err := ix.Add(prev); err != nil {
+			return match.Stats{}, err
 		}
 	}
-	sort.Strings(parts)
-	return strings.Join(parts, " ")
+	return ix.Pairs(match.PairOptions{MinScore: opts.MinScore, WithRejected: opts.WithRejected}, fn)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"valise/crypto"
@@ -136,7 +137,10 @@ func Open(home string) (*Office, error) {
 		st.Close()
 		return nil, fmt.Errorf("store belongs to %s but the card to %s", st.Agency(), card.Agency)
 	}
-	return &Office{Home: home, Card: card, Store: st, Now: time.Now}, nil
+	o := &Office{Home: home, Card: card, Store: st, Now: time.Now}
+	// What a killed command left in the home goes now: it is plaintext.
+	o.CleanTemp()
+	return o, nil
 }
 
 // Close closes the store.
@@ -182,6 +186,44 @@ func (o *Office) Keys() (*crypto.Keys, error) {
 	}
 	o.keys = k
 	return k, nil
+}
+
+// AmbiguousError: a bare record id names records of several origins.
+type AmbiguousError struct {
+	ID      string
+	Origins []string
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("record %s is held from %d origins (%s): name one as ID@ORIGIN", schema.Printable(e.ID), len(e.Origins), strings.Join(e.Origins, ", "))
+}
+
+// Lookup finds the record a reference names: ID@ORIGIN, or a bare ID when
+// the office holds records of one origin only under it. It fails with
+// store.ErrNotFound or an *AmbiguousError.
+func (o *Office) Lookup(ref string) (schema.Key, error) {
+	k, err := schema.ParseRef(ref)
+	if err != nil {
+		return schema.Key{}, err
+	}
+	if k.Origin != "" {
+		return k, nil
+	}
+	found, err := o.Store.Find(k.ID)
+	if err != nil {
+		return schema.Key{}, err
+	}
+	switch len(found) {
+	case 0:
+		return schema.Key{}, fmt.Errorf("record %s: %w", schema.Printable(k.ID), store.ErrNotFound)
+	case 1:
+		return found[0], nil
+	}
+	e := &AmbiguousError{ID: k.ID}
+	for _, f := range found {
+		e.Origins = append(e.Origins, f.Origin)
+	}
+	return schema.Key{}, e
 }
 
 // SetCard makes c this office's card (after a key rotation): the secret

@@ -20,6 +20,9 @@ func (r *Record) AppendCanonical(dst []byte) []byte {
 	if r.Deleted {
 		keys = append(keys, "deleted")
 	}
+	if r.Recalled != nil {
+		keys = append(keys, "recalled")
+	}
 	if r.Evaluation != nil {
 		keys = append(keys, "evaluation")
 	}
@@ -46,6 +49,12 @@ func (r *Record) AppendCanonical(dst []byte) []byte {
 			dst = appendString(dst, r.Origin)
 		case "deleted":
 			dst = append(dst, "true"...)
+		case "recalled":
+			dst = append(dst, `{"at":`...)
+			dst = appendString(dst, r.Recalled.At)
+			dst = append(dst, `,"by":`...)
+			dst = appendString(dst, r.Recalled.By)
+			dst = append(dst, '}')
 		case "properties":
 			dst = appendProps(dst, r.Properties)
 		case "handling":
@@ -110,6 +119,10 @@ func (h *Handling) appendCanonical(dst []byte) []byte {
 	if h.Code != "" {
 		field("code")
 		dst = appendString(dst, h.Code)
+	}
+	if len(h.Conditions) > 0 {
+		field("conditions")
+		dst = appendStrings(dst, h.Conditions)
 	}
 	if len(h.NotReleasableTo) > 0 {
 		field("not_releasable_to")
@@ -790,6 +803,20 @@ func Decode(data []byte) (*Record, error) {
 			r.Schema, err = d.str()
 		case "origin":
 			r.Origin, err = d.str()
+		case "recalled":
+			r.Recalled = &Recall{}
+			err = d.object(func(f string) error {
+				var err error
+				switch f {
+				case "at":
+					r.Recalled.At, err = d.str()
+				case "by":
+					r.Recalled.By, err = d.str()
+				default:
+					err = d.fail("unknown recalled field %q", f)
+				}
+				return err
+			})
 		case "deleted":
 			switch {
 			case d.peek() == 't' && len(d.data)-d.pos >= 4 && string(d.data[d.pos:d.pos+4]) == "true":
@@ -815,6 +842,8 @@ func Decode(data []byte) (*Record, error) {
 					r.Handling.TLP, err = d.str()
 				case "code":
 					r.Handling.Code, err = d.str()
+				case "conditions":
+					r.Handling.Conditions, err = d.strList()
 				case "releasable_to":
 					r.Handling.ReleasableTo, err = d.strList()
 				case "not_releasable_to":

@@ -199,7 +199,7 @@ func FuzzDecode(f *testing.F) {
 // canonical. The bad ones are the good ones with keys in UTF-8 byte order
 // instead of RFC 8785's UTF-16 order.
 func TestPublishedCanonicalVectors(t *testing.T) {
-	data, err := os.ReadFile("../testdata/vectors/canonical.txt")
+	data, err := os.ReadFile("../testdata/records/canonical.txt")
 	if err != nil {
 		t.Fatal(err)
 	}

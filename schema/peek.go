@@ -221,3 +221,17 @@ func PeekVersion(body []byte) (vv map[string]uint64, alts bool, err error) {
 	}
 	return vv, alts, err
 }
+
+// PeekMember returns the canonical bytes of the top-level member key of a
+// canonical record (nil when it has none), without decoding the record.
+func PeekMember(body []byte, key string) ([]byte, error) {
+	var out []byte
+	_, err := members(body, 0, func(k []byte, s, e int) bool {
+		if string(k) == key {
+			out = body[s:e]
+			return false
+		}
+		return true
+	})
+	return out, err
+}

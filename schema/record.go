@@ -3,6 +3,7 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +27,11 @@ type Record struct {
 	Evaluation *Evaluation // optional source evaluation
 	Version    Version     // maintained by valise
 	Deleted    bool        // a tombstone
+	// Recalled, when set, makes the record a recall stub: the originator
+	// narrowed its handling so that this office may no longer hold it.
+	// The stub keeps id, schema, origin, the narrowed handling and the
+	// version, no content.
+	Recalled *Recall
 	// Extra holds unknown top-level keys of imported data, each value in
 	// canonical JSON, so that they travel and export unchanged.
 	Extra map[string][]byte
@@ -33,18 +39,53 @@ type Record struct {
 
 // reservedKeys are the top-level keys of a record that are not extras.
 var reservedKeys = map[string]bool{"id": true, "schema": true, "properties": true, "origin": true,
-	"handling": true, "evaluation": true, "version": true, "deleted": true}
+	"handling": true, "evaluation": true, "version": true, "deleted": true, "recalled": true}
 
 // TLP levels (TLP 2.0), from least to most restrictive.
 var TLPLevels = []string{"clear", "green", "amber", "amber+strict", "red"}
 
 // Handling is the dissemination envelope of a record (SPEC §5).
 type Handling struct {
-	TLP             string   // one of TLPLevels
-	Code            string   // "", "H0" … "H3"; H2: no onward dissemination without the originator's permission
+	TLP string // one of TLPLevels
+	// Code holds the handling codes of the EU law-enforcement exchange
+	// manual and Europol: "" or "H0" (to be used only for preventing and
+	// combating crime, the default), or H1 (not to be disclosed in judicial
+	// proceedings without the provider's permission), H2 (not to be
+	// disseminated without the provider's permission) and H3 (other
+	// restrictions, stated in Conditions), combined in ascending order
+	// with "+": "H1+H3". See Codes.
+	Code       string
+	Conditions []string // the restrictions of H3, as text; sorted, shown wherever the record is
+
 	ReleasableTo    []string // agencies; when set, only these may receive the record
 	NotReleasableTo []string // agencies that may never receive the record
 	RetainUntil     string   // date after which the record is not exported
+}
+
+// Recall says who recalled a record and when (a recall stub).
+type Recall struct {
+	By string // the agency whose narrowing the recall carries: the record's origin
+	At string // UTC time of the recall, RFC 3339
+}
+
+// Stub returns the recall stub of r: what an office keeps, and a bundle
+// carries, of a record its originator narrowed out of that office's
+// reach. It keeps the key, the schema, the handling that excludes the
+// office and the version vector; the content, its stamps and its open
+// conflicts go.
+func (r *Record) Stub(by, at string) *Record {
+	s := &Record{ID: r.ID, Schema: r.Schema, Origin: r.Origin, Properties: map[string][]string{},
+		Recalled: &Recall{By: by, At: at}}
+	s.Handling = r.Clone().Handling
+	s.Version.Vector = make(map[string]uint64, len(r.Version.Vector))
+	for a, n := range r.Version.Vector {
+		s.Version.Vector[a] = n
+	}
+	s.Version.By, s.Version.At = r.Version.By, r.Version.At
+	if d, ok := r.Version.Props["@handling"]; ok {
+		s.Version.Props = map[string]string{"@handling": d}
+	}
+	return s
 }
 
 // Evaluation is the Admiralty grading of a record's source and content.
@@ -185,6 +226,17 @@ func (r *Record) Validate() []*Problem {
 			}
 		}
 	}
+	if rc := r.Recalled; rc != nil {
+		if CheckAgency(rc.By) != nil {
+			add("recalled.by", "not an agency id")
+		}
+		if ts, err := time.Parse(time.RFC3339, rc.At); err != nil || ts.UTC().Format(time.RFC3339) != rc.At {
+			add("recalled.at", "not a UTC time YYYY-MM-DDTHH:MM:SSZ")
+		}
+		if len(r.Properties) > 0 || len(r.Extra) > 0 || r.Evaluation != nil || len(r.Version.Alts) > 0 {
+			add("recalled", "a recall stub carries no content")
+		}
+	}
 	if r.Version.By != "" && CheckAgency(r.Version.By) != nil {
 		add("version.by", "not an agency id")
 	}
@@ -220,7 +272,7 @@ func (r *Record) Validate() []*Problem {
 			}
 		}
 	}
-	if !r.Deleted {
+	if !r.Deleted && r.Recalled == nil {
 		for _, req := range s.Required {
 			if len(r.Properties[req]) == 0 {
 				add(req, "required by %s but missing", r.Schema)
@@ -238,10 +290,19 @@ func (h *Handling) validate(add func(prop, format string, args ...any)) {
 	if !ok {
 		add("handling.tlp", "must be one of %s", strings.Join(TLPLevels, ", "))
 	}
-	switch h.Code {
-	case "", "H0", "H1", "H2", "H3":
-	default:
-		add("handling.code", "must be one of H0, H1, H2, H3")
+	if _, err := ParseCodes(h.Code); err != nil {
+		add("handling.code", "%v", err)
+	}
+	if !slices.IsSorted(h.Conditions) || len(slices.Compact(slices.Clone(h.Conditions))) != len(h.Conditions) {
+		add("handling.conditions", "must be sorted, without duplicates")
+	}
+	for _, c := range h.Conditions {
+		if strings.TrimSpace(c) == "" {
+			add("handling.conditions", "a condition is empty")
+		}
+	}
+	if len(h.Conditions) > 0 && !h.Has("H3") {
+		add("handling.conditions", "conditions are the restrictions of H3: the code must include H3")
 	}
 	for _, l := range [][]string{h.ReleasableTo, h.NotReleasableTo} {
 		for _, a := range l {
@@ -253,6 +314,43 @@ func (h *Handling) validate(add func(prop, format string, args ...any)) {
 	if h.RetainUntil != "" && (len(h.RetainUntil) != 10 || !ValidDate(h.RetainUntil)) {
 		add("handling.retain_until", "must be a date YYYY-MM-DD")
 	}
+}
+
+// Handling codes (Handling.Code).
+var handlingCodes = []string{"H1", "H2", "H3"}
+
+// ParseCodes reads a handling code: "" or "H0" (none of H1–H3), or H1, H2,
+// H3 combined in ascending order with "+". It returns the codes among H1,
+// H2, H3 that it holds.
+func ParseCodes(code string) ([]string, error) {
+	if code == "" || code == "H0" {
+		return nil, nil
+	}
+	parts := strings.Split(code, "+")
+	for i, p := range parts {
+		if !slices.Contains(handlingCodes, p) || (i > 0 && p <= parts[i-1]) {
+			return nil, fmt.Errorf("%q is not a handling code: H0, or H1, H2, H3 combined in ascending order with + (H1+H3)", code)
+		}
+	}
+	return parts, nil
+}
+
+// JoinCodes writes codes (among H1, H2, H3, in any order, repeats
+// allowed) as a handling code: "" when there are none.
+func JoinCodes(codes []string) string {
+	var out []string
+	for _, c := range handlingCodes {
+		if slices.Contains(codes, c) {
+			out = append(out, c)
+		}
+	}
+	return strings.Join(out, "+")
+}
+
+// Has reports whether h's code includes c (H1, H2 or H3).
+func (h *Handling) Has(c string) bool {
+	codes, _ := ParseCodes(h.Code)
+	return slices.Contains(codes, c)
 }
 
 // ParseDot splits a property version stamp "AGENCY:N".
@@ -283,6 +381,7 @@ func (r *Record) Clone() *Record {
 	}
 	c.Handling.ReleasableTo = append([]string(nil), r.Handling.ReleasableTo...)
 	c.Handling.NotReleasableTo = append([]string(nil), r.Handling.NotReleasableTo...)
+	c.Handling.Conditions = append([]string(nil), r.Handling.Conditions...)
 	if r.Evaluation != nil {
 		e := *r.Evaluation
 		c.Evaluation = &e
@@ -294,6 +393,10 @@ func (r *Record) Clone() *Record {
 	c.Version.Props = make(map[string]string, len(r.Version.Props))
 	for k, v := range r.Version.Props {
 		c.Version.Props[k] = v
+	}
+	if r.Recalled != nil {
+		rc := *r.Recalled
+		c.Recalled = &rc
 	}
 	c.Version.Alts = nil
 	if r.Version.Alts != nil {
@@ -368,4 +471,59 @@ func Sanitize(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// Key identifies a record: its id and its origin. Two offices that create
+// records under the same id hold two records, never one (SPEC §5).
+type Key struct {
+	ID, Origin string
+}
+
+// Key returns r's key.
+func (r *Record) Key() Key { return Key{r.ID, r.Origin} }
+
+// String writes the key as ID@ORIGIN, the reference valise's commands
+// accept where a bare id is ambiguous ('@' is in neither ids nor agency
+// ids).
+func (k Key) String() string { return k.ID + "@" + k.Origin }
+
+// Compare orders keys by id, then origin: the order of records in a
+// bundle and in the store.
+func (k Key) Compare(o Key) int {
+	if c := strings.Compare(k.ID, o.ID); c != 0 {
+		return c
+	}
+	return strings.Compare(k.Origin, o.Origin)
+}
+
+// ParseRef reads a record reference: ID, or ID@ORIGIN. origin is "" for a
+// bare id.
+func ParseRef(s string) (Key, error) {
+	id, origin, found := strings.Cut(s, "@")
+	if err := CheckID(id); err != nil {
+		return Key{}, fmt.Errorf("record %s: %w", Printable(s), err)
+	}
+	if found {
+		if err := CheckAgency(origin); err != nil {
+			return Key{}, fmt.Errorf("record %s: origin: %w", Printable(s), err)
+		}
+	}
+	return Key{id, origin}, nil
+}
+
+// Refs returns the ids r names in its properties of entity type (the ends
+// of a link, a passport's holder), sorted, without repeats.
+func (r *Record) Refs() []string {
+	s, ok := schemas[r.Schema]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for name, vals := range r.Properties {
+		if p, ok := s.Prop(name); ok && p.Type == TypeEntity {
+			out = append(out, vals...)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -151,6 +151,7 @@ func TestValidate(t *testing.T) {
 		prop, has string
 	}{
 		{"valid", func(r *Record) {}, "", ""},
+		{"combined codes", func(r *Record) { r.Handling.Code, r.Handling.Conditions = "H1+H3", []string{"not to the press"} }, "", ""},
 		{"multi-line string", func(r *Record) { r.Properties["birthPlace"] = []string{"Tirin Kot\nAfghanistan"} }, "", ""},
 		{"multi-line name", func(r *Record) { r.Properties["alias"] = []string{"Ivan\nPetrov"} }, "alias", "control character"},
 		{"bad date", func(r *Record) { r.Properties["birthDate"] = []string{"1975", "1975-13-01"} }, "birthDate", `value 2 "1975-13-01": not an ISO 8601 date`},
@@ -164,7 +165,11 @@ func TestValidate(t *testing.T) {
 		{"bad id", func(r *Record) { r.ID = "P 1" }, "", "id has character ' '"},
 		{"bad origin", func(r *Record) { r.Origin = "kz" }, "origin", "agency id"},
 		{"bad tlp", func(r *Record) { r.Handling.TLP = "white" }, "handling.tlp", "must be one of"},
-		{"bad code", func(r *Record) { r.Handling.Code = "H4" }, "handling.code", "H0, H1"},
+		{"bad code", func(r *Record) { r.Handling.Code = "H4" }, "handling.code", "H0, or H1, H2, H3"},
+		{"codes out of order", func(r *Record) { r.Handling.Code = "H3+H1" }, "handling.code", "ascending"},
+		{"H0 combined", func(r *Record) { r.Handling.Code = "H0+H2" }, "handling.code", "not a handling code"},
+		{"conditions without H3", func(r *Record) { r.Handling.Code, r.Handling.Conditions = "H2", []string{"no court use"} }, "handling.conditions", "must include H3"},
+		{"conditions unsorted", func(r *Record) { r.Handling.Code, r.Handling.Conditions = "H3", []string{"b", "a"} }, "handling.conditions", "sorted"},
 		{"bad retain", func(r *Record) { r.Handling.RetainUntil = "2030" }, "handling.retain_until", "YYYY-MM-DD"},
 		{"bad evaluation", func(r *Record) { r.Evaluation = &Evaluation{Reliability: "G", Credibility: "1"} }, "evaluation.reliability", "A–F"},
 		{"reserved extra", func(r *Record) { r.Extra = map[string][]byte{"schema": []byte(`"x"`)} }, "", `extra key "schema" is a record field`},

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -9,17 +10,22 @@ import (
 )
 
 // Write is one new version of a record: what package merge decided an
-// ingest, an edit or an import makes of what the store holds.
+// ingest, an edit or an import makes of what the store holds under the
+// record's key (id and origin).
 type Write struct {
 	Rec  *schema.Record
 	Body []byte  // Rec's canonical encoding; nil: encoded by Apply
 	Hash string  // Rec's hex content hash (schema.ContentHash); "": computed by Apply
 	Held *Stored // what the store holds under Rec's id (HeldMany), nil when nothing
+	// Purge drops the record's earlier versions instead of keeping them
+	// in its history: Rec is a recall stub, and this office may no longer
+	// hold what the record said.
+	Purge bool
 }
 
 // Known is a version of a record that a peer is known to hold.
 type Known struct {
-	ID    string
+	schema.Key
 	VHash string // schema.VersionHash of the version
 }
 
@@ -56,8 +62,13 @@ func (t *Tx) putBatch(ws []Write, c Change) error {
 		if w.Hash == "" {
 			w.Hash = schema.HexContentHash(w.Body)
 		}
-		if w.Held != nil {
-			replaced = append(replaced, w.Rec.ID)
+		switch {
+		case w.Purge:
+			if _, err := t.tx.Exec(`DELETE FROM versions WHERE id = ? AND origin = ?`, w.Rec.ID, w.Rec.Origin); err != nil {
+				return mapErr(err)
+			}
+		case w.Held != nil:
+			replaced = append(replaced, w.Rec.ID, w.Rec.Origin)
 		}
 		if w.Rec.Deleted {
 			t.tombs = 1
@@ -65,7 +76,7 @@ func (t *Tx) putBatch(ws []Write, c Change) error {
 	}
 	if len(replaced) > 0 {
 		// The versions held move to versions before they are replaced.
-		st, err := t.multi("retire", len(replaced), func(rows int) string { return fmt.Sprintf(retireSQL, inList(rows)) })
+		st, err := t.multi("retire", len(replaced)/2, func(rows int) string { return fmt.Sprintf(retireSQL, placeholders(rows, 2)) })
 		if err != nil {
 			return err
 		}
@@ -80,21 +91,24 @@ func (t *Tx) putBatch(ws []Write, c Change) error {
 	if c.Bundle != "" {
 		bundle = c.Bundle
 	}
-	args := make([]any, 0, 5+7*n)
+	args := make([]any, 0, 5+9*n)
 	args = append(args, source, at, c.Action, c.Agency, bundle)
 	for i, w := range ws {
 		r := w.Rec
-		args = append(args, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, w.Hash, w.Body)
+		args = append(args, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, r.Recalled != nil, schema.HandlingString(r.Handling), w.Hash, w.Body)
 	}
 	t.changed += int64(n)
 	st, err := t.multi("put", n, func(rows int) string {
-		return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "1", "?", "?", "?", "?", "?", "?", "?"))
+		return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "1", "?", "?", "?", "?", "?", "?", "?", "?", "?"))
 	})
 	if err != nil {
 		return err
 	}
 	if _, err := st.Exec(args...); err != nil {
 		return mapErr(err)
+	}
+	if err := t.keepRefs(ws); err != nil {
+		return err
 	}
 	// Open conflicts follow the alternatives each version carries. When
 	// neither the version held nor the new one has any there is nothing
@@ -105,11 +119,63 @@ func (t *Tx) putBatch(ws []Write, c Change) error {
 		}
 		var cs []Conflict
 		for _, pc := range merge.Conflicts(w.Rec) {
-			cs = append(cs, Conflict{ID: w.Rec.ID, Property: pc.Property, Candidates: pc.Candidates, Bundle: c.Bundle, At: at})
+			cs = append(cs, Conflict{Key: w.Rec.Key(), Property: pc.Property, Candidates: pc.Candidates, Bundle: c.Bundle, At: at})
 		}
-		if err := t.setConflicts(w.Rec.ID, cs); err != nil {
+		if err := t.setConflicts(w.Rec.Key(), cs); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// keepRefs keeps the refs table (which record names which id) in step
+// with the versions written, and marks as changed the records that name a
+// record whose handling changed: a pack then looks at them again, and
+// recalls them from a peer that may no longer hold what they name.
+func (t *Tx) keepRefs(ws []Write) error {
+	var ins []any
+	for _, w := range ws {
+		k := w.Rec.Key()
+		if w.Held != nil {
+			if _, err := t.exec("refs-del", `DELETE FROM refs WHERE id = ? AND origin = ?`, k.ID, k.Origin); err != nil {
+				return err
+			}
+			if w.Held.Handling != schema.HandlingString(w.Rec.Handling) {
+				if _, err := t.exec("refs-bump", `UPDATE records SET changed = ?1
+					WHERE (id, origin) IN (SELECT id, origin FROM refs WHERE target = ?2)`, t.changed, k.ID); err != nil {
+					return err
+				}
+			}
+		}
+		if w.Rec.Recalled != nil || w.Rec.Deleted {
+			continue
+		}
+		for _, id := range w.Rec.Refs() {
+			ins = append(ins, id, k.ID, k.Origin)
+		}
+	}
+	for len(ins) > 0 {
+		n := min(len(ins)/3, BatchSize)
+		st, err := t.multi("refs-ins", n, func(rows int) string {
+			return `INSERT OR IGNORE INTO refs(target, id, origin) VALUES ` + placeholders(rows, 3)
+		})
+		if err != nil {
+			return err
+		}
+		if _, err := st.Exec(ins[:3*n]...); err != nil {
+			return mapErr(err)
+		}
+		ins = ins[3*n:]
+	}
+	return nil
+}
+
+// exec runs a one-row statement prepared once per transaction.
+func (t *Tx) exec(kind, query string, args ...any) (sql.Result, error) {
+	st, err := t.multi(kind, 1, func(int) string { return query })
+	if err != nil {
+		return nil, err
+	}
+	res, err := st.Exec(args...)
+	return res, mapErr(err)
 }

@@ -75,12 +75,14 @@ func inList(rows int) string {
 // merge needs to tell an update from a stale or concurrent version, read
 // from the canonical body without decoding the rest of it.
 type Stored struct {
-	ID, Schema string
-	N          int64             // its version number here (1, 2, …; 0 when unknown)
-	Body       []byte            // its canonical encoding (see HeldReader.HeldMany)
-	Vector     map[string]uint64 // its version vector
-	Alts       bool              // its version holds alternatives: open conflicts
-	rec        *schema.Record
+	schema.Key
+	Schema   string
+	Handling string            // its handling, canonical (schema.HandlingString)
+	N        int64             // its version number here (1, 2, …; 0 when unknown)
+	Body     []byte            // its canonical encoding (see HeldReader.HeldMany)
+	Vector   map[string]uint64 // its version vector
+	Alts     bool              // its version holds alternatives: open conflicts
+	rec      *schema.Record
 }
 
 // Record returns the whole record, decoded on first use.
@@ -95,16 +97,17 @@ func (h *Stored) Record() (*schema.Record, error) {
 	return h.rec, nil
 }
 
-// HeldMany returns what is held under each of ids, in the order of ids
-// (nil where nothing is), with one query per BatchSize ids.
-func (t *Tx) HeldMany(ids []string) ([]*Stored, error) {
-	return heldMany(ids, nil, func(rows int) (*sql.Stmt, error) {
+// HeldMany returns what is held under each of keys, in their order (nil
+// where nothing is), with one query per BatchSize keys.
+func (t *Tx) HeldMany(keys []schema.Key) ([]*Stored, error) {
+	return heldMany(keys, nil, func(rows int) (*sql.Stmt, error) {
 		return t.multi("held", rows, heldSQL)
 	})
 }
 
 func heldSQL(rows int) string {
-	return `SELECT id, schema, body, n FROM records WHERE id IN (` + inList(rows) + `)`
+	return `SELECT r.id, r.origin, r.schema, r.handling, r.body, r.n FROM (VALUES ` + placeholders(rows, 2) +
+		`) k JOIN records r ON r.id = k.column1 AND r.origin = k.column2`
 }
 
 // HeldReader reads what the store holds on the store's second connection,
@@ -142,8 +145,8 @@ func (s *Store) HeldReader() (*HeldReader, error) {
 // nil, is asked for each record found (its Body not yet set) whether its
 // body is needed; Body stays nil when not, and Record fails. An update
 // only needs the version vector: its bodies are not copied.
-func (h *HeldReader) HeldMany(ids []string, needBody func(i int, s *Stored) bool) ([]*Stored, error) {
-	return heldMany(ids, needBody, func(rows int) (*sql.Stmt, error) {
+func (h *HeldReader) HeldMany(keys []schema.Key, needBody func(i int, s *Stored) bool) ([]*Stored, error) {
+	return heldMany(keys, needBody, func(rows int) (*sql.Stmt, error) {
 		if st, ok := h.stmts[rows]; ok {
 			return st, nil
 		}
@@ -165,20 +168,20 @@ func (h *HeldReader) Close() {
 	h.c.Close()
 }
 
-func heldMany(ids []string, needBody func(i int, s *Stored) bool, stmt func(rows int) (*sql.Stmt, error)) ([]*Stored, error) {
-	out := make([]*Stored, len(ids))
-	at := make(map[string]int, min(len(ids), BatchSize))
-	for base := 0; base < len(ids); base += BatchSize {
-		chunk := ids[base:min(len(ids), base+BatchSize)]
+func heldMany(keys []schema.Key, needBody func(i int, s *Stored) bool, stmt func(rows int) (*sql.Stmt, error)) ([]*Stored, error) {
+	out := make([]*Stored, len(keys))
+	at := make(map[schema.Key]int, min(len(keys), BatchSize))
+	for base := 0; base < len(keys); base += BatchSize {
+		chunk := keys[base:min(len(keys), base+BatchSize)]
 		st, err := stmt(len(chunk))
 		if err != nil {
 			return nil, err
 		}
 		clear(at)
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
-			args[i] = id
-			at[id] = base + i
+		args := make([]any, 0, 2*len(chunk))
+		for i, k := range chunk {
+			args = append(args, k.ID, k.Origin)
+			at[k] = base + i
 		}
 		rows, err := st.Query(args...)
 		if err != nil {
@@ -188,12 +191,12 @@ func heldMany(ids []string, needBody func(i int, s *Stored) bool, stmt func(rows
 			h := &Stored{}
 			var n sql.NullInt64
 			var body sql.RawBytes // valid until the next row: copied below when needed
-			if err := rows.Scan(&h.ID, &h.Schema, &body, &n); err != nil {
+			if err := rows.Scan(&h.ID, &h.Origin, &h.Schema, &h.Handling, &body, &n); err != nil {
 				rows.Close()
 				return nil, mapErr(err)
 			}
 			h.N = n.Int64
-			i, ok := at[h.ID]
+			i, ok := at[h.Key]
 			if !ok {
 				continue
 			}
@@ -226,16 +229,16 @@ func (t *Tx) PeerHolds(peer, bundle string, known []Known) error {
 	for len(known) > 0 {
 		n := min(len(known), BatchSize)
 		st, err := t.multi("knows", n, func(rows int) string {
-			return `INSERT INTO peer_state(peer, bundle, id, vhash) VALUES ` + values(rows, "?1", "?2", "?", "?") +
-				` ON CONFLICT(peer, id) DO UPDATE SET vhash = excluded.vhash, bundle = excluded.bundle`
+			return `INSERT INTO peer_state(peer, bundle, id, origin, vhash) VALUES ` + values(rows, "?1", "?2", "?", "?", "?") +
+				` ON CONFLICT(peer, id, origin) DO UPDATE SET vhash = excluded.vhash, bundle = excluded.bundle`
 		})
 		if err != nil {
 			return err
 		}
-		args := make([]any, 0, 2+n*2)
+		args := make([]any, 0, 2+n*3)
 		args = append(args, peer, bundle)
 		for _, k := range known[:n] {
-			args = append(args, k.ID, k.VHash)
+			args = append(args, k.ID, k.Origin, k.VHash)
 		}
 		if _, err := st.Exec(args...); err != nil {
 			return mapErr(err)
@@ -252,7 +255,7 @@ func (t *Tx) Live(ids []string) (map[string]bool, error) {
 	// The answer comes from the indexes alone, never reading a record's
 	// row (a page of bodies): the ids held (the primary key's index), less
 	// the tombstones among them (records_deleted).
-	if err := t.eachID("liveids", `SELECT id FROM records INDEXED BY sqlite_autoindex_records_1 WHERE id IN (%s)`, ids, func(id string) { out[id] = true }); err != nil {
+	if err := t.eachID("liveids", `SELECT DISTINCT id FROM records INDEXED BY sqlite_autoindex_records_1 WHERE id IN (%s)`, ids, func(id string) { out[id] = true }); err != nil {
 		return nil, err
 	}
 	if t.tombs == 0 {
@@ -268,7 +271,8 @@ func (t *Tx) Live(ids []string) (map[string]bool, error) {
 	if t.tombs < 0 {
 		return out, nil
 	}
-	err := t.eachID("dead", `SELECT id FROM records INDEXED BY records_deleted WHERE deleted = 1 AND id IN (%s)`, ids, func(id string) { delete(out, id) })
+	// An id is dead when every record held under it is a tombstone.
+	err := t.eachID("dead", `SELECT id FROM records WHERE id IN (%s) GROUP BY id HAVING MIN(deleted) = 1`, ids, func(id string) { delete(out, id) })
 	return out, err
 }
 
@@ -372,4 +376,42 @@ func (t *Tx) UnknownSpilled(fn func(Endpoint) error) error {
 	t.spilled = false
 	_, err = t.tx.Exec(`DROP TABLE temp.valise_endpoints`)
 	return mapErr(err)
+}
+
+// Dependents returns the keys of the records that name any of ids in a
+// property of entity type (the refs table): the links and passports of
+// those records.
+func (t *Tx) Dependents(ids []string) ([]schema.Key, error) {
+	var out []schema.Key
+	for len(ids) > 0 {
+		n := min(len(ids), BatchSize)
+		st, err := t.multi("dependents", n, func(rows int) string {
+			return `SELECT DISTINCT id, origin FROM refs WHERE target IN (` + inList(rows) + `)`
+		})
+		if err != nil {
+			return nil, err
+		}
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		rows, err := st.Query(args...)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		for rows.Next() {
+			var k schema.Key
+			if err := rows.Scan(&k.ID, &k.Origin); err != nil {
+				rows.Close()
+				return nil, mapErr(err)
+			}
+			out = append(out, k)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
 }

@@ -117,7 +117,7 @@ func BenchmarkPut(b *testing.B) {
 // importOne is the store work of an import for one record: look up the
 // held version, merge, write, keep the conflicts in step.
 func importOne(tx *store.Tx, r *schema.Record) error {
-	held, err := tx.HeldMany([]string{r.ID})
+	held, err := tx.HeldMany([]schema.Key{r.Key()})
 	if err != nil {
 		return err
 	}
@@ -203,9 +203,9 @@ func BenchmarkGet(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ids := make([]string, len(recs))
+	ids := make([]schema.Key, len(recs))
 	for i, r := range shuffled(recs) {
-		ids[i] = r.ID
+		ids[i] = r.Key()
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -226,9 +226,9 @@ func BenchmarkGet(b *testing.B) {
 // importBatch is the store work of an import for a batch of records
 // as it batches: one HeldMany, the merges, one Apply.
 func importBatch(tx *store.Tx, recs []*schema.Record) error {
-	ids := make([]string, len(recs))
+	ids := make([]schema.Key, len(recs))
 	for i, r := range recs {
-		ids[i] = r.ID
+		ids[i] = r.Key()
 	}
 	held, err := tx.HeldMany(ids)
 	if err != nil {

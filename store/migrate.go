@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"valise/schema"
 )
 
 // ErrLayout: the store was made by a newer valise, or is no valise store.
@@ -20,6 +21,7 @@ var ErrLayout = errors.New("unknown store layout")
 // too; "2": the current version in records only).
 var migrations = []func(tx *sql.Tx) error{
 	0: migrateLegacy,
+	1: migrateOriginKey,
 }
 
 // Layout is the store layout this valise writes.
@@ -108,4 +110,98 @@ func migrateLegacy(tx *sql.Tx) error {
 	}
 	_, err := tx.Exec(`DELETE FROM meta WHERE key = 'layout'`)
 	return err
+}
+
+// migrateOriginKey makes a record's origin part of its key (layout 2):
+// records, versions, conflicts and peer_state are keyed by (id, origin),
+// so that two offices' records under one id stay two records. Every
+// record of a layout 1 store keeps the origin it has. records gains the
+// recalled flag of recall stubs, ledger the count of records a sent
+// bundle's pack withheld from the peer, and the new table refs says which
+// record names which id.
+func migrateOriginKey(tx *sql.Tx) error {
+	for _, q := range []string{
+		`CREATE TABLE records2 (
+		  id TEXT NOT NULL, origin TEXT NOT NULL, schema TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+		  recalled INTEGER NOT NULL DEFAULT 0, handling TEXT NOT NULL DEFAULT '',
+		  source TEXT, content_hash TEXT NOT NULL, body TEXT NOT NULL, changed INTEGER NOT NULL, updated_at TEXT NOT NULL,
+		  n INTEGER NOT NULL, action TEXT NOT NULL, agency TEXT NOT NULL, bundle TEXT, PRIMARY KEY (id, origin))`,
+		`INSERT INTO records2 SELECT id, origin, schema, deleted, 0, '', source, content_hash, body, changed, updated_at, n, action, agency, bundle FROM records`,
+		`CREATE TABLE versions2 (
+		  id TEXT NOT NULL, origin TEXT NOT NULL, n INTEGER NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL, agency TEXT NOT NULL,
+		  bundle TEXT, content_hash TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (id, origin, n)) WITHOUT ROWID`,
+		`INSERT INTO versions2 SELECT v.id, r.origin, v.n, v.at, v.action, v.agency, v.bundle, v.content_hash, v.body
+		  FROM versions v JOIN records r ON r.id = v.id`,
+		`CREATE TABLE conflicts2 (id TEXT NOT NULL, origin TEXT NOT NULL, property TEXT NOT NULL, candidates TEXT NOT NULL,
+		  bundle TEXT, at TEXT NOT NULL, PRIMARY KEY (id, origin, property))`,
+		`INSERT INTO conflicts2 SELECT c.id, r.origin, c.property, c.candidates, c.bundle, c.at FROM conflicts c JOIN records r ON r.id = c.id`,
+		`CREATE TABLE peer_state2 (peer TEXT NOT NULL, id TEXT NOT NULL, origin TEXT NOT NULL, vhash TEXT NOT NULL, bundle TEXT NOT NULL,
+		  PRIMARY KEY (peer, id, origin)) WITHOUT ROWID`,
+		`INSERT INTO peer_state2 SELECT p.peer, p.id, r.origin, p.vhash, p.bundle FROM peer_state p JOIN records r ON r.id = p.id`,
+		`DROP TABLE records`,
+		`DROP TABLE versions`,
+		`DROP TABLE conflicts`,
+		`DROP TABLE peer_state`,
+		`ALTER TABLE records2 RENAME TO records`,
+		`ALTER TABLE versions2 RENAME TO versions`,
+		`ALTER TABLE conflicts2 RENAME TO conflicts`,
+		`ALTER TABLE peer_state2 RENAME TO peer_state`,
+		`CREATE INDEX records_changed ON records(changed)`,
+		`CREATE INDEX records_source ON records(source) WHERE source IS NOT NULL`,
+		`CREATE INDEX records_deleted ON records(id, origin) WHERE deleted = 1`,
+		`CREATE INDEX records_recalled ON records(id, origin) WHERE recalled = 1`,
+		`ALTER TABLE ledger ADD COLUMN withheld INTEGER NOT NULL DEFAULT 0`,
+		`CREATE TABLE refs (target TEXT NOT NULL, id TEXT NOT NULL, origin TEXT NOT NULL, PRIMARY KEY (target, id, origin)) WITHOUT ROWID`,
+		`CREATE INDEX refs_by ON refs(id, origin)`,
+	} {
+		if _, err := tx.Exec(q); err != nil {
+			return err
+		}
+	}
+	return fillRefs(tx)
+}
+
+// fillRefs writes the refs table of the records held, and their handling
+// column.
+func fillRefs(tx *sql.Tx) error {
+	rows, err := tx.Query(`SELECT body FROM records`)
+	if err != nil {
+		return err
+	}
+	var refs [][3]string
+	var hs [][3]string
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			rows.Close()
+			return err
+		}
+		r, err := schema.Decode(body)
+		if err != nil {
+			rows.Close()
+			return fmt.Errorf("store holds a malformed record: %w", err)
+		}
+		hs = append(hs, [3]string{schema.HandlingString(r.Handling), r.ID, r.Origin})
+		if r.Deleted {
+			continue
+		}
+		for _, id := range r.Refs() {
+			refs = append(refs, [3]string{id, r.ID, r.Origin})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, r := range refs {
+		if _, err := tx.Exec(`INSERT OR IGNORE INTO refs(target, id, origin) VALUES (?, ?, ?)`, r[0], r[1], r[2]); err != nil {
+			return err
+		}
+	}
+	for _, h := range hs {
+		if _, err := tx.Exec(`UPDATE records SET handling = ? WHERE id = ? AND origin = ?`, h[0], h[1], h[2]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

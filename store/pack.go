@@ -27,10 +27,10 @@ func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record
 	q.WriteString(` FROM records r`)
 	args := make([]any, 0, len(peers)+1)
 	for i, p := range peers {
-		fmt.Fprintf(&q, ` LEFT JOIN peer_state p%d ON p%d.peer = ? AND p%d.id = r.id`, i, i, i)
+		fmt.Fprintf(&q, ` LEFT JOIN peer_state p%d ON p%d.peer = ? AND p%d.id = r.id AND p%d.origin = r.origin`, i, i, i, i)
 		args = append(args, p)
 	}
-	q.WriteString(` WHERE r.changed > ? ORDER BY r.id`)
+	q.WriteString(` WHERE r.changed > ? ORDER BY r.id, r.origin`)
 	args = append(args, since)
 	rows, err := s.db.Query(q.String(), args...)
 	if err != nil {

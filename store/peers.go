@@ -288,11 +288,13 @@ type LedgerEntry struct {
 	At            string
 	Result        string
 	AckedAt       string // for sent bundles: when the peer's receipts acknowledged it
+	Withheld      int64  // for sent bundles: the records the pack withheld from the peer
 }
 
 func insertLedger(tx *sql.Tx, now time.Time, e LedgerEntry) error {
-	_, err := tx.Exec(`INSERT INTO ledger(bundle, direction, peer, sequence, records, payload_sha256, file, high_water, signer, at, result) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Bundle, e.Direction, e.Peer, e.Sequence, e.Records, e.PayloadSHA256, e.File, e.HighWater, e.Signer, now.UTC().Format(time.RFC3339), e.Result)
+	_, err := tx.Exec(`INSERT INTO ledger(bundle, direction, peer, sequence, records, payload_sha256, file, high_water, signer, at, result, withheld)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Bundle, e.Direction, e.Peer, e.Sequence, e.Records, e.PayloadSHA256, e.File, e.HighWater, e.Signer, now.UTC().Format(time.RFC3339), e.Result, e.Withheld)
 	return err
 }
 
@@ -313,7 +315,7 @@ func (s *Store) Refused(e LedgerEntry) error {
 
 // Ledger returns every entry, oldest first.
 func (s *Store) Ledger() ([]LedgerEntry, error) {
-	rows, err := s.db.Query(`SELECT n, bundle, direction, peer, COALESCE(sequence, 0), records, COALESCE(payload_sha256, ''), COALESCE(file, ''), COALESCE(signer, ''), at, result, COALESCE(acked_at, '') FROM ledger ORDER BY n`)
+	rows, err := s.db.Query(`SELECT n, bundle, direction, peer, COALESCE(sequence, 0), records, COALESCE(payload_sha256, ''), COALESCE(file, ''), COALESCE(signer, ''), at, result, COALESCE(acked_at, ''), withheld FROM ledger ORDER BY n`)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -321,7 +323,7 @@ func (s *Store) Ledger() ([]LedgerEntry, error) {
 	var out []LedgerEntry
 	for rows.Next() {
 		var e LedgerEntry
-		if err := rows.Scan(&e.N, &e.Bundle, &e.Direction, &e.Peer, &e.Sequence, &e.Records, &e.PayloadSHA256, &e.File, &e.Signer, &e.At, &e.Result, &e.AckedAt); err != nil {
+		if err := rows.Scan(&e.N, &e.Bundle, &e.Direction, &e.Peer, &e.Sequence, &e.Records, &e.PayloadSHA256, &e.File, &e.Signer, &e.At, &e.Result, &e.AckedAt, &e.Withheld); err != nil {
 			return nil, mapErr(err)
 		}
 		out = append(out, e)

@@ -20,9 +20,10 @@ type Change struct {
 // Conflict is an open conflict on one key of a record: concurrent changes
 // that left different values. The record shows the first candidate.
 type Conflict struct {
-	ID, Property string
-	Candidates   []schema.Alt // each with the stamp "AGENCY:N" of the change that wrote it
-	Bundle, At   string       // the bundle that opened the conflict here, and when
+	schema.Key
+	Property   string
+	Candidates []schema.Alt // each with the stamp "AGENCY:N" of the change that wrote it
+	Bundle, At string       // the bundle that opened the conflict here, and when
 }
 
 // Tx is a write transaction on the store. Nothing is visible to others
@@ -76,28 +77,31 @@ func scanRecord(row *sql.Row) (*schema.Record, error) {
 // versions (retire) before the new one replaces it in records. The
 // parameters of putSQL: the values the same for every record first (?1
 // source, ?2 time, ?3 action, ?4 agency, ?5 bundle), then seven per
-// record: change counter, id, schema, origin, deleted, content hash, body.
+// record: change counter, id, schema, origin, deleted, recalled,
+// handling, content hash, body.
 const (
-	retireSQL = `INSERT INTO versions(id, n, at, action, agency, bundle, content_hash, body)
-		SELECT id, n, updated_at, action, agency, bundle, content_hash, body FROM records WHERE id IN (%s)`
-	putSQL = `INSERT INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, content_hash, body)
-		VALUES %s ON CONFLICT(id) DO UPDATE SET schema = excluded.schema, origin = excluded.origin, deleted = excluded.deleted,
+	retireSQL = `INSERT INTO versions(id, origin, n, at, action, agency, bundle, content_hash, body)
+		SELECT r.id, r.origin, r.n, r.updated_at, r.action, r.agency, r.bundle, r.content_hash, r.body
+		FROM (VALUES %s) k JOIN records r ON r.id = k.column1 AND r.origin = k.column2`
+	putSQL = `INSERT INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, recalled, handling, content_hash, body)
+		VALUES %s ON CONFLICT(id, origin) DO UPDATE SET schema = excluded.schema, deleted = excluded.deleted, recalled = excluded.recalled,
+		handling = excluded.handling,
 		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
 		changed = excluded.changed, updated_at = excluded.updated_at,
 		n = records.n + 1, action = excluded.action, agency = excluded.agency, bundle = excluded.bundle`
 )
 
-// setConflicts replaces the open conflicts of record id. A conflict that
+// setConflicts replaces the open conflicts of record k. A conflict that
 // was already open keeps the bundle and time that opened it.
-func (t *Tx) setConflicts(id string, cs []Conflict) error {
-	open, err := t.Conflicts(id)
+func (t *Tx) setConflicts(k schema.Key, cs []Conflict) error {
+	open, err := t.conflicts(k)
 	if err != nil {
 		return err
 	}
 	if len(open) == 0 && len(cs) == 0 {
 		return nil
 	}
-	if _, err := t.tx.Exec(`DELETE FROM conflicts WHERE id = ?`, id); err != nil {
+	if _, err := t.tx.Exec(`DELETE FROM conflicts WHERE id = ? AND origin = ?`, k.ID, k.Origin); err != nil {
 		return mapErr(err)
 	}
 	for _, c := range cs {
@@ -110,17 +114,18 @@ func (t *Tx) setConflicts(id string, cs []Conflict) error {
 		if c.Bundle != "" {
 			bundle = c.Bundle
 		}
-		if _, err := t.tx.Exec(`INSERT INTO conflicts(id, property, candidates, bundle, at) VALUES (?, ?, ?, ?, ?)`,
-			id, c.Property, encodeCandidates(c.Candidates), bundle, c.At); err != nil {
+		if _, err := t.tx.Exec(`INSERT INTO conflicts(id, origin, property, candidates, bundle, at) VALUES (?, ?, ?, ?, ?, ?)`,
+			k.ID, k.Origin, c.Property, encodeCandidates(c.Candidates), bundle, c.At); err != nil {
 			return mapErr(err)
 		}
 	}
 	return nil
 }
 
-// Conflicts returns the open conflicts of id inside the transaction.
-func (t *Tx) Conflicts(id string) ([]Conflict, error) {
-	rows, err := t.tx.Query(`SELECT id, property, candidates, COALESCE(bundle, ''), at FROM conflicts WHERE id = ? ORDER BY property`, id)
+// conflicts returns the open conflicts of k inside the transaction.
+func (t *Tx) conflicts(k schema.Key) ([]Conflict, error) {
+	rows, err := t.tx.Query(`SELECT id, origin, property, candidates, COALESCE(bundle, ''), at FROM conflicts
+		WHERE id = ? AND origin = ? ORDER BY property`, k.ID, k.Origin)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -133,13 +138,54 @@ func (t *Tx) Changed() int64 { return t.changed }
 // Audit appends an audit entry inside the transaction.
 func (t *Tx) Audit(action, detail string) error { return appendAudit(t.tx, t.s.now(), action, detail) }
 
-// Get returns the record held under id, or ErrNotFound.
-func (s *Store) Get(id string) (*schema.Record, error) {
-	r, err := scanRecord(s.db.QueryRow(`SELECT body FROM records WHERE id = ?`, id))
+// Get returns the record held under k, or ErrNotFound.
+func (s *Store) Get(k schema.Key) (*schema.Record, error) {
+	r, err := scanRecord(s.db.QueryRow(`SELECT body FROM records WHERE id = ? AND origin = ?`, k.ID, k.Origin))
 	if err == nil && r == nil {
-		return nil, fmt.Errorf("record %s: %w", schema.Printable(id), ErrNotFound)
+		return nil, fmt.Errorf("record %s: %w", k, ErrNotFound)
 	}
 	return r, err
+}
+
+// ByID returns the records held under each of ids (every origin), in
+// batches of BatchSize ids.
+func (s *Store) ByID(ids []string) (map[string][]*schema.Record, error) {
+	out := make(map[string][]*schema.Record, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), BatchSize)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		err := s.eachBody(func(r *schema.Record) error {
+			out[r.ID] = append(out[r.ID], r)
+			return nil
+		}, `SELECT body FROM records WHERE id IN (`+inList(n)+`) ORDER BY id, origin`, args...)
+		if err != nil {
+			return nil, err
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+// Find returns the keys of the records held under id: one per origin
+// that created a record with this id.
+func (s *Store) Find(id string) ([]schema.Key, error) {
+	rows, err := s.db.Query(`SELECT origin FROM records WHERE id = ? ORDER BY origin`, id)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []schema.Key
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, schema.Key{ID: id, Origin: o})
+	}
+	return out, mapErr(rows.Err())
 }
 
 // Filter selects records for Each.
@@ -164,7 +210,7 @@ func (s *Store) Each(f Filter, fn func(*schema.Record) error) error {
 		q += ` AND source = ?`
 		args = append(args, f.Source)
 	}
-	return s.eachBody(fn, q+` ORDER BY id`, args...)
+	return s.eachBody(fn, q+` ORDER BY id, origin`, args...)
 }
 
 // eachBody runs a query whose one column is a record body and calls fn for
@@ -191,10 +237,18 @@ func (s *Store) eachBody(fn func(*schema.Record) error, query string, args ...an
 	return mapErr(rows.Err())
 }
 
+// Recalled returns the number of recall stubs held: records this office
+// may no longer hold.
+func (s *Store) Recalled() (int64, error) {
+	var n int64
+	err := s.db.QueryRow(`SELECT COUNT(*) FROM records INDEXED BY records_recalled WHERE recalled = 1`).Scan(&n)
+	return n, mapErr(err)
+}
+
 // Count returns the number of records held, tombstones excluded.
 func (s *Store) Count() (int64, error) {
 	var n int64
-	err := s.db.QueryRow(`SELECT COUNT(*) FROM records WHERE deleted = 0`).Scan(&n)
+	err := s.db.QueryRow(`SELECT COUNT(*) FROM records WHERE deleted = 0 AND recalled = 0`).Scan(&n)
 	return n, mapErr(err)
 }
 
@@ -205,12 +259,12 @@ type VersionEntry struct {
 	Record                           *schema.Record
 }
 
-// History returns every version of id, oldest first.
-func (s *Store) History(id string) ([]VersionEntry, error) {
+// History returns every version of k, oldest first.
+func (s *Store) History(k schema.Key) ([]VersionEntry, error) {
 	// The earlier versions, and the current one: the record's row.
-	q := `SELECT n, at, action, agency, COALESCE(bundle, ''), content_hash, body FROM versions WHERE id = ?1
-		UNION ALL SELECT n, updated_at, action, agency, COALESCE(bundle, ''), content_hash, body FROM records WHERE id = ?1`
-	rows, err := s.db.Query(q+` ORDER BY 1`, id)
+	q := `SELECT n, at, action, agency, COALESCE(bundle, ''), content_hash, body FROM versions WHERE id = ?1 AND origin = ?2
+		UNION ALL SELECT n, updated_at, action, agency, COALESCE(bundle, ''), content_hash, body FROM records WHERE id = ?1 AND origin = ?2`
+	rows, err := s.db.Query(q+` ORDER BY 1`, k.ID, k.Origin)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -230,37 +284,39 @@ func (s *Store) History(id string) ([]VersionEntry, error) {
 	return out, mapErr(rows.Err())
 }
 
-// Conflicts returns open conflicts, of one record when id is not "".
-func (s *Store) Conflicts(id string) ([]Conflict, error) {
-	q := `SELECT id, property, candidates, COALESCE(bundle, ''), at FROM conflicts`
+// Conflicts returns open conflicts, of one record when k.ID is not "".
+func (s *Store) Conflicts(k schema.Key) ([]Conflict, error) {
+	q := `SELECT id, origin, property, candidates, COALESCE(bundle, ''), at FROM conflicts`
 	var args []any
-	if id != "" {
-		q += ` WHERE id = ?`
-		args = append(args, id)
+	if k.ID != "" {
+		q += ` WHERE id = ? AND origin = ?`
+		args = append(args, k.ID, k.Origin)
 	}
-	rows, err := s.db.Query(q+` ORDER BY id, property`, args...)
+	rows, err := s.db.Query(q+` ORDER BY id, origin, property`, args...)
 	if err != nil {
 		return nil, mapErr(err)
 	}
 	return scanConflicts(rows)
 }
 
-// SourceHashes returns id → content hash of every live record from source.
+// SourceHashes returns id → content hash of every live record of this
+// office's from source.
 func (s *Store) SourceHashes(source string) (map[string]string, error) {
-	return sourceHashes(s.db, source)
+	return sourceHashes(s.db, source, s.agency)
 }
 
 // SourceHashes is Store.SourceHashes inside the transaction.
 func (t *Tx) SourceHashes(source string) (map[string]string, error) {
-	return sourceHashes(t.tx, source)
+	return sourceHashes(t.tx, source, t.s.agency)
 }
 
 type querier interface {
 	Query(query string, args ...any) (*sql.Rows, error)
 }
 
-func sourceHashes(q querier, source string) (map[string]string, error) {
-	rows, err := q.Query(`SELECT id, content_hash FROM records WHERE source = ? AND deleted = 0`, source)
+func sourceHashes(q querier, source, self string) (map[string]string, error) {
+	// A list is ingested as this office's own records.
+	rows, err := q.Query(`SELECT id, content_hash FROM records WHERE source = ? AND origin = ? AND deleted = 0`, source, self)
 	if err != nil {
 		return nil, mapErr(err)
 	}
@@ -281,10 +337,10 @@ func sourceHashes(q querier, source string) (map[string]string, error) {
 func (s *Store) Snapshot() (string, error) {
 	h := newDigest()
 	for _, q := range []string{
-		`SELECT id || x'00' || content_hash || x'00' || body FROM records ORDER BY id`,
-		`SELECT id || x'00' || n || x'00' || content_hash FROM
-		(SELECT id, n, content_hash FROM versions UNION ALL SELECT id, n, content_hash FROM records) ORDER BY id, n`,
-		`SELECT id || x'00' || property || x'00' || candidates FROM conflicts ORDER BY id, property`,
+		`SELECT id || x'00' || origin || x'00' || content_hash || x'00' || body FROM records ORDER BY id, origin`,
+		`SELECT id || x'00' || origin || x'00' || n || x'00' || content_hash FROM
+		(SELECT id, origin, n, content_hash FROM versions UNION ALL SELECT id, origin, n, content_hash FROM records) ORDER BY id, origin, n`,
+		`SELECT id || x'00' || origin || x'00' || property || x'00' || candidates FROM conflicts ORDER BY id, origin, property`,
 	} {
 		rows, err := s.db.Query(q)
 		if err != nil {
@@ -310,7 +366,7 @@ func scanConflicts(rows *sql.Rows) ([]Conflict, error) {
 	for rows.Next() {
 		var c Conflict
 		var cands string
-		if err := rows.Scan(&c.ID, &c.Property, &cands, &c.Bundle, &c.At); err != nil {
+		if err := rows.Scan(&c.ID, &c.Origin, &c.Property, &cands, &c.Bundle, &c.At); err != nil {
 			return nil, mapErr(err)
 		}
 		c.Candidates = decodeCandidates(cands)

@@ -43,10 +43,12 @@ CREATE TABLE meta (
   value TEXT NOT NULL
 );
 CREATE TABLE records (
-  id           TEXT PRIMARY KEY,
-  schema       TEXT NOT NULL,
+  id           TEXT NOT NULL,
   origin       TEXT NOT NULL,
+  schema       TEXT NOT NULL,
   deleted      INTEGER NOT NULL DEFAULT 0,
+  recalled     INTEGER NOT NULL DEFAULT 0,
+  handling     TEXT NOT NULL DEFAULT '',
   source       TEXT,
   content_hash TEXT NOT NULL,
   body         TEXT NOT NULL,
@@ -55,13 +57,23 @@ CREATE TABLE records (
   n            INTEGER NOT NULL,
   action       TEXT NOT NULL,
   agency       TEXT NOT NULL,
-  bundle       TEXT
+  bundle       TEXT,
+  PRIMARY KEY (id, origin)
 );
+CREATE INDEX records_recalled ON records(id, origin) WHERE recalled = 1;
+CREATE TABLE refs (
+  target TEXT NOT NULL,
+  id     TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  PRIMARY KEY (target, id, origin)
+) WITHOUT ROWID;
+CREATE INDEX refs_by ON refs(id, origin);
 CREATE INDEX records_changed ON records(changed);
 CREATE INDEX records_source ON records(source) WHERE source IS NOT NULL;
-CREATE INDEX records_deleted ON records(id) WHERE deleted = 1;
+CREATE INDEX records_deleted ON records(id, origin) WHERE deleted = 1;
 CREATE TABLE versions (
   id           TEXT NOT NULL,
+  origin       TEXT NOT NULL,
   n            INTEGER NOT NULL,
   at           TEXT NOT NULL,
   action       TEXT NOT NULL,
@@ -69,15 +81,16 @@ CREATE TABLE versions (
   bundle       TEXT,
   content_hash TEXT NOT NULL,
   body         TEXT NOT NULL,
-  PRIMARY KEY (id, n)
+  PRIMARY KEY (id, origin, n)
 ) WITHOUT ROWID;
 CREATE TABLE conflicts (
   id         TEXT NOT NULL,
+  origin     TEXT NOT NULL,
   property   TEXT NOT NULL,
   candidates TEXT NOT NULL,
   bundle     TEXT,
   at         TEXT NOT NULL,
-  PRIMARY KEY (id, property)
+  PRIMARY KEY (id, origin, property)
 );
 CREATE TABLE peers (
   agency      TEXT NOT NULL,
@@ -112,9 +125,10 @@ CREATE TABLE statement_sent (
 CREATE TABLE peer_state (
   peer   TEXT NOT NULL,
   id     TEXT NOT NULL,
+  origin TEXT NOT NULL,
   vhash  TEXT NOT NULL,
   bundle TEXT NOT NULL,
-  PRIMARY KEY (peer, id)
+  PRIMARY KEY (peer, id, origin)
 ) WITHOUT ROWID;
 CREATE TABLE ledger (
   n         INTEGER PRIMARY KEY,
@@ -129,7 +143,8 @@ CREATE TABLE ledger (
   signer    TEXT,
   at        TEXT NOT NULL,
   result    TEXT NOT NULL,
-  acked_at  TEXT
+  acked_at  TEXT,
+  withheld  INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX ledger_bundle ON ledger(bundle);
 CREATE INDEX ledger_peer ON ledger(peer, direction, sequence);

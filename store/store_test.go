@@ -20,11 +20,20 @@ func person(id, name string, n uint64) *schema.Record {
 		Version:    schema.Version{Vector: map[string]uint64{"KZ-NCB": n}, Props: map[string]string{"name": fmt.Sprintf("KZ-NCB:%d", n)}}}
 }
 
+// keys returns the keys of KZ-NCB's records ids.
+func keys(ids ...string) []schema.Key {
+	out := make([]schema.Key, len(ids))
+	for i, id := range ids {
+		out[i] = schema.Key{ID: id, Origin: "KZ-NCB"}
+	}
+	return out
+}
+
 // put writes recs through Apply, each over what is held under its id.
 func put(tx *store.Tx, c store.Change, recs ...*schema.Record) error {
-	ids := make([]string, len(recs))
+	ids := make([]schema.Key, len(recs))
 	for i, r := range recs {
-		ids[i] = r.ID
+		ids[i] = r.Key()
 	}
 	held, err := tx.HeldMany(ids)
 	if err != nil {
@@ -45,7 +54,7 @@ func putThree(t *testing.T, s *store.Store) {
 	steps := []func(tx *store.Tx) error{
 		func(tx *store.Tx) error { return put(tx, change, v[0]) },
 		func(tx *store.Tx) error {
-			held, err := tx.HeldMany([]string{"p-0", "p-1", "p-2"})
+			held, err := tx.HeldMany(keys("p-0", "p-1", "p-2"))
 			if err != nil {
 				return err
 			}
@@ -63,7 +72,7 @@ func putThree(t *testing.T, s *store.Store) {
 			t.Fatal(err)
 		}
 	}
-	h, err := s.History("p-1")
+	h, err := s.History(schema.Key{ID: "p-1", Origin: "KZ-NCB"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +90,7 @@ func putThree(t *testing.T, s *store.Store) {
 	if e := h[2]; e.Action != "edit" || e.Agency != "CARICC" || e.Bundle != "" || e.At == "" {
 		t.Errorf("version 3: %+v", e)
 	}
-	if h, err := s.History("p-2"); err != nil || len(h) != 1 || h[0].Record.Properties["name"][0] != "X" {
+	if h, err := s.History(schema.Key{ID: "p-2", Origin: "KZ-NCB"}); err != nil || len(h) != 1 || h[0].Record.Properties["name"][0] != "X" {
 		t.Errorf("p-2: %v %v", h, err)
 	}
 }
@@ -121,18 +130,13 @@ func TestVersionsKeepEveryBody(t *testing.T) {
 	}
 }
 
-// TestMigrateLayout1 opens a store of legacy layout 1, where every
-// version is in versions, the current one too: the migration moves the
-// current versions into records, and the store reads and writes as one
-// made new.
+// TestMigrateLayout1 opens a store of legacy layout 1 (every version in
+// versions, the current one too; records keyed by id alone): the
+// migrations move the current versions into records and key every table
+// by id and origin, and the store then reads and writes as one made new.
 func TestMigrateLayout1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
 	s, err := store.Create(path, "CARICC")
-	if err != nil {
-		t.Fatal(err)
-	}
-	putThree(t, s)
-	before, err := s.History("p-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,44 +145,70 @@ func TestMigrateLayout1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, q := range []string{
-		`INSERT INTO versions SELECT id, n, updated_at, action, agency, bundle, content_hash, body FROM records`,
-		`CREATE TABLE records1 (id TEXT PRIMARY KEY, schema TEXT NOT NULL, origin TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
+	v := []*schema.Record{person("p-1", "A", 1), person("p-1", "B", 2), person("p-1", "C", 3)}
+	stmts := []string{
+		`DROP TABLE records`, `DROP TABLE versions`, `DROP TABLE conflicts`, `DROP TABLE peer_state`, `DROP TABLE ledger`, `DROP TABLE refs`,
+		`CREATE TABLE ledger (n INTEGER PRIMARY KEY, bundle TEXT NOT NULL, direction TEXT NOT NULL, peer TEXT NOT NULL, sequence INTEGER,
+		  records INTEGER NOT NULL DEFAULT 0, payload_sha256 TEXT, file TEXT, high_water INTEGER, signer TEXT, at TEXT NOT NULL,
+		  result TEXT NOT NULL, acked_at TEXT)`,
+		`CREATE TABLE records (id TEXT PRIMARY KEY, schema TEXT NOT NULL, origin TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
 		  source TEXT, content_hash TEXT NOT NULL, body TEXT NOT NULL, changed INTEGER NOT NULL, updated_at TEXT NOT NULL)`,
-		`INSERT INTO records1 SELECT id, schema, origin, deleted, source, content_hash, body, changed, updated_at FROM records`,
-		`DROP TABLE records`,
-		`ALTER TABLE records1 RENAME TO records`,
 		`CREATE INDEX records_changed ON records(changed)`,
-		`CREATE TABLE versions1 (id TEXT NOT NULL, n INTEGER NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL, agency TEXT NOT NULL,
+		`CREATE TABLE versions (id TEXT NOT NULL, n INTEGER NOT NULL, at TEXT NOT NULL, action TEXT NOT NULL, agency TEXT NOT NULL,
 		  bundle TEXT, content_hash TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (id, n))`,
-		`INSERT INTO versions1 SELECT * FROM versions`,
-		`DROP TABLE versions`,
-		`ALTER TABLE versions1 RENAME TO versions`,
+		`CREATE TABLE conflicts (id TEXT NOT NULL, property TEXT NOT NULL, candidates TEXT NOT NULL, bundle TEXT, at TEXT NOT NULL,
+		  PRIMARY KEY (id, property))`,
+		`CREATE TABLE peer_state (peer TEXT NOT NULL, id TEXT NOT NULL, vhash TEXT NOT NULL, bundle TEXT NOT NULL, PRIMARY KEY (peer, id))`,
 		`INSERT INTO meta(key, value) VALUES ('layout', '1')`,
 		`PRAGMA user_version = 0`,
-	} {
+	}
+	for _, q := range stmts {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for i, r := range v {
+		body := r.AppendCanonical(nil)
+		if _, err := db.Exec(`INSERT INTO versions VALUES (?, ?, '2026-11-01T00:00:00Z', 'import', 'KZ-NCB', 'b-1', ?, ?)`,
+			r.ID, i+1, schema.HexContentHash(body), body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := v[2].AppendCanonical(nil)
+	for _, q := range []struct {
+		q    string
+		args []any
+	}{
+		{`INSERT INTO records VALUES ('p-1', 'Person', 'KZ-NCB', 0, NULL, ?, ?, 3, '2026-11-01T00:00:00Z')`, []any{schema.HexContentHash(last), last}},
+		{`INSERT INTO conflicts VALUES ('p-1', 'name', '[]', 'b-1', '2026-11-01T00:00:00Z')`, nil},
+		{`INSERT INTO peer_state VALUES ('KZ-NCB', 'p-1', 'abcd', 'b-1')`, nil},
+	} {
+		if _, err := db.Exec(q.q, q.args...); err != nil {
+			t.Fatalf("%s: %v", q.q, err)
 		}
 	}
 	db.Close()
 	if s, err = store.Open(path); err != nil {
 		t.Fatal(err)
 	}
-	after, err := s.History("p-1")
+	k := schema.Key{ID: "p-1", Origin: "KZ-NCB"}
+	h, err := s.History(k)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(after) != len(before) {
-		t.Fatalf("%d versions after the migration, %d before", len(after), len(before))
+	if len(h) != 3 {
+		t.Fatalf("%d versions after the migration, want 3", len(h))
 	}
-	for i := range before {
-		if after[i].N != before[i].N || after[i].Action != before[i].Action || after[i].Hash != before[i].Hash {
-			t.Errorf("version %d: %+v, was %+v", i+1, after[i], before[i])
+	for i := range h {
+		if h[i].N != int64(i+1) || h[i].Action != "import" || string(h[i].Record.AppendCanonical(nil)) != string(v[i].AppendCanonical(nil)) {
+			t.Errorf("version %d: %+v", i+1, h[i])
 		}
 	}
+	if cs, err := s.Conflicts(k); err != nil || len(cs) != 1 || cs[0].Origin != "KZ-NCB" {
+		t.Errorf("conflicts after the migration: %+v %v", cs, err)
+	}
 	err = s.Update(func(tx *store.Tx) error {
-		held, err := tx.HeldMany([]string{"p-1"})
+		held, err := tx.HeldMany(keys("p-1"))
 		if err != nil || held[0] == nil || held[0].N != 3 {
 			return fmt.Errorf("held after the migration: %+v %v", held, err)
 		}
@@ -199,17 +229,18 @@ func TestMigrateLayout1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if h, err := s.History("p-1"); err != nil || len(h) != 4 || h[3].N != 4 {
+	if h, err := s.History(k); err != nil || len(h) != 4 || h[3].N != 4 {
 		t.Errorf("history after a write: %d versions, %v", len(h), err)
 	}
 	s.Close()
-	// Migrated once: the layout is the newest, and a store of a newer
-	// layout is refused.
+	// Migrated once: the layout is the newest, the peer state kept its
+	// row, and a store of a newer layout is refused.
 	db, _ = sql.Open("sqlite", path)
-	var v int
-	db.QueryRow(`PRAGMA user_version`).Scan(&v)
-	if v != store.Layout {
-		t.Errorf("user_version %d after the migration, want %d", v, store.Layout)
+	var ver, peers int
+	db.QueryRow(`PRAGMA user_version`).Scan(&ver)
+	db.QueryRow(`SELECT COUNT(*) FROM peer_state WHERE origin = 'KZ-NCB'`).Scan(&peers)
+	if ver != store.Layout || peers != 1 {
+		t.Errorf("user_version %d after the migration, want %d; %d peer state rows, want 1", ver, store.Layout, peers)
 	}
 	db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, store.Layout+1))
 	db.Close()
@@ -295,5 +326,39 @@ func TestSpillEndpoints(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSameIDTwoOrigins keeps two offices' records under one id apart:
+// each has its own versions and conflicts, and Find lists both.
+func TestSameIDTwoOrigins(t *testing.T) {
+	s := newStore(t)
+	kz := person("p-1", "Ivan", 1)
+	kg := person("p-1", "Other", 1)
+	kg.Origin = "KG-NCB"
+	kg.Version = schema.Version{Vector: map[string]uint64{"KG-NCB": 1}, Props: map[string]string{"name": "KG-NCB:1"}}
+	err := s.Update(func(tx *store.Tx) error { return put(tx, change, kz, kg) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := s.Find("p-1")
+	if err != nil || len(found) != 2 || found[0].Origin != "KG-NCB" || found[1].Origin != "KZ-NCB" {
+		t.Fatalf("Find: %v %v", found, err)
+	}
+	for _, r := range []*schema.Record{kz, kg} {
+		got, err := s.Get(r.Key())
+		if err != nil || got.Properties["name"][0] != r.Properties["name"][0] {
+			t.Errorf("%s: %v %v", r.Key(), got, err)
+		}
+	}
+	kz2 := person("p-1", "Ivan P.", 2)
+	if err := s.Update(func(tx *store.Tx) error { return put(tx, change, kz2) }); err != nil {
+		t.Fatal(err)
+	}
+	if h, _ := s.History(kz.Key()); len(h) != 2 {
+		t.Errorf("KZ-NCB's p-1 has %d versions, want 2", len(h))
+	}
+	if h, _ := s.History(kg.Key()); len(h) != 1 {
+		t.Errorf("KG-NCB's p-1 has %d versions, want 1", len(h))
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 
+	"valise/bundle"
 	"valise/crypto"
 	"valise/exchange"
 	"valise/formats"
@@ -94,31 +95,36 @@ func init() {
 				return err
 			}
 			if e.json {
-				return printJSON(e.stdout, map[string]any{"file": rep.File, "bundle": rep.Header.ID.String(),
-					"recipients": rep.Header.Recipients, "records": rep.Records, "bytes": rep.Size,
-					"payload_hash": rep.PayloadSHA, "withheld": rep.Withheld, "note": rep.Note,
-					"statements": rep.Statements, "receipts": rep.Receipts, "signer": rep.Header.SenderKey, "volumes": rep.Volumes})
+				return printJSON(e.stdout, packJSON(rep))
 			}
-			if len(rep.Volumes) > 0 {
-				fmt.Fprintf(e.stdout, "packed %d records into a bundle of %d bytes in %d volumes\n", rep.Records, rep.Size, len(rep.Volumes))
-				for _, v := range rep.Volumes {
-					fmt.Fprintf(e.stdout, "  volume     %s\n", v)
+			for _, b := range rep.Bundles {
+				if len(b.Volumes) > 0 {
+					fmt.Fprintf(e.stdout, "packed %d records into a bundle of %d bytes in %d volumes\n", b.Records, b.Size, len(b.Volumes))
+					for _, v := range b.Volumes {
+						fmt.Fprintf(e.stdout, "  volume     %s\n", v)
+					}
+				} else {
+					fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", b.Records, b.File, b.Size)
 				}
-			} else {
-				fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", rep.Records, rep.File, rep.Size)
+				fmt.Fprintf(e.stdout, "  bundle     %s\n", b.Header.ID)
+				for _, r := range b.Header.Recipients {
+					fmt.Fprintf(e.stdout, "  to         %s (key %s), sequence %d\n", r.Agency, r.Fingerprint, r.Sequence)
+				}
+				fmt.Fprintf(e.stdout, "  payload    hash %s\n", b.PayloadSHA)
+				if b.Recalls > 0 {
+					fmt.Fprintf(e.stdout, "  recalls    %d records the recipient may no longer hold (recall stubs)\n", b.Recalls)
+				}
 			}
-			fmt.Fprintf(e.stdout, "  bundle     %s\n", rep.Header.ID)
-			for _, r := range rep.Header.Recipients {
-				fmt.Fprintf(e.stdout, "  to         %s (key %s), sequence %d\n", r.Agency, r.Fingerprint, r.Sequence)
+			if len(rep.Bundles) > 1 {
+				fmt.Fprintf(e.stdout, "%d bundles: records that some recipients may receive and others not went in a bundle for each recipient that may\n", len(rep.Bundles))
 			}
-			fmt.Fprintf(e.stdout, "  payload    hash %s\n", rep.PayloadSHA)
 			for _, a := range o.to {
 				if r := rep.Receipts[a]; r != "" {
 					fmt.Fprintf(e.stdout, "  receipts   %s's bundles imported here: %s\n", a, r)
 				}
 			}
 			for _, st := range rep.Statements {
-				fmt.Fprintf(e.stdout, "  statement  %s (signed by key %s)\n", st, rep.Header.SenderKey)
+				fmt.Fprintf(e.stdout, "  statement  %s (signed by key %s)\n", st, rep.Bundles[0].Header.SenderKey)
 			}
 			printWithheld(e, rep.Withheld)
 			if rep.Note != "" {
@@ -126,6 +132,43 @@ func init() {
 			}
 			return nil
 		}})
+}
+
+// packJSON is pack's --json output: the joint bundle's fields at the top
+// (file, bundle, recipients, …), every bundle in "bundles", and the
+// records withheld.
+func packJSON(rep *exchange.PackReport) map[string]any {
+	var bundles []map[string]any
+	for _, b := range rep.Bundles {
+		bundles = append(bundles, map[string]any{"file": b.File, "bundle": b.Header.ID.String(), "recipients": recipientsJSON(b.Header.Recipients),
+			"records": b.Records, "recalls": b.Recalls, "bytes": b.Size, "payload_hash": b.PayloadSHA, "volumes": b.Volumes})
+	}
+	withheld := []map[string]any{}
+	for _, w := range rep.WithheldList {
+		withheld = append(withheld, map[string]any{"id": w.Key.ID, "origin": w.Key.Origin, "recipient": w.Recipient, "reason": w.Reason})
+	}
+	out := map[string]any{}
+	for k, v := range bundles[0] {
+		out[k] = v
+	}
+	out["bundles"] = bundles
+	out["withheld"] = rep.Withheld
+	out["withheld_records"] = withheld
+	out["withheld_more"] = rep.MoreWithheld
+	out["note"] = rep.Note
+	out["statements"] = rep.Statements
+	out["receipts"] = rep.Receipts
+	out["signer"] = rep.Bundles[0].Header.SenderKey
+	return out
+}
+
+// recipientsJSON lists a header's recipients as objects.
+func recipientsJSON(rs []bundle.Recipient) []map[string]any {
+	out := []map[string]any{}
+	for _, r := range rs {
+		out = append(out, map[string]any{"agency": r.Agency, "fingerprint": r.Fingerprint, "sequence": r.Sequence})
+	}
+	return out
 }
 
 func printWithheld(e *env, w map[string]map[string]int) {
@@ -345,8 +388,12 @@ type importJSON struct {
 	MoreUnknown   int            `json:"more_unknown_endpoints,omitempty"`
 	Missing       []exchange.Gap `json:"missing,omitempty"`
 	KeyNotes      []string       `json:"keyring,omitempty"`
+	Recalled      int            `json:"recalled"`
 	DryRun        bool           `json:"dry_run,omitempty"`
-	Volumes       *volumesJSON   `json:"volumes,omitempty"`
+	// Duplicates counts the likely duplicates of the records imported;
+	// null when the import did not look (valise duplicates lists them).
+	Duplicates *int         `json:"likely_duplicates"`
+	Volumes    *volumesJSON `json:"volumes,omitempty"`
 }
 
 func init() {
@@ -402,7 +449,11 @@ func init() {
 						j.Conflicts = append(j.Conflicts, c)
 					}
 					j.Unknown, j.Missing, j.KeyNotes = rep.UnknownEndpoints, rep.Missing, rep.KeyNotes
+					j.Recalled = rep.Recalled
 					j.MoreConflicts, j.MoreUnknown = rep.MoreConflicts, rep.MoreUnknown
+					if !rep.DuplicatesSkipped {
+						j.Duplicates = &rep.Duplicates
+					}
 				}
 				out = append(out, j)
 				if !e.json {
@@ -439,6 +490,12 @@ func printImport(e *env, rep *exchange.ImportReport, err error) {
 		return
 	}
 	fmt.Fprintf(w, "  records     %d: %s\n", rep.Records, exchange.CountsLine(rep.Counts))
+	if rep.Recalled > 0 {
+		fmt.Fprintf(w, "  recalled    %d records this office may no longer hold: their content is purged, a stub says who recalled them (valise show ID)\n", rep.Recalled)
+	}
+	if rep.RecallsIgnored > 0 {
+		fmt.Fprintf(w, "  note        %d recalls of records this office may still hold under their handling: ignored\n", rep.RecallsIgnored)
+	}
 	for _, c := range rep.Conflicts {
 		printConflict(w, "  ", c)
 	}
@@ -463,6 +520,12 @@ func printImport(e *env, rep *exchange.ImportReport, err error) {
 			break
 		}
 		fmt.Fprintf(w, "  note        link %s: endpoint not held here\n", schema.Printable(u))
+	}
+	switch {
+	case rep.DuplicatesSkipped && !rep.DryRun:
+		fmt.Fprintf(w, "  duplicates  not looked for (more than %d records changed): run valise duplicates\n", exchange.MaxImportDuplicateCheck)
+	case rep.Duplicates > 0:
+		fmt.Fprintf(w, "  duplicates  %d likely duplicates of the records imported: run valise duplicates\n", rep.Duplicates)
 	}
 	if rep.DryRun {
 		fmt.Fprintf(w, "  dry run: nothing was changed\n")

@@ -58,12 +58,18 @@ func init() {
 			}
 			w := e.stdout
 			fmt.Fprintf(w, "office %s: %d records (fingerprint %s)\n", st.Agency, st.Records, e.office.Card.Fingerprint())
+			if st.Recalled > 0 {
+				fmt.Fprintf(w, "  %d records recalled: their originators narrowed them out of this office's reach; only stubs are kept (valise show ID)\n", st.Recalled)
+			}
 			if len(st.Peers) == 0 {
 				fmt.Fprintln(w, "no peers yet: valise peer add CARD --fingerprint FPR")
 			}
 			for _, p := range st.Peers {
 				fmt.Fprintf(w, "  %-12s %-8s sent %d (acknowledged %d), received %d; %d records waiting to be sent",
 					p.Peer, p.Status, p.LastSent, p.Acknowledged, p.LastReceived, p.Waiting)
+				if p.Recalls > 0 {
+					fmt.Fprintf(w, ", %d recalls", p.Recalls)
+				}
 				if p.Withheld > 0 {
 					fmt.Fprintf(w, ", %d withheld by handling", p.Withheld)
 				}

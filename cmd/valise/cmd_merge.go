@@ -1,14 +1,19 @@
 package main
 
 import (
+	"bufio"
+	"encoding/json"
 	"fmt"
 	"html/template"
+	"io"
+	"math"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"valise/change"
 	"valise/internal/publish"
+	"valise/match"
 	"valise/merge"
 	"valise/office"
 	"valise/schema"
@@ -68,7 +73,11 @@ func init() {
 			if len(ops) == 0 {
 				return usagef("nothing to change: give --set, --add or --remove PROP=VALUE")
 			}
-			rep, err := change.Edit(e.office, args[0], ops)
+			k, err := e.office.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := change.Edit(e.office, k, ops)
 			if err != nil {
 				return err
 			}
@@ -77,7 +86,11 @@ func init() {
 	register(&command{name: "delete", args: "ID", short: "tombstone a record held; the deletion travels with the next pack",
 		minArgs: 1, maxArgs: 1, example: "  valise delete kz-p-003",
 		run: func(e *env, args []string) error {
-			rep, err := change.Delete(e.office, args[0])
+			k, err := e.office.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := change.Delete(e.office, k)
 			if err != nil {
 				return err
 			}
@@ -129,7 +142,11 @@ func init() {
 			if modes > 1 || res.Mode == "" {
 				return usagef("give exactly one of --ours, --theirs or --set PROP=VALUE")
 			}
-			rep, err := change.Resolve(e.office, args[0], res)
+			k, err := e.office.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			rep, err := change.Resolve(e.office, k, res)
 			if err != nil {
 				return err
 			}
@@ -154,17 +171,17 @@ func init() {
 	register(&command{name: "conflicts", short: "every open conflict, side by side", maxArgs: 0, opts: o,
 		example: "  valise conflicts\n  valise conflicts --html conflicts.html",
 		run: func(e *env, args []string) error {
-			cs, err := e.office.Store.Conflicts("")
+			cs, err := e.office.Store.Conflicts(schema.Key{})
 			if err != nil {
 				return err
 			}
 			var views []conflictView
 			for _, c := range cs {
-				r, err := e.office.Store.Get(c.ID)
+				r, err := e.office.Store.Get(c.Key)
 				if err != nil {
 					return err
 				}
-				h, err := e.office.Store.History(c.ID)
+				h, err := e.office.Store.History(c.Key)
 				if err != nil {
 					return err
 				}
@@ -183,16 +200,23 @@ func init() {
 					Shown  bool     `json:"shown"`
 				}
 				type item struct {
-					ID       string `json:"id"`
-					Schema   string `json:"schema"`
-					Property string `json:"property"`
-					Bundle   string `json:"bundle,omitempty"`
-					Opened   string `json:"opened"`
-					Cands    []cand `json:"candidates"`
+					ID       string   `json:"id"`
+					Origin   string   `json:"origin"`
+					Handling string   `json:"handling"`
+					Conds    []string `json:"conditions"`
+					Schema   string   `json:"schema"`
+					Property string   `json:"property"`
+					Bundle   string   `json:"bundle,omitempty"`
+					Opened   string   `json:"opened"`
+					Cands    []cand   `json:"candidates"`
 				}
 				out := []item{}
 				for _, v := range views {
-					it := item{ID: v.ID, Schema: v.Record.Schema, Property: v.Property, Bundle: v.Bundle, Opened: v.At}
+					it := item{ID: v.ID, Origin: v.Origin, Handling: handlingLine(v.Record.Handling), Conds: v.Record.Handling.Conditions,
+						Schema: v.Record.Schema, Property: v.Property, Bundle: v.Bundle, Opened: v.At}
+					if it.Conds == nil {
+						it.Conds = []string{}
+					}
 					for i, c := range v.Candidates {
 						a, _, _ := strings.Cut(c.Dot, ":")
 						vals := c.Values
@@ -210,6 +234,9 @@ func init() {
 			}
 			for _, v := range views {
 				printConflict(e.stdout, "", v.Conflict)
+				for _, c := range v.Record.Handling.Conditions {
+					fmt.Fprintf(e.stdout, "    condition: %s\n", schema.Printable(c))
+				}
 				fmt.Fprintf(e.stdout, "    resolve: valise resolve %s --ours | --theirs | --set %s=VALUE\n", v.ID, v.Property)
 			}
 			if o.html != "" {
@@ -228,13 +255,16 @@ func writeConflictsHTML(path, work, agency string, views []conflictView) error {
 		Differs, Shown bool
 	}
 	type row struct {
-		ID, Schema, Name, Property, Bundle, Opened string
-		Cells                                      []cell
-		History                                    []store.VersionEntry
+		ID, Schema, Name, Property, Bundle, Opened, Handling string
+		Conditions                                           []string
+		H1                                                   bool
+		Cells                                                []cell
+		History                                              []store.VersionEntry
 	}
 	var rows []row
 	for _, v := range views {
-		r := row{ID: v.ID, Schema: v.Record.Schema, Property: v.Property, Bundle: v.Bundle, Opened: v.At, History: v.History}
+		r := row{ID: v.Key.String(), Schema: v.Record.Schema, Property: v.Property, Bundle: v.Bundle, Opened: v.At, History: v.History,
+			Handling: handlingLine(v.Record.Handling), Conditions: v.Record.Handling.Conditions, H1: v.Record.Handling.Has("H1")}
 		if n := v.Record.Properties["name"]; len(n) > 0 {
 			r.Name = n[0]
 		}
@@ -248,12 +278,18 @@ func writeConflictsHTML(path, work, agency string, views []conflictView) error {
 		}
 		rows = append(rows, r)
 	}
+	// The page holds record content: readable by its owner only, a new
+	// file, never one that exists, and never seen half-written.
 	f, err := publish.Create(path, publish.Options{Mode: 0o600, WorkDir: work})
 	if err != nil {
 		return err
 	}
 	defer f.Abort()
-	if err := conflictsPage.Execute(f, map[string]any{"Agency": agency, "Rows": rows}); err != nil {
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err := conflictsPage.Execute(bw, map[string]any{"Agency": agency, "Rows": rows}); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
 		return err
 	}
 	return f.Commit()
@@ -276,7 +312,8 @@ section{page-break-inside:avoid;border-top:2px solid #333;padding-top:.3em}
 <p class="meta">{{len .Rows}} open conflicts. Each column is one office's concurrent change; values that differ from the one shown are highlighted. Resolve with <code>valise resolve ID --ours | --theirs | --set PROP=VALUE</code>.</p>
 {{range .Rows}}<section>
 <h2>{{.ID}} ({{.Schema}}{{if .Name}}: {{.Name}}{{end}}), property <code>{{.Property}}</code></h2>
-<p class="meta">opened {{.Opened}}{{if .Bundle}} by bundle {{.Bundle}}{{end}}</p>
+<p class="meta">opened {{.Opened}}{{if .Bundle}} by bundle {{.Bundle}}{{end}}; handling {{.Handling}}</p>
+{{range .Conditions}}<p class="meta"><strong>condition:</strong> {{.}}</p>{{end}}{{if .H1}}<p class="meta"><strong>H1:</strong> not to be disclosed in judicial proceedings without the provider's permission</p>{{end}}
 <table><tr>{{range .Cells}}<th>{{.Agency}} <span class="shown">change {{.Change}}{{if .Shown}}, shown until resolved{{end}}</span></th>{{end}}</tr>
 <tr>{{range .Cells}}<td{{if .Differs}} class="differs"{{end}}><ul>{{range .Values}}<li>{{.}}</li>{{else}}<li><em>(no value)</em></li>{{end}}</ul></td>{{end}}</tr></table>
 <details><summary class="meta">history</summary><ul>{{range .History}}<li>{{.At}} {{.Action}} by {{.Agency}}{{if .Bundle}} from bundle {{.Bundle}}{{end}}</li>{{end}}</ul></details>
@@ -284,26 +321,168 @@ section{page-break-inside:avoid;border-top:2px solid #333;padding-top:.3em}
 {{end}}</body></html>
 `))
 
+type duplicatesOptions struct {
+	minScore float64
+	all      bool
+}
+
+func (o *duplicatesOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.Float64Var(&o.minScore, "min-score", match.DefaultMinScore, "report pairs scoring at least this, from 0 to 1")
+	fs.BoolVar(&o.all, "all", false, "also report the pairs judged \"not same\"")
+}
+
+// duplicateJSON is one pair of valise duplicates --json.
+type duplicateJSON struct {
+	Score     float64        `json:"score"`
+	A         partyJSON      `json:"a"`
+	B         partyJSON      `json:"b"`
+	Evidence  []evidenceJSON `json:"evidence"`
+	Judgement *judgementJSON `json:"judgement,omitempty"`
+}
+
+type partyJSON struct {
+	ID     string `json:"id"`
+	Schema string `json:"schema"`
+	Name   string `json:"name"`
+}
+
+type evidenceJSON struct {
+	Kind   string  `json:"kind"`
+	Weight float64 `json:"weight"`
+	Text   string  `json:"text"`
+}
+
+type judgementJSON struct {
+	Verdict  string `json:"verdict"`
+	By       string `json:"by"`
+	RecordID string `json:"record_id"`
+	Disputed bool   `json:"disputed,omitempty"`
+}
+
 func init() {
-	register(&command{name: "duplicates", short: "likely duplicates: different ids sharing a strong identifier", maxArgs: 0,
-		example: "  valise duplicates",
+	o := &duplicatesOptions{}
+	register(&command{name: "duplicates", short: "likely duplicates: pairs of records that seem to be one, with a score and the evidence",
+		maxArgs: 0, opts: o,
+		example: "  valise duplicates\n  valise duplicates --min-score 0.9 --json\n  valise judge ofac-13106 un-sc-110406 --same",
 		run: func(e *env, args []string) error {
-			ds, err := e.office.Duplicates()
+			if o.minScore <= 0 || o.minScore > 1 {
+				return usagef("--min-score must be above 0 and at most 1, not %v", o.minScore)
+			}
+			// --json streams the pairs as they come: a million records can
+			// give a hundred thousand pairs.
+			n := 0
+			if e.json {
+				fmt.Fprintf(e.stdout, "{\n  \"format_version\": 1,\n  \"min_score\": %v,\n  \"pairs\": [", o.minScore)
+			}
+			st, err := e.office.Duplicates(office.DuplicateOptions{MinScore: o.minScore, WithRejected: o.all}, func(p *match.Pair) error {
+				if !e.json {
+					printPair(e.stdout, p)
+					return nil
+				}
+				b, err := json.MarshalIndent(pairJSON(p), "    ", "  ")
+				if err != nil {
+					return err
+				}
+				sep := ","
+				if n == 0 {
+					sep = ""
+				}
+				n++
+				_, err = fmt.Fprintf(e.stdout, "%s\n    %s", sep, b)
+				return err
+			})
 			if err != nil {
 				return err
 			}
 			if e.json {
-				if ds == nil {
-					ds = []office.Duplicate{}
+				if n > 0 {
+					fmt.Fprint(e.stdout, "\n  ")
 				}
-				return printJSON(e.stdout, ds)
+				_, err := fmt.Fprintf(e.stdout, "],\n  \"records\": %d,\n  \"compared\": %d,\n  \"skipped_blocks\": %d\n}\n",
+					st.Entities, st.Compared, st.SkippedBlocks)
+				return err
 			}
-			if len(ds) == 0 {
+			if st.Pairs == 0 {
 				fmt.Fprintln(e.stdout, "no likely duplicates")
-			}
-			for _, d := range ds {
-				fmt.Fprintf(e.stdout, "%s share %s\n", strings.Join(d.IDs, ", "), schema.Printable(d.Reason))
+			} else {
+				fmt.Fprintf(e.stdout, "%d likely duplicates among %d records (score at least %.2f); mark one with valise judge ID ID --same or --not-same\n",
+					st.Pairs, st.Entities, o.minScore)
 			}
 			return nil
+		}})
+}
+
+// printPair prints a pair on one line: score, both records, evidence.
+func printPair(w io.Writer, p *match.Pair) {
+	var ev []string
+	for _, x := range p.Evidence {
+		ev = append(ev, fmt.Sprintf("%+.2f %s", x.Weight, schema.Sanitize(x.Text)))
+	}
+	fmt.Fprintf(w, "%.2f  %s %q  ~  %s %q  [%s]\n", p.Score, schema.Printable(p.A.ID), schema.Sanitize(p.A.Name),
+		schema.Printable(p.B.ID), schema.Sanitize(p.B.Name), strings.Join(ev, "; "))
+}
+
+func pairJSON(p *match.Pair) duplicateJSON {
+	j := duplicateJSON{Score: p.Score, A: partyJSON(p.A), B: partyJSON(p.B), Evidence: []evidenceJSON{}}
+	for _, x := range p.Evidence {
+		j.Evidence = append(j.Evidence, evidenceJSON{Kind: x.Kind, Weight: math.Round(x.Weight*100) / 100, Text: x.Text})
+	}
+	if jd := p.Judgement; jd != nil {
+		j.Judgement = &judgementJSON{Verdict: jd.Verdict, By: jd.By, RecordID: jd.RecordID, Disputed: jd.Disputed}
+	}
+	return j
+}
+
+type judgeOptions struct {
+	same, notSame, clear bool
+	note                 string
+}
+
+func (o *judgeOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.BoolVar(&o.same, "same", false, "the two records describe one person, organisation or vehicle")
+	fs.BoolVar(&o.notSame, "not-same", false, "they do not, whatever they share; valise duplicates stops reporting them")
+	fs.BoolVar(&o.clear, "clear", false, "withdraw the judgement")
+	fs.StringVar(&o.note, "note", "", "why, for the other offices")
+}
+
+func init() {
+	o := &judgeOptions{}
+	register(&command{name: "judge", args: "ID ID (--same | --not-same | --clear)",
+		short: "mark a likely duplicate as the same or not; the judgement travels with the next pack", minArgs: 2, maxArgs: 2, opts: o,
+		example: "  valise judge ofac-13106 un-sc-110406 --same\n  valise judge ofac-13106 un-sc-110444 --not-same --note \"shared passports, other person\"",
+		run: func(e *env, args []string) error {
+			verdict, n := "", 0
+			if o.same {
+				verdict, n = match.Same, n+1
+			}
+			if o.notSame {
+				verdict, n = match.NotSame, n+1
+			}
+			if o.clear {
+				n++
+			}
+			if n != 1 {
+				return usagef("give one of --same, --not-same or --clear")
+			}
+			if args[0] == args[1] {
+				return usagef("a record is always the same as itself")
+			}
+			ka, err := e.office.Lookup(args[0])
+			if err != nil {
+				return err
+			}
+			kb, err := e.office.Lookup(args[1])
+			if err != nil {
+				return err
+			}
+			rep, err := change.Judge(e.office, ka, kb, verdict, o.note)
+			if err != nil {
+				return err
+			}
+			what := "judged " + verdict
+			if o.clear {
+				what = "judgement withdrawn"
+			}
+			return printEdit(e, what, rep)
 		}})
 }

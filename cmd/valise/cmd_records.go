@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"valise/formats"
+	"valise/handling"
 	"valise/ingest"
 	"valise/internal/publish"
 	"valise/schema"
@@ -94,17 +95,21 @@ func init() {
 	register(&command{name: "show", args: "ID", short: "show one record, its open conflicts and its history", minArgs: 1, maxArgs: 1, opts: o,
 		example: "  valise show ofac-36 --history",
 		run: func(e *env, args []string) error {
-			r, err := e.office.Store.Get(args[0])
+			k, err := e.office.Lookup(args[0])
 			if err != nil {
 				return err
 			}
-			cs, err := e.office.Store.Conflicts(r.ID)
+			r, err := e.office.Store.Get(k)
+			if err != nil {
+				return err
+			}
+			cs, err := e.office.Store.Conflicts(k)
 			if err != nil {
 				return err
 			}
 			var hist []store.VersionEntry
 			if o.history {
-				if hist, err = e.office.Store.History(r.ID); err != nil {
+				if hist, err = e.office.Store.History(k); err != nil {
 					return err
 				}
 			}
@@ -171,23 +176,21 @@ func printRecord(e *env, r *schema.Record) {
 	if r.Deleted {
 		state = " (DELETED)"
 	}
+	if r.Recalled != nil {
+		state = " (RECALLED)"
+	}
 	fmt.Fprintf(w, "%s  %s%s\n", schema.Printable(r.ID), r.Schema, state)
 	fmt.Fprintf(w, "  origin      %s\n", r.Origin)
-	h := r.Handling
-	hs := "TLP:" + strings.ToUpper(h.TLP)
-	if h.Code != "" {
-		hs += " " + h.Code
+	if rc := r.Recalled; rc != nil {
+		fmt.Fprintf(w, "  recalled    by %s at %s: this office may no longer hold the record; only this stub is kept\n", rc.By, rc.At)
 	}
-	if len(h.ReleasableTo) > 0 {
-		hs += " releasable to " + strings.Join(h.ReleasableTo, ",")
+	fmt.Fprintf(w, "  handling    %s\n", handlingLine(r.Handling))
+	for _, c := range r.Handling.Conditions {
+		fmt.Fprintf(w, "  condition   %s\n", schema.Printable(c))
 	}
-	if len(h.NotReleasableTo) > 0 {
-		hs += " not releasable to " + strings.Join(h.NotReleasableTo, ",")
+	if r.Handling.Has("H1") {
+		fmt.Fprintf(w, "  H1          not to be disclosed in judicial proceedings without %s's permission\n", r.Origin)
 	}
-	if h.RetainUntil != "" {
-		hs += " retain until " + h.RetainUntil
-	}
-	fmt.Fprintf(w, "  handling    %s\n", hs)
 	if ev := r.Evaluation; ev != nil {
 		fmt.Fprintf(w, "  evaluation  %s%s\n", ev.Reliability, ev.Credibility)
 	}
@@ -217,10 +220,11 @@ func printRecord(e *env, r *schema.Record) {
 }
 
 type exportOptions struct {
-	format  string
-	typ     string
-	deleted bool
-	output  string
+	format     string
+	typ        string
+	deleted    bool
+	output     string
+	restricted bool
 }
 
 func (o *exportOptions) AddFlags(fs *pflag.FlagSet) {
@@ -228,7 +232,12 @@ func (o *exportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.typ, "type", "", "only records of this schema")
 	fs.BoolVar(&o.deleted, "deleted", false, "include tombstones")
 	fs.StringVarP(&o.output, "output", "o", "", "write to FILE (default: standard output)")
+	fs.BoolVar(&o.restricted, "include-restricted", false, "ftm and csv: also write records above TLP:GREEN or with H1-H3, releasable_to or not_releasable_to, their handling beside them")
 }
+
+// errRestricted: an export without the envelope would carry restricted
+// records.
+var errRestricted = errors.New("restricted records")
 
 func init() {
 	o := &exportOptions{}
@@ -256,7 +265,30 @@ func init() {
 					return usagef("unknown type %q", schema.Printable(o.typ))
 				}
 			}
-			if err := e.office.Store.Each(store.Filter{Type: o.typ, IncludeDeleted: o.deleted}, w.Write); err != nil {
+			filter := store.Filter{Type: o.typ, IncludeDeleted: o.deleted}
+			if o.format != formats.JSONL {
+				// Formats without the envelope do not launder handling:
+				// restricted records leave only when asked for, with their
+				// handling written beside them. Counted before anything
+				// is written, so that a refusal writes nothing.
+				n := 0
+				if err := e.office.Store.Each(filter, func(r *schema.Record) error {
+					if handling.Restricted(r.Handling) {
+						n++
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+				if n > 0 && !o.restricted {
+					return fmt.Errorf("%w: %d of the records are above TLP:GREEN or carry H1-H3, releasable_to or not_releasable_to, which --format %s cannot carry; nothing written. Give --include-restricted to write them with their handling (the handling columns in csv, the origin and handling keys in ftm), or export --format jsonl",
+						errRestricted, n, o.format)
+				}
+				if o.format == formats.FtM {
+					w = formats.NewFtMEnvelopeWriter(bw)
+				}
+			}
+			if err := e.office.Store.Each(filter, w.Write); err != nil {
 				return err
 			}
 			if err := w.Close(); err != nil {
@@ -276,4 +308,23 @@ func init() {
 func contentHash(r *schema.Record) string {
 	sum := r.ContentHash()
 	return hex.EncodeToString(sum[:])
+}
+
+// handlingLine renders a handling envelope on one line: TLP, the handling
+// codes with their meaning, and who may and may not receive it.
+func handlingLine(h schema.Handling) string {
+	hs := "TLP:" + strings.ToUpper(h.TLP)
+	if h.Code != "" {
+		hs += " " + h.Code
+	}
+	if len(h.ReleasableTo) > 0 {
+		hs += " releasable to " + strings.Join(h.ReleasableTo, ",")
+	}
+	if len(h.NotReleasableTo) > 0 {
+		hs += " not releasable to " + strings.Join(h.NotReleasableTo, ",")
+	}
+	if h.RetainUntil != "" {
+		hs += " retain until " + h.RetainUntil
+	}
+	return hs
 }

@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 
 	"valise/audit"
 	"valise/bundle"
 	"valise/crypto"
 	"valise/exchange"
+	"valise/office"
 	"valise/schema"
 	"valise/store"
 )
@@ -71,6 +73,19 @@ func checkOf(err error) string {
 	var be *bundle.Error
 	if errors.As(err, &be) {
 		return be.Check
+	}
+	return ""
+}
+
+// advice says what an officer can do about err, where the library's
+// error names only what went wrong.
+func advice(err error) string {
+	var amb *office.AmbiguousError
+	switch {
+	case errors.As(err, &amb):
+		return fmt.Sprintf("name the record as %s@%s (or another of its origins)", amb.ID, amb.Origins[0])
+	case errors.Is(err, exchange.ErrNotTrusted):
+		return "add its card with valise peer add CARD --fingerprint FPR, once the fingerprint is compared with the office by phone"
 	}
 	return ""
 }

@@ -38,7 +38,12 @@ func TestHostileTextEscaped(t *testing.T) {
 {"id":"t-2","schema":"Person","properties":{"name":["Aigul"],"notes":["<script>alert(1)</script>\n  verdict     OK"]}}
 {"id":"t-3","schema":"Associate","properties":{"person":["t-1"],"associate":["missing-1"]}}
 `
-	mustRun(t, "ingest", "--home", ca.home, writeFile(t, w.dir, "ours.jsonl", []byte(`{"id":"t-2","schema":"Person","properties":{"name":["Aigul"],"notes":["ours"]}}`+"\n")))
+	// CARICC holds KZ-NCB's t-2 and changes its notes while KZ-NCB does
+	// too: the import of the hostile text then shows a conflict.
+	mustRun(t, "ingest", "--home", kz.home, writeFile(t, w.dir, "first.jsonl", []byte(`{"id":"t-2","schema":"Person","properties":{"name":["Aigul"],"notes":["first"]}}`+"\n")))
+	w.packCLI(t, kz, "first.valise", "CARICC")
+	mustRun(t, "import", "--home", ca.home, filepath.Join(w.dir, "first.valise"))
+	mustRun(t, "edit", "--home", ca.home, "t-2", "--set", "notes=ours")
 	mustRun(t, "ingest", "--home", kz.home, writeFile(t, w.dir, "theirs.jsonl", []byte(records)))
 	w.packCLI(t, kz, "text.valise", "CARICC")
 
@@ -47,7 +52,7 @@ func TestHostileTextEscaped(t *testing.T) {
 	v := person("t-4", "Version")
 	line := canonicalLine(v)
 	line = bytes.Replace(line, []byte(`"at":"2026-11-28T09:00:00Z"`), []byte(`"at":"2026\u001b[2J\u001b]52;c;cm0gLXJmIH4K\u0007\n  verdict     OK"`), 1)
-	h := newHeader(t, kz, 2, ca)
+	h := newHeader(t, kz, 3, ca)
 	hdr := h.Marshal()
 	stamp := signed(hdr, encrypt(t, compress(genuineManifest(t, h, kz, ca), line), x25519Recipients(ca)), 1, kz.keys.Signing)
 

@@ -213,13 +213,13 @@ func TestNoSecretInOutput(t *testing.T) {
 	must("import", "--home", caHome, "--dry-run", filepath.Join(dir, "b1.valise"))
 	must("import", "--home", caHome, "--json", filepath.Join(dir, "b1.valise"))
 	runLog("import", "--home", caHome, filepath.Join(dir, "b1.valise")) // a replay
-	must("show", "--home", caHome, "--history", "a-000001")
+	must("show", "--home", caHome, "--history", "a-000001@KZ-NCB")
 	must("conflicts", "--home", caHome, "--html", filepath.Join(dir, "conflicts.html"))
 	must("duplicates", "--home", caHome)
 	for _, f := range []string{"jsonl", "csv", "ftm"} {
-		must("export", "--home", caHome, "--format", f)
+		must("export", "--home", caHome, "--format", f, "--include-restricted")
 	}
-	must("edit", "--home", caHome, "a-000002", "--set", "name=Changed")
+	must("edit", "--home", caHome, "a-000002@KZ-NCB", "--set", "name=Changed")
 	must("pack", "--home", caHome, "--to", "KZ-NCB", "-o", filepath.Join(dir, "b2.valise"))
 	must("import", "--home", kzHome, filepath.Join(dir, "b2.valise"))
 	must("log", "--home", kzHome)

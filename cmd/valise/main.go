@@ -153,6 +153,9 @@ func report(e *env, c *command, err error) int {
 		fmt.Fprintf(e.stderr, "valise %s: %s\nrun valise help %s\n", c.name, err, c.name)
 	} else {
 		fmt.Fprintf(e.stderr, "valise %s: %s\n", c.name, schema.Sanitize(err.Error()))
+		if a := advice(err); a != "" {
+			fmt.Fprintf(e.stderr, "  %s\n", a)
+		}
 	}
 	return code
 }

@@ -10,18 +10,42 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/google/uuid"
 	"github.com/klauspost/compress/zstd"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"valise/bundle"
 	"valise/office"
+	"valise/schema"
 	"valise/store"
 )
 
 // scriptCmds are helper commands for the CLI scripts.
 var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []string){
+	// forge HOME TO RECORDS OUT: play a modified peer. Write bundle OUT
+	// from HOME's office to TO, signed with HOME's key, holding the
+	// records of the JSON lines file RECORDS exactly as they are there
+	// (envelope and version included, put in key order): none of pack's
+	// rules apply, so a script can see what the receiver makes of a
+	// bundle that breaks them.
+	"forge": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 4 {
+			ts.Fatalf("usage: forge HOME TO RECORDS OUT")
+		}
+		ts.Check(forgeBundle(ts.MkAbs(args[0]), args[1], ts.MkAbs(args[2]), ts.MkAbs(args[3])))
+	},
+	// mkfifo PATH: make a named pipe.
+	"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 1 {
+			ts.Fatalf("usage: mkfifo PATH")
+		}
+		ts.Check(mkfifo(ts.MkAbs(args[0])))
+	},
 	// fpr CARD VAR: set $VAR to the fingerprint of the card file.
 	"fpr": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 2 {
@@ -317,4 +341,66 @@ func unescape(s string) (string, error) {
 		return "", fmt.Errorf("bad escape in %q: %v", s, err)
 	}
 	return u, nil
+}
+
+// forgeBundle is the forge script command.
+func forgeBundle(home, to, records, out string) error {
+	o, err := office.Open(home)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	keys, err := o.Keys()
+	if err != nil {
+		return err
+	}
+	kr, err := o.Keyring()
+	if err != nil {
+		return err
+	}
+	card, ok := kr.Card(to)
+	if !ok {
+		return fmt.Errorf("%s does not trust %s", home, to)
+	}
+	data, err := os.ReadFile(records)
+	if err != nil {
+		return err
+	}
+	var recs []*schema.Record
+	for _, line := range bytes.Split(bytes.TrimSpace(data), []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		r, err := schema.Decode(line)
+		if err != nil {
+			return fmt.Errorf("%s: %w", records, err)
+		}
+		recs = append(recs, r)
+	}
+	slices.SortFunc(recs, func(a, b *schema.Record) int { return a.Key().Compare(b.Key()) })
+	seq, err := o.Store.NextSequence(to)
+	if err != nil {
+		return err
+	}
+	h := &bundle.Header{Created: time.Now().UTC().Truncate(time.Second), Sender: o.Agency(), SenderKey: o.Card.Fingerprint(),
+		Schema: schema.ModelVersion, Compression: bundle.Compression, Encryption: bundle.EncryptionHybrid,
+		Recipients: []bundle.Recipient{{Agency: to, Fingerprint: card.Fingerprint(), Sequence: seq}}}
+	if h.ID, err = uuid.NewV7(); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	w, err := bundle.NewWriter(f, h, keys.Signing, card.AgeRecipients(true))
+	if err != nil {
+		return err
+	}
+	for _, r := range recs {
+		if err := w.Write(r); err != nil {
+			return err
+		}
+	}
+	return w.Close()
 }

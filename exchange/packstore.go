@@ -1,0 +1,104 @@
+package exchange
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+
+	"valise/handling"
+	"valise/schema"
+	"valise/store"
+)
+
+// fromStore packs the records changed since the earliest recipient's last
+// bundle that some recipient does not hold as they are, in key order,
+// sending the canonical bytes the store holds.
+func (p *packer) fromStore() error {
+	var batch []packItem
+	err := p.o.Store.ChangedFor(p.since, p.to, func(r *schema.Record, body []byte, held []store.Held) error {
+		vh := schema.VersionHash(body)
+		it := packItem{rec: r, need: make([]bool, len(p.to)), holds: make([]bool, len(p.to))}
+		look := false
+		for i := range p.to {
+			it.need[i] = p.opts.All || held[i].VHash != vh || p.unacked[i][held[i].Bundle]
+			it.holds[i] = held[i].VHash != ""
+			// A recipient that holds this very version needs nothing,
+			// unless it may no longer hold it (a record it names was
+			// narrowed: route tells).
+			look = look || it.need[i] || it.holds[i]
+		}
+		if !look {
+			return nil
+		}
+		if len(body) > schema.MaxRecordBytes {
+			return fmt.Errorf("store record %s: canonical form larger than %d bytes", r.Key(), schema.MaxRecordBytes)
+		}
+		it.line = bytes.Clone(body)
+		batch = append(batch, it)
+		if len(batch) == store.BatchSize {
+			err := p.routeBatch(batch)
+			batch = batch[:0]
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return p.routeBatch(batch)
+}
+
+// packItem is one record on its way to the bundles.
+type packItem struct {
+	rec         *schema.Record
+	line        []byte
+	need, holds []bool
+}
+
+// routeBatch routes a batch of records, after looking up the records
+// they name: a record goes only where everything it names may go.
+func (p *packer) routeBatch(batch []packItem) error {
+	var ids []string
+	for _, it := range batch {
+		ids = append(ids, handling.Refs(it.rec)...)
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	named, err := p.o.Store.ByID(ids)
+	if err != nil {
+		return err
+	}
+	for _, it := range batch {
+		refused, refHold := p.refsRefused(it.rec, func(id string) []*schema.Record { return named[id] })
+		if err := p.route(it.rec, it.rec.Key(), it.line, p.may(it.rec, refused), it.need, it.holds, refHold); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refsRefused returns, per recipient, why a record that r names keeps r
+// from it ("" where nothing does), and whether the recipient may hold
+// every record r names; both nil when nothing keeps r from anyone. held
+// returns the records held under an id.
+func (p *packer) refsRefused(r *schema.Record, held func(id string) []*schema.Record) (refused []string, hold []bool) {
+	for _, id := range handling.Refs(r) {
+		for _, t := range handling.Resolve(r, held(id)) {
+			for i, a := range p.to {
+				if ok, _ := handling.Releasable(t, p.o.Agency(), a, p.today); !ok {
+					if refused == nil {
+						refused, hold = make([]string, len(p.to)), make([]bool, len(p.to))
+						for j := range hold {
+							hold[j] = true
+						}
+					}
+					refused[i] = handling.WithheldReference
+					if !mayHold(t, a) {
+						hold[i] = false
+					}
+				}
+			}
+		}
+	}
+	return refused, hold
+}
