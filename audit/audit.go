@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 	"valise/office"
 
 	"valise/crypto"
+	"valise/internal/publish"
 	"valise/store"
 )
 
@@ -69,22 +69,7 @@ func ExportAudit(o *office.Office, path string) (int, error) {
 	}
 	sig := ed25519.Sign(keys.Signing, append([]byte(auditContext), b.Bytes()...))
 	fmt.Fprintf(&b, "signature: %s\n", base64.StdEncoding.EncodeToString(sig))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := f.Write(b.Bytes()); err != nil {
-		f.Close()
-		os.Remove(path)
-		return 0, err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return 0, err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(path)
+	if err := publish.WriteFile(path, b.Bytes(), publish.Options{Mode: 0o644, WorkDir: o.Home}); err != nil {
 		return 0, err
 	}
 	if err := o.Store.Audit("audit export", fmt.Sprintf("%d entries to %s", len(entries), path)); err != nil {

@@ -13,6 +13,8 @@ import (
 
 	"filippo.io/age"
 	"filippo.io/edwards25519"
+
+	"valise/internal/publish"
 )
 
 // Sentinel errors.
@@ -136,26 +138,13 @@ func encryptPassphrase(data []byte, passphrase string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// writeSecret creates path with O_EXCL and mode 0600 and syncs it.
+// writeSecret publishes path new, whole and synced, with mode 0600.
 func writeSecret(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("%s: %w", path, ErrExist)
-		}
-		return err
+	err := publish.WriteFile(path, data, publish.Options{Mode: 0o600})
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s: %w", path, ErrExist)
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return err
 }
 
 const maxSecretFile = 64 << 10
@@ -176,8 +165,9 @@ const ageMagic = "age-encryption.org/v1\n"
 
 // readSecret reads a secret file and decrypts it with passphrase when it
 // is passphrase-protected. It refuses a file that others could read or
-// replace: a mode wider than 0600, an owner other than the user running
-// valise, a symbolic link (checked on the open file, so that the file
+// replace: a mode wider than 0600 or, on Windows, an access control list
+// that lets others in (checkACL); an owner other than the user running
+// valise; a symbolic link (checked on the open file, so that the file
 // checked is the file read) or anything but a regular file.
 func readSecret(path string, passphrase func() (string, error)) ([]byte, error) {
 	f, err := openSecret(path)
@@ -192,10 +182,9 @@ func readSecret(path string, passphrase func() (string, error)) ([]byte, error) 
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s is not a regular file; a secret key must be a plain file", path)
 	}
-	if perm := st.Mode().Perm(); perm&^0o600 != 0 {
-		return nil, fmt.Errorf("%s: mode %04o is wider than 0600 and lets others read or change a secret key; run chmod 600 %s", path, perm, path)
-	}
-	if err := checkOwner(path, st); err != nil {
+	// Mode 0600 and the owner on Unix, the owner and the ACL on Windows
+	// (secretfile_*.go).
+	if err := checkProtected(path, f, st); err != nil {
 		return nil, err
 	}
 	if st.Size() > maxSecretFile {

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package crypto
 
@@ -19,6 +19,6 @@ func openSecret(path string) (*os.File, error) {
 	return os.Open(path)
 }
 
-// checkOwner has no owner to compare on this system; file permissions
-// there are ACLs, which valise leaves to the operating system.
-func checkOwner(path string, st os.FileInfo) error { return nil }
+// checkProtected has neither modes nor owners to check on this system
+// (plan9, wasm).
+func checkProtected(path string, f *os.File, st os.FileInfo) error { return nil }

@@ -19,9 +19,13 @@ func openSecret(path string) (*os.File, error) {
 	return f, err
 }
 
-// checkOwner refuses a secret file that belongs to another user: whoever
-// owns it can change its mode and replace the key.
-func checkOwner(path string, st os.FileInfo) error {
+// checkProtected refuses a secret file with a mode wider than 0600, or
+// that belongs to another user: whoever owns it can change its mode and
+// replace the key.
+func checkProtected(path string, f *os.File, st os.FileInfo) error {
+	if perm := st.Mode().Perm(); perm&^0o600 != 0 {
+		return fmt.Errorf("%s: mode %04o is wider than 0600 and lets others read or change a secret key; run chmod 600 %s", path, perm, path)
+	}
 	s, ok := st.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil

@@ -17,6 +17,7 @@ import (
 	"valise/merge"
 	"valise/schema"
 	"valise/store"
+	"valise/volume"
 )
 
 // ImportReport tells what importing one bundle did.
@@ -48,6 +49,9 @@ type ImportReport struct {
 	Duplicates        int
 	DuplicatesSkipped bool
 	changed           map[string]bool // ids changed, for the duplicate search
+	// Volumes, for a bundle read from volumes: what was missing, damaged
+	// and rebuilt.
+	Volumes *volume.Report
 }
 
 // Sentinel errors.
@@ -89,11 +93,16 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		}
 		return rep, err
 	}
-	f, err := openRegular(path)
+	f, set, done, err := openBundle(path, true)
 	if err != nil {
+		var be *bundle.Error
+		if errors.As(err, &be) {
+			return refuse(nil, err) // volumes that cannot be rebuilt
+		}
 		return rep, err
 	}
-	defer f.Close()
+	defer done()
+	defer func() { rep.Volumes = volumeNote(set) }()
 	r, err := bundle.Open(f)
 	if err != nil {
 		return refuse(nil, err)
@@ -333,18 +342,25 @@ func BundleFiles(o *office.Office, dir string) (bundles []string, skipped []stri
 		seq    uint64
 	}
 	var items []item
+	seenSets := map[string]bool{}
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		f, err := os.Open(p)
+		if id := VolumeSet(p); id != "" {
+			if seenSets[id] {
+				continue // the set is read once, through its first volume
+			}
+			seenSets[id] = true
+		}
+		f, _, done, err := openBundle(p, false)
 		if err != nil {
 			skipped = append(skipped, p)
 			continue
 		}
 		r, err := bundle.Open(f)
-		f.Close()
+		done()
 		if err != nil {
 			skipped = append(skipped, p)
 			continue

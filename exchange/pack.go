@@ -30,6 +30,12 @@ type PackOptions struct {
 	// own for each recipient that may (see Pack): those files go beside
 	// the joint one, named NAME.RECIPIENT.valise.
 	Output string
+	// VolumeSize, when not 0, splits each bundle into volumes of at most
+	// this many bytes (package volume), named after its file. Without it
+	// a bundle bound for a FAT file system is split only when it would
+	// pass 4 GiB.
+	VolumeSize int64
+	Parity     int // parity volumes in percent of the data volumes; -1 for DefaultParity
 }
 
 // Packed is one bundle file Pack wrote.
@@ -40,6 +46,7 @@ type Packed struct {
 	Recalls    int // recall stubs among the records
 	Size       int64
 	PayloadSHA string
+	Volumes    []string // the volume files, when the bundle was split
 }
 
 // Withheld is a record a recipient did not get, and why.
@@ -97,9 +104,16 @@ func (rep *PackReport) withhold(k schema.Key, recipient, why string) {
 //
 // Nothing readable is written outside the office home but the bundles:
 // sort runs and the list of what was sent stay in its temporary directory.
-// A file appears only when complete, and an existing file is never
-// replaced.
+// A file appears only when complete (internal/publish), and only inside
+// the transaction that records its sequence numbers: a pack that fails
+// leaves no file and uses up no sequence number, and an existing file is
+// never replaced.
 func Pack(o *office.Office, opts PackOptions) (*PackReport, error) {
+	// A pack killed earlier may have left a bundle published but not
+	// recorded: record it before numbering these.
+	if err := recoverPacks(o); err != nil {
+		return nil, err
+	}
 	p, err := newPacker(o, opts)
 	if err != nil {
 		return nil, err

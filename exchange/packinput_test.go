@@ -41,7 +41,7 @@ func TestPackInputRuns(t *testing.T) {
 		if len(rep.Bundles) != 1 || rep.Bundles[0].Records != n {
 			t.Fatalf("buffer %d: packed %d bundles, %d records, want 1 of %d", buf, len(rep.Bundles), rep.Bundles[0].Records, n)
 		}
-		left, _ := filepath.Glob(filepath.Join(dir, ".valise-pack-*"))
+		left := leftovers(dir, kz.Home)
 		if len(left) > 0 {
 			t.Fatalf("buffer %d: left behind %v", buf, left)
 		}
@@ -75,7 +75,7 @@ func TestPackInputRuns(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("duplicate: %s exists", out)
 	}
-	left, _ := filepath.Glob(filepath.Join(dir, ".valise-pack-*"))
+	left := leftovers(dir, kz.Home)
 	if len(left) > 0 {
 		t.Fatalf("duplicate: left behind %v", left)
 	}
@@ -91,4 +91,12 @@ func TestPackInputRuns(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("invalid: %s exists", out)
 	}
+}
+
+// leftovers lists temporary files of valise in the output directory and
+// the home: the temporary bundle, sort runs, the list of what was sent.
+func leftovers(out, home string) []string {
+	a, _ := filepath.Glob(filepath.Join(out, ".valise-*"))
+	b, _ := filepath.Glob(filepath.Join(home, ".valise-*"))
+	return append(a, b...)
 }

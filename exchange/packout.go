@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -24,7 +23,7 @@ type out struct {
 	recipients []int // indexes into packer.to
 	h          *bundle.Header
 	file       string
-	tmp        *os.File // the bundle being written, beside file (it is encrypted)
+	pub        packOutput // the bundle being written (packdest.go)
 	w          *bundle.Writer
 	sent       *spill.Sorter // the records written, for the peer state: key → version hash
 	recalls    int
@@ -107,10 +106,10 @@ func (p *packer) open(b *out) error {
 	} else {
 		b.file = filepath.Join(p.outDir, p.extraName(b.recipients[0]))
 	}
-	if b.tmp, err = os.CreateTemp(p.outDir, ".valise-pack-*.tmp"); err != nil {
+	if b.pub, err = newPackOutput(p.o, b.file, h, p.opts); err != nil {
 		return fmt.Errorf("creating the output: %w", err)
 	}
-	if b.w, err = bundle.NewWriter(b.tmp, h, p.signer.Signing, p.ageRecipients(b.recipients), opts...); err != nil {
+	if b.w, err = bundle.NewWriter(b.pub, h, p.signer.Signing, p.ageRecipients(b.recipients), opts...); err != nil {
 		return err
 	}
 	if p.opts.Input == nil {
@@ -257,7 +256,8 @@ func (p *packer) bundles() []*out {
 	return outs
 }
 
-// close finishes writing b: tree section, trailer, signature, fsync.
+// close finishes writing b: tree section, trailer, signature, and the
+// volumes when it is split. It is published by finish.
 func (p *packer) close(b *out) error {
 	if err := p.writeTrees(b); err != nil {
 		return err
@@ -265,28 +265,20 @@ func (p *packer) close(b *out) error {
 	if err := b.w.Close(); err != nil {
 		return err
 	}
-	// A bundle is encrypted and signed: it is meant to travel, so it gets
-	// ordinary permissions rather than CreateTemp's 0600.
-	if err := b.tmp.Chmod(0o644); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+	if err := b.pub.finish(); err != nil {
 		return err
 	}
-	if err := b.tmp.Sync(); err != nil {
-		return err
-	}
-	st, err := b.tmp.Stat()
-	if err != nil {
-		return err
-	}
-	if err := b.tmp.Close(); err != nil {
-		return err
-	}
-	b.done = &Packed{File: b.file, Header: b.h, Records: b.w.Records(), Recalls: b.recalls, Size: st.Size(),
-		PayloadSHA: hex.EncodeToString(b.w.PayloadHash())}
+	b.done = &Packed{File: b.file, Header: b.h, Records: b.w.Records(), Recalls: b.recalls, Size: b.pub.size(),
+		PayloadSHA: hex.EncodeToString(b.w.PayloadHash()), Volumes: b.pub.files()}
 	return nil
 }
 
 // finish closes every bundle, records them in the ledger and the peer
-// state, and publishes them.
+// state, and publishes them inside that transaction: when publishing
+// fails the sequence numbers roll back, and when the commit fails the
+// files are removed again (cleanup). A pack killed between the two leaves
+// journal entries that the next pack's recoverPacks turns into ledger
+// entries.
 func (p *packer) finish() error {
 	outs := p.bundles()
 	for _, b := range outs {
@@ -316,12 +308,9 @@ func (p *packer) finish() error {
 				return err
 			}
 		}
-		// The sequence numbers are recorded as used before the files
-		// appear: a pack killed in between leaves a gap the recipient
-		// reports (and --resend fills), never one number on two bundles.
 		for _, b := range outs {
-			if _, err := os.Lstat(b.file); err == nil {
-				return &fs.PathError{Op: "create", Path: b.file, Err: fs.ErrExist}
+			if err := b.pub.publish(); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -330,9 +319,7 @@ func (p *packer) finish() error {
 		return err
 	}
 	for _, b := range outs {
-		if err := p.publish(b); err != nil {
-			return err
-		}
+		b.pub.done()
 	}
 	return nil
 }
@@ -397,24 +384,6 @@ func (p *packer) record(tx *store.Tx, b *out, highWater int64) error {
 	return tx.Audit("pack", detail)
 }
 
-// publish puts b's file in place under its name, never replacing a file.
-func (p *packer) publish(b *out) error {
-	if err := os.Link(b.tmp.Name(), b.file); err != nil {
-		msg := fmt.Sprintf("not published: %v", err)
-		if errors.Is(err, os.ErrExist) {
-			msg = b.file + " appeared meanwhile; not published"
-		}
-		p.o.Store.Update(func(tx *store.Tx) error {
-			return tx.Audit("pack failed", fmt.Sprintf("bundle %s: %s; its sequence numbers stay used", b.h.ID, msg))
-		})
-		return fmt.Errorf("publishing %s: %w (bundle %s was recorded as sent; valise pack --resend sends its records again)", b.file, err, b.h.ID)
-	}
-	os.Remove(b.tmp.Name())
-	b.tmp = nil
-	syncDir(filepath.Dir(b.file))
-	return nil
-}
-
 // cleanup removes what a pack that did not finish left: temporary
 // bundles, and the pack's temporary directory in the office home.
 func (p *packer) cleanup() {
@@ -422,9 +391,8 @@ func (p *packer) cleanup() {
 		if b == nil {
 			continue
 		}
-		if b.tmp != nil {
-			b.tmp.Close()
-			os.Remove(b.tmp.Name())
+		if b.pub != nil {
+			b.pub.abort() // nothing after done
 		}
 		if b.sent != nil {
 			b.sent.Close()
@@ -432,12 +400,5 @@ func (p *packer) cleanup() {
 	}
 	if p.tmp != "" {
 		os.RemoveAll(p.tmp)
-	}
-}
-
-func syncDir(dir string) {
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 }

@@ -6,6 +6,7 @@ import (
 
 	"valise/bundle"
 	"valise/crypto"
+	"valise/volume"
 )
 
 // Verdict is what an auditor learns of one bundle.
@@ -19,7 +20,10 @@ type Verdict struct {
 	// "mismatch" or "unknown").
 	RecipientCards map[string]string
 	PayloadOffset  int64
-	Err            error // nil when every check passed
+	// Volumes, for a bundle read from volumes: what was missing, damaged
+	// and rebuilt.
+	Volumes *volume.Report
+	Err     error // nil when every check passed
 }
 
 // OK reports whether every check passed.
@@ -45,12 +49,13 @@ func senderError(err error) error {
 // card, signature, payload hash and trailer. It never decrypts.
 func Verify(path string, kr *crypto.Keyring) *Verdict {
 	v := &Verdict{File: path, RecipientCards: map[string]string{}}
-	f, err := openRegular(path)
+	f, set, done, err := openBundle(path, true)
 	if err != nil {
 		v.Err = err
 		return v
 	}
-	defer f.Close()
+	defer done()
+	defer func() { v.Volumes = volumeNote(set) }()
 	r, err := bundle.Open(f)
 	if err != nil {
 		v.Err = err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"valise/crypto"
+	"valise/internal/publish"
 	"valise/schema"
 	"valise/store"
 )
@@ -365,21 +366,7 @@ func ReadCard(path string) (*crypto.Card, error) {
 func ReadCardBytes(path string) ([]byte, error) { return ReadLimited(path, crypto.MaxCardSize) }
 
 func writeFileExcl(path string, data []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
-	}
-	return f.Close()
+	return publish.WriteFile(path, data, publish.Options{Mode: mode})
 }
 
 // ReplaceFile writes data to path atomically (temporary file, fsync,
@@ -394,7 +381,8 @@ func ReplaceFile(path string, data []byte, mode os.FileMode) error {
 		f.Close()
 		return err
 	}
-	if err := f.Chmod(mode); err != nil {
+	// Where the file system has no modes (FAT) there is nothing to set.
+	if err := f.Chmod(mode); err != nil && !errors.Is(err, errors.ErrUnsupported) {
 		f.Close()
 		return err
 	}

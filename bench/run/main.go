@@ -42,7 +42,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"valise/bench/recgen"
@@ -307,15 +306,15 @@ func cmd(dir string, stdout io.Writer, name string, args ...string) (sample, err
 	fmt.Fprintf(logFile, "$ %s %s\n", name, strings.Join(args, " "))
 	// Flush what earlier commands left dirty, so that their write-back
 	// is not charged to this one.
-	syscall.Sync()
+	syncDisks()
 	t0 := time.Now()
 	err := c.Run()
 	wall := time.Since(t0)
 	s := sample{wall: wall}
 	if ps := c.ProcessState; ps != nil {
 		s.cpu = ps.UserTime() + ps.SystemTime()
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			s.maxRSS = ru.Maxrss
+		if rss, ok := maxRSSOf(ps); ok {
+			s.maxRSS = rss
 		}
 	}
 	fmt.Fprintf(logFile, "  -> %.3f s wall, %.3f s cpu, %d KiB max RSS, err %v\n", wall.Seconds(), s.cpu.Seconds(), s.maxRSS, err)

@@ -7,9 +7,11 @@ import (
 	"io/fs"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/pflag"
 
 	"valise/bundle"
@@ -20,15 +22,18 @@ import (
 	"valise/office"
 	"valise/schema"
 	"valise/store"
+	"valise/volume"
 )
 
 type packOptions struct {
-	to     []string
-	all    bool
-	resend bool
-	input  string
-	format string
-	output string
+	to         []string
+	all        bool
+	resend     bool
+	input      string
+	format     string
+	output     string
+	volumeSize string
+	parity     string
 }
 
 func (o *packOptions) AddFlags(fs *pflag.FlagSet) {
@@ -38,6 +43,24 @@ func (o *packOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.input, "input", "", "pack the records of FILE (valise JSON lines or FtM) instead of the store's")
 	fs.StringVar(&o.format, "format", "", "format of --input (jsonl, ftm, csv; default: detect)")
 	fs.StringVarP(&o.output, "output", "o", "", "bundle file to create (default AGENCY-DATE-ID.valise)")
+	fs.StringVar(&o.volumeSize, "volume-size", "", "split the bundle into volumes of at most SIZE (650M, 4GiB, bytes) with Reed-Solomon parity; automatic below 4 GiB on FAT")
+	fs.StringVar(&o.parity, "parity", "10%", "parity volumes as a share of the data volumes (e.g. 10%, 50%, 0 for none)")
+}
+
+// parseVolumeFlags reads --volume-size and --parity.
+func (o *packOptions) parseVolumeFlags() (size int64, parity int, err error) {
+	if o.volumeSize != "" {
+		n, err := humanize.ParseBytes(o.volumeSize)
+		if err != nil || n > 1<<62 {
+			return 0, 0, usagef("--volume-size %q: not a size (650M, 4GiB, 1000000)", o.volumeSize)
+		}
+		size = int64(n)
+	}
+	p, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(o.parity), "%")))
+	if err != nil || p < 0 || p > 100 {
+		return 0, 0, usagef("--parity %q: a percentage from 0%% to 100%%", o.parity)
+	}
+	return size, p, nil
 }
 
 func init() {
@@ -53,7 +76,11 @@ func init() {
 					return &fs.PathError{Op: "create", Path: o.output, Err: errNoOverwrite}
 				}
 			}
-			opts := exchange.PackOptions{To: o.to, All: o.all, Resend: o.resend, Output: o.output}
+			volSize, parity, err := o.parseVolumeFlags()
+			if err != nil {
+				return err
+			}
+			opts := exchange.PackOptions{To: o.to, All: o.all, Resend: o.resend, Output: o.output, VolumeSize: volSize, Parity: parity}
 			if o.input != "" {
 				f, err := os.Open(o.input)
 				if err != nil {
@@ -71,7 +98,14 @@ func init() {
 				return printJSON(e.stdout, packJSON(rep))
 			}
 			for _, b := range rep.Bundles {
-				fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", b.Records, b.File, b.Size)
+				if len(b.Volumes) > 0 {
+					fmt.Fprintf(e.stdout, "packed %d records into a bundle of %d bytes in %d volumes\n", b.Records, b.Size, len(b.Volumes))
+					for _, v := range b.Volumes {
+						fmt.Fprintf(e.stdout, "  volume     %s\n", v)
+					}
+				} else {
+					fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", b.Records, b.File, b.Size)
+				}
 				fmt.Fprintf(e.stdout, "  bundle     %s\n", b.Header.ID)
 				for _, r := range b.Header.Recipients {
 					fmt.Fprintf(e.stdout, "  to         %s (key %s), sequence %d\n", r.Agency, r.Fingerprint, r.Sequence)
@@ -107,7 +141,7 @@ func packJSON(rep *exchange.PackReport) map[string]any {
 	var bundles []map[string]any
 	for _, b := range rep.Bundles {
 		bundles = append(bundles, map[string]any{"file": b.File, "bundle": b.Header.ID.String(), "recipients": recipientsJSON(b.Header.Recipients),
-			"records": b.Records, "recalls": b.Recalls, "bytes": b.Size, "payload_hash": b.PayloadSHA})
+			"records": b.Records, "recalls": b.Recalls, "bytes": b.Size, "payload_hash": b.PayloadSHA, "volumes": b.Volumes})
 	}
 	withheld := []map[string]any{}
 	for _, w := range rep.WithheldList {
@@ -177,7 +211,42 @@ type verifyJSON struct {
 	PayloadSHA256 string            `json:"payload_hash,omitempty"`
 	Schema        string            `json:"schema,omitempty"`
 	Encryption    string            `json:"encryption,omitempty"`
+	Volumes       *volumesJSON      `json:"volumes,omitempty"`
 	Extra         map[string]string `json:"-"`
+}
+
+// volumesJSON tells what reading a bundle from volumes found and rebuilt.
+type volumesJSON struct {
+	Set           string           `json:"set"`
+	Volumes       int              `json:"volumes"`
+	Needed        int              `json:"needed"`
+	Missing       []string         `json:"missing,omitempty"`
+	Damaged       map[string][]int `json:"damaged_blocks,omitempty"`
+	BlockSize     int              `json:"block_size"`
+	RebuiltBlocks int64            `json:"rebuilt_blocks"`
+	Problems      []string         `json:"problems,omitempty"`
+}
+
+func volumesOf(r *volume.Report) *volumesJSON {
+	if r == nil {
+		return nil
+	}
+	return &volumesJSON{Set: r.Set, Volumes: r.Volumes, Needed: r.Data, Missing: r.Missing, Damaged: r.Damaged,
+		BlockSize: r.BlockSize, RebuiltBlocks: r.RebuiltBlocks, Problems: r.Problems}
+}
+
+// printVolumes says what a set of volumes lacked and what was rebuilt.
+func printVolumes(w io.Writer, r *volume.Report) {
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(w, "  volumes     %s\n", schema.Printable(r.String()))
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  volumes     %s\n", schema.Printable(p))
+	}
+	if r.RebuiltBlocks > 0 {
+		fmt.Fprintf(w, "  repaired    %d blocks of %d bytes rebuilt from parity\n", r.RebuiltBlocks, r.BlockSize)
+	}
 }
 
 type recipientJSON struct {
@@ -222,7 +291,7 @@ func init() {
 			}
 			var first error
 			var out []verifyJSON
-			for _, path := range args {
+			for _, path := range exchange.OneVolumePerSet(args) {
 				v := exchange.Verify(path, kr)
 				j := verdictJSON(v)
 				out = append(out, j)
@@ -249,7 +318,7 @@ type silent struct{ error }
 func (s silent) Unwrap() error { return s.error }
 
 func verdictJSON(v *exchange.Verdict) verifyJSON {
-	j := verifyJSON{File: v.File, OK: v.OK()}
+	j := verifyJSON{File: v.File, OK: v.OK(), Volumes: volumesOf(v.Volumes)}
 	if v.Err != nil {
 		j.Error, j.Check = v.Err.Error(), checkOf(v.Err)
 	}
@@ -280,6 +349,7 @@ func printVerdict(e *env, v *exchange.Verdict) {
 	if t := v.Trailer; t != nil {
 		fmt.Fprintf(w, "  records     %d\n  payload     %d bytes at offset %d, hash %s\n", t.Records, t.PayloadLength, v.PayloadOffset, v.PayloadSHA())
 	}
+	printVolumes(w, v.Volumes)
 	if v.Err != nil {
 		fmt.Fprintf(w, "  verdict     FAILED: %s\n", schema.Sanitize(v.Err.Error()))
 		return
@@ -322,7 +392,8 @@ type importJSON struct {
 	DryRun        bool           `json:"dry_run,omitempty"`
 	// Duplicates counts the likely duplicates of the records imported;
 	// null when the import did not look (valise duplicates lists them).
-	Duplicates *int `json:"likely_duplicates"`
+	Duplicates *int         `json:"likely_duplicates"`
+	Volumes    *volumesJSON `json:"volumes,omitempty"`
 }
 
 func init() {
@@ -352,11 +423,12 @@ func init() {
 				}
 				files = append(files, b...)
 			}
+			files = exchange.OneVolumePerSet(files)
 			var first error
 			var out []importJSON
 			for _, f := range files {
 				rep, err := exchange.Import(e.office, f, o.dryRun)
-				j := importJSON{File: f, OK: err == nil, DryRun: o.dryRun, Records: rep.Records}
+				j := importJSON{File: f, OK: err == nil, DryRun: o.dryRun, Records: rep.Records, Volumes: volumesOf(rep.Volumes)}
 				if h := rep.Header; h != nil {
 					j.Bundle, j.Sender = h.ID.String(), h.Sender
 					if r, ok := h.Recipient(e.office.Agency()); ok {
@@ -412,6 +484,7 @@ func printImport(e *env, rep *exchange.ImportReport, err error) {
 		}
 		fmt.Fprintf(w, "  bundle      %s from %s, sequence %d, created %s\n", h.ID, h.Sender, seq, h.Created.Format(time.RFC3339))
 	}
+	printVolumes(w, rep.Volumes)
 	if err != nil {
 		fmt.Fprintf(w, "  REFUSED     %s\n  store unchanged\n", schema.Sanitize(err.Error()))
 		return

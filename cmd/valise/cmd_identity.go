@@ -11,6 +11,7 @@ import (
 
 	"valise/crypto"
 	"valise/identity"
+	"valise/internal/publish"
 	"valise/office"
 	"valise/schema"
 )
@@ -84,20 +85,11 @@ func init() {
 		run: func(e *env, args []string) error {
 			c := e.office.Card
 			if o.out != "" {
-				f, err := os.OpenFile(o.out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+				err := publish.WriteFile(o.out, c.Marshal(), publish.Options{Mode: 0o644, WorkDir: e.office.Home})
 				if errors.Is(err, os.ErrExist) {
 					return &fs.PathError{Op: "create", Path: o.out, Err: errNoOverwrite}
 				}
 				if err != nil {
-					return err
-				}
-				if _, err := f.Write(c.Marshal()); err != nil {
-					f.Close()
-					os.Remove(o.out)
-					return err
-				}
-				if err := f.Close(); err != nil {
-					os.Remove(o.out)
 					return err
 				}
 			}

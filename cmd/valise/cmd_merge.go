@@ -7,12 +7,12 @@ import (
 	"html/template"
 	"io"
 	"math"
-	"os"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"valise/change"
+	"valise/internal/publish"
 	"valise/match"
 	"valise/merge"
 	"valise/office"
@@ -188,7 +188,7 @@ func init() {
 				views = append(views, conflictView{c, r, h})
 			}
 			if o.html != "" {
-				if err := writeConflictsHTML(o.html, e.office.Agency(), views); err != nil {
+				if err := writeConflictsHTML(o.html, e.office.Home, e.office.Agency(), views); err != nil {
 					return err
 				}
 			}
@@ -246,7 +246,9 @@ func init() {
 		}})
 }
 
-func writeConflictsHTML(path, agency string, views []conflictView) error {
+// writeConflictsHTML publishes the page at path (0600: it shows record
+// content), never replacing a file; work is the office's home.
+func writeConflictsHTML(path, work, agency string, views []conflictView) error {
 	type cell struct {
 		Agency, Change string
 		Values         []string
@@ -276,36 +278,21 @@ func writeConflictsHTML(path, agency string, views []conflictView) error {
 		}
 		rows = append(rows, r)
 	}
-	// The page holds record content: a new file, readable by its owner
-	// only, never one that exists.
-	return createNew(path, 0o600, func(w io.Writer) error {
-		return conflictsPage.Execute(w, map[string]any{"Agency": agency, "Rows": rows})
-	})
-}
-
-// createNew writes a new file at path with mode (where the file system
-// has modes): it refuses a path that exists, and removes what it wrote
-// when writing fails.
-func createNew(path string, mode os.FileMode, write func(io.Writer) error) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	// The page holds record content: readable by its owner only, a new
+	// file, never one that exists, and never seen half-written.
+	f, err := publish.Create(path, publish.Options{Mode: 0o600, WorkDir: work})
 	if err != nil {
 		return err
 	}
+	defer f.Abort()
 	bw := bufio.NewWriterSize(f, 1<<20)
-	err = write(bw)
-	if err == nil {
-		err = bw.Flush()
+	if err := conflictsPage.Execute(bw, map[string]any{"Agency": agency, "Rows": rows}); err != nil {
+		return err
 	}
-	if err == nil {
-		err = f.Sync()
+	if err := bw.Flush(); err != nil {
+		return err
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
+	return f.Commit()
 }
 
 var conflictsPage = template.Must(template.New("conflicts").Parse(`<!DOCTYPE html>

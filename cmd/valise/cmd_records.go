@@ -15,6 +15,7 @@ import (
 	"valise/formats"
 	"valise/handling"
 	"valise/ingest"
+	"valise/internal/publish"
 	"valise/schema"
 	"valise/store"
 )
@@ -244,14 +245,14 @@ func init() {
 		example: "  valise export --format ftm > entities.ftm.json\n  valise export --format csv --type Person -o people.csv",
 		run: func(e *env, args []string) error {
 			out := e.stdout
-			var f *os.File
+			var f *publish.File
 			if o.output != "" {
+				// Record content: 0600, published whole or not at all.
 				var err error
-				if f, err = os.CreateTemp(dirOf(o.output), ".valise-export-*.tmp"); err != nil {
+				if f, err = publish.Create(o.output, publish.Options{Mode: 0o600, WorkDir: e.office.Home}); err != nil {
 					return err
 				}
-				defer os.Remove(f.Name())
-				defer f.Close()
+				defer f.Abort()
 				out = f
 			}
 			bw := bufio.NewWriterSize(out, 1<<20)
@@ -297,22 +298,10 @@ func init() {
 				return err
 			}
 			if f != nil {
-				if err := f.Sync(); err != nil {
-					return err
-				}
-				if err := os.Link(f.Name(), o.output); err != nil {
-					return fmt.Errorf("%s: %w (valise does not overwrite files)", o.output, err)
-				}
+				return f.Commit()
 			}
 			return nil
 		}})
-}
-
-func dirOf(p string) string {
-	if i := strings.LastIndexByte(p, '/'); i >= 0 {
-		return p[:i+1]
-	}
-	return "."
 }
 
 // contentHash is r's content hash in hex, as the store keeps it.

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // Secret key files: refused when others could read or replace them, and

@@ -195,19 +195,23 @@ func printHelp(w io.Writer, c *command) {
 }
 
 // passphrase returns the key passphrase from $VALISE_PASSPHRASE, or asks
-// for it on the terminal.
+// for it on the terminal (/dev/tty; the console on Windows).
 func passphrase() (string, error) {
 	if p, ok := os.LookupEnv("VALISE_PASSPHRASE"); ok {
 		return p, nil
 	}
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+	in, out, err := openTerminal()
+	if err != nil {
 		return "", errors.New("the keys are passphrase-protected: set VALISE_PASSPHRASE or run valise in a terminal")
 	}
-	defer tty.Close()
-	fmt.Fprint(tty, "valise passphrase: ")
-	p, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
+	defer in.Close()
+	defer out.Close()
+	if !term.IsTerminal(int(in.Fd())) {
+		return "", errors.New("the keys are passphrase-protected: set VALISE_PASSPHRASE or run valise in a terminal")
+	}
+	fmt.Fprint(out, "valise passphrase: ")
+	p, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(out)
 	if err != nil {
 		return "", err
 	}

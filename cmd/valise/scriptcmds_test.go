@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -49,7 +48,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		if len(args) != 1 {
 			ts.Fatalf("usage: mkfifo PATH")
 		}
-		ts.Check(syscall.Mkfifo(ts.MkAbs(args[0]), 0o600))
+		ts.Check(mkfifo(ts.MkAbs(args[0])))
 	},
 	// fpr CARD VAR: set $VAR to the fingerprint of the card file.
 	"fpr": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -168,7 +167,7 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		}
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		newSession(cmd)
 		err = cmd.Run()
 		got := 0
 		var ee *exec.ExitError
