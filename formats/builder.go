@@ -140,7 +140,7 @@ func fits(t schema.PropType, v string) bool {
 		return schema.ValidDate(v)
 	case schema.TypeCountry:
 		return schema.ValidCountry(v)
-	case schema.TypeAmount:
+	case schema.TypeNumber:
 		_, ok := plainNumber(v)
 		return ok
 	case schema.TypeGender:

@@ -262,6 +262,11 @@ func (r *Record) Validate() []*Problem {
 			add(name, "not a property of %s", r.Schema)
 			continue
 		}
+		if p.Stub && len(values) > 0 {
+			add(name, "is the reverse of %s.%s and holds no values (FollowTheMoney refuses them): set %s on the %s instead",
+				p.Range, p.Reverse, p.Reverse, p.Range)
+			continue
+		}
 		if len(values) > MaxValues {
 			add(name, "more than %d values", MaxValues)
 			continue
