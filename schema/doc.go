@@ -26,6 +26,9 @@
 // only bounds every value keeps: valid UTF-8, no control or bidirectional
 // override characters, lengths (see [MaxValueLen]).
 //
+// Required properties are each schema's own list, as in FtM: Thing
+// requires a name, Address (a Thing) does not.
+//
 // valise's own additions (the envelope) stay outside FtM's properties. A
 // change of the definition is a new generated file and bumps [Minor].
 //

@@ -41,7 +41,7 @@ type ftmSchema struct {
 	Extends    []string
 	Abstract   bool
 	Deprecated bool
-	Required   []string // own required properties; the ancestors' are added
+	Required   []string
 	Edge       *ftmEdge
 	Props      []ftmProp // own properties, sorted by name
 }
@@ -94,7 +94,11 @@ type Schema struct {
 	Link     bool
 	Source   string
 	Target   string
-	Required []string // own and inherited, sorted
+	// Required are the properties a record of the schema must have. As
+	// in FtM they are the schema's own list, not inherited: Thing
+	// requires a name, Address (a Thing) does not; Vessel requires one
+	// again.
+	Required []string
 	props    map[string]Prop
 	parents  []*Schema
 }
@@ -149,8 +153,8 @@ func Names() []string {
 var schemas = build(ftmSchemata)
 
 // build makes the model from the generated rows: each schema gets the
-// properties and required properties of all its ancestors, its own
-// properties taking precedence, as FtM resolves them.
+// properties of all its ancestors, its own taking precedence, as FtM
+// resolves them.
 func build(rows []ftmSchema) map[string]*Schema {
 	byName := make(map[string]*ftmSchema, len(rows))
 	for i := range rows {
@@ -168,7 +172,6 @@ func build(rows []ftmSchema) map[string]*Schema {
 		}
 		s := &Schema{Name: name, Extends: row.Extends, Abstract: row.Abstract, Deprecated: row.Deprecated,
 			props: map[string]Prop{}}
-		req := map[string]bool{}
 		for _, pn := range row.Extends {
 			parent := make1(pn, depth+1)
 			s.parents = append(s.parents, parent)
@@ -177,23 +180,12 @@ func build(rows []ftmSchema) map[string]*Schema {
 					s.props[k] = v
 				}
 			}
-			for _, r := range parent.Required {
-				req[r] = true
-			}
-			if parent.Edge && !s.Edge {
-				s.Edge, s.Source, s.Target = true, parent.Source, parent.Target
-			}
 		}
 		for _, p := range row.Props {
 			s.props[p.Name] = Prop{Name: p.Name, Type: typeByName(p.Type), Range: p.Range, Reverse: p.Reverse,
 				Stub: p.Stub, Deprecated: p.Deprecated}
 		}
-		for _, r := range row.Required {
-			req[r] = true
-		}
-		for r := range req {
-			s.Required = append(s.Required, r)
-		}
+		s.Required = append([]string(nil), row.Required...)
 		sort.Strings(s.Required)
 		if e := row.Edge; e != nil {
 			s.Edge, s.Source, s.Target = true, e.Source, e.Target
