@@ -72,9 +72,14 @@ func TestInvalidItems(t *testing.T) {
 			keep:  []string{"P-1", "P-2"},
 		},
 		{
-			name: "unknown property", file: "p.json", format: FtM,
-			input: `{"id":"P-7","schema":"Person","properties":{"name":["A"],"shoeSize":["44"]}}`,
-			want:  Problem{File: "p.json", Line: 1, ID: "P-7", Property: "shoeSize", Rule: "not a property of Person"},
+			name: "reverse property", file: "p.json", format: FtM,
+			input: `{"id":"P-7","schema":"Person","properties":{"name":["A"],"sanctions":["S-1"]}}`,
+			want:  Problem{File: "p.json", Line: 1, ID: "P-7", Property: "sanctions", Rule: "is the reverse of Sanction.entity"},
+		},
+		{
+			name: "unknown property in JSONL", file: "p.jsonl", format: JSONL,
+			input: `{"id":"P-7","schema":"Person","origin":"KZ-NCB","properties":{"name":["A"],"shoeSize":["44"]}}`,
+			want:  Problem{File: "p.jsonl", Line: 1, ID: "P-7", Property: "shoeSize", Rule: "not a property of Person"},
 		},
 		{
 			name: "bad JSON", file: "p.json", format: FtM,
@@ -686,7 +691,7 @@ func TestCSVWriterRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	header, _, _ := strings.Cut(buf.String(), "\n")
-	if !strings.HasPrefix(header, "id,schema,address,addressEntity,alias,") ||
+	if !strings.HasPrefix(header, "id,schema,address,addressEntity,alephUrl,alias,") ||
 		!strings.HasSuffix(header, ",origin,tlp,handling_code,conditions,releasable_to,not_releasable_to,retain_until,reliability,credibility") {
 		t.Errorf("header %s", header)
 	}
@@ -806,4 +811,33 @@ func TestLineReaderBounds(t *testing.T) {
 
 func bufioReader(s string, size int) *bufio.Reader {
 	return bufio.NewReaderSize(strings.NewReader(s), size)
+}
+
+// TestFtMUnknownProperties: an FtM property the model's FtM release does
+// not define is set aside, not refused nor dropped, and the ftm writer
+// puts it back.
+func TestFtMUnknownProperties(t *testing.T) {
+	in := `{"id":"C-1","schema":"Company","properties":{"abbreviation":["ZALA"],"name":["Zala Aero"],"shoeSize":["44","45"]}}`
+	res := read(t, "c.ftm.json", in+"\n", testOpts)
+	if len(res.Problems) != 0 || len(res.Records) != 1 {
+		t.Fatalf("problems %v, records %d", res.Problems, len(res.Records))
+	}
+	r := res.Records[0]
+	if got := string(r.Extra[UnknownProperties]); got != `{"abbreviation":["ZALA"],"shoeSize":["44","45"]}` {
+		t.Errorf("set aside %s", got)
+	}
+	if !reflect.DeepEqual(r.Properties, map[string][]string{"name": {"Zala Aero"}}) {
+		t.Errorf("properties %v", r.Properties)
+	}
+	var buf bytes.Buffer
+	w, _ := NewWriter(&buf, FtM)
+	if err := w.Write(r); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSuffix(buf.String(), "\n"); got != in {
+		t.Errorf("written back as\n%s\nwant\n%s", got, in)
+	}
 }

@@ -3,6 +3,7 @@ package formats
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -116,20 +117,34 @@ func (f *ftmWriter) Write(r *schema.Record) error {
 // appendFtM appends r as one FtM entity line: {"id", "schema",
 // "properties", extras in key order}. Properties keep their value order
 // (and an empty list when the record has one), so that an FtM file read
-// and written again gives the same entities.
+// and written again gives the same entities; the properties set aside
+// under UnknownProperties go back among them.
 func appendFtM(dst []byte, r *schema.Record) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = schema.AppendString(dst, r.ID)
 	dst = append(dst, `,"schema":`...)
 	dst = schema.AppendString(dst, r.Schema)
 	dst = append(dst, `,"properties":{`...)
-	for i, name := range sortedProps(r.Properties) {
+	props := r.Properties
+	if raw := r.Extra[UnknownProperties]; raw != nil {
+		var unknown map[string][]string
+		if json.Unmarshal(raw, &unknown) == nil {
+			props = make(map[string][]string, len(r.Properties)+len(unknown))
+			for k, v := range unknown {
+				props[k] = v
+			}
+			for k, v := range r.Properties {
+				props[k] = v
+			}
+		}
+	}
+	for i, name := range sortedProps(props) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = schema.AppendString(dst, name)
 		dst = append(dst, ":["...)
-		for j, v := range r.Properties[name] {
+		for j, v := range props[name] {
 			if j > 0 {
 				dst = append(dst, ',')
 			}
@@ -140,7 +155,9 @@ func appendFtM(dst []byte, r *schema.Record) []byte {
 	dst = append(dst, '}')
 	keys := make([]string, 0, len(r.Extra))
 	for k := range r.Extra {
-		keys = append(keys, k)
+		if k != UnknownProperties || len(props) == len(r.Properties) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
@@ -176,7 +193,9 @@ func (c *csvWriter) Write(r *schema.Record) error {
 		c.schema = s
 		header := []string{colID, colSchema}
 		for _, p := range s.Props() {
-			c.props = append(c.props, p.Name)
+			if !p.Stub { // a reverse property holds no values
+				c.props = append(c.props, p.Name)
+			}
 		}
 		header = append(header, c.props...)
 		header = append(header, envelopeColumns...)

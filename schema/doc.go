@@ -27,7 +27,11 @@
 // override characters, lengths (see [MaxValueLen]).
 //
 // Required properties are each schema's own list, as in FtM: Thing
-// requires a name, Address (a Thing) does not.
+// requires a name, Address (a Thing) does not. FtM enforces them only on
+// the entities users create, not on the data it loads, and published data
+// has a Passport with a holder and no number: so a link, or a record about
+// another record (Sanction, Identification, Passport: see [Schema].Link),
+// must have its ends, and any other record all its required properties.
 //
 // valise's own additions (the envelope) stay outside FtM's properties. A
 // change of the definition is a new generated file and bumps [Minor].

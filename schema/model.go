@@ -91,9 +91,9 @@ type Schema struct {
 	// no edge and requires exactly one entity property). Source and
 	// Target name its ends (Target is "" for the latter). Importing
 	// reports the ends that name no record held.
-	Link     bool
-	Source   string
-	Target   string
+	Link   bool
+	Source string
+	Target string
 	// Required are the properties a record of the schema must have. As
 	// in FtM they are the schema's own list, not inherited: Thing
 	// requires a name, Address (a Thing) does not; Vessel requires one
@@ -101,6 +101,7 @@ type Schema struct {
 	Required []string
 	props    map[string]Prop
 	parents  []*Schema
+	mustHave []string // what Validate requires (see build)
 }
 
 // Props returns every property of s, own and inherited, sorted by name.
@@ -200,6 +201,20 @@ func build(rows []ftmSchema) map[string]*Schema {
 			}
 			if len(ends) == 1 {
 				s.Link, s.Source = true, ends[0]
+			}
+		}
+		// FtM enforces its required lists only on entities users create,
+		// not on data it loads, and published data has Passports with a
+		// holder and no number: a link, or a record about another record,
+		// must have its ends; any other record all its required
+		// properties.
+		s.mustHave = s.Required
+		if s.Link {
+			s.mustHave = nil
+			for _, r := range s.Required {
+				if s.props[r].Type == TypeEntity {
+					s.mustHave = append(s.mustHave, r)
+				}
 			}
 		}
 		out[name] = s

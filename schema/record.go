@@ -278,7 +278,7 @@ func (r *Record) Validate() []*Problem {
 		}
 	}
 	if !r.Deleted && r.Recalled == nil {
-		for _, req := range s.Required {
+		for _, req := range s.mustHave {
 			if len(r.Properties[req]) == 0 {
 				add(req, "required by %s but missing", r.Schema)
 			}

@@ -296,6 +296,31 @@ func TestModel(t *testing.T) {
 	}
 }
 
+// TestValidateRequired: a record must have what its schema requires, but a
+// link or a record about another record needs only its ends (FtM does not
+// enforce its required lists on the data it loads; OpenSanctions publishes
+// Passports with a holder and no number).
+func TestValidateRequired(t *testing.T) {
+	rec := func(schema string, props map[string][]string) *Record {
+		return &Record{ID: "r-1", Schema: schema, Origin: "KZ-NCB", Handling: Handling{TLP: "amber"}, Properties: props}
+	}
+	for _, tc := range []struct {
+		r    *Record
+		want string
+	}{
+		{rec("Passport", map[string][]string{"holder": {"p-1"}}), ""},
+		{rec("Passport", map[string][]string{"number": {"N1"}}), "holder"},
+		{rec("Vessel", map[string][]string{"imoNumber": {"IMO9187629"}}), "name"},
+		{rec("Address", map[string][]string{"full": {"Almaty"}}), ""},
+		{rec("Ownership", map[string][]string{"owner": {"p-1"}}), "asset"},
+	} {
+		ps := tc.r.Validate()
+		if tc.want == "" && len(ps) != 0 || tc.want != "" && (len(ps) != 1 || ps[0].Property != tc.want) {
+			t.Errorf("%s %v: %v, want a problem in %q", tc.r.Schema, tc.r.Properties, ps, tc.want)
+		}
+	}
+}
+
 func TestValidateStub(t *testing.T) {
 	r := person()
 	r.Properties["sanctions"] = []string{"s-1"}
