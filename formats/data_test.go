@@ -2,7 +2,6 @@ package formats
 
 import (
 	"bufio"
-	"fmt"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
@@ -531,9 +530,6 @@ func TestOFACKeepsEveryColumn(t *testing.T) {
 					}
 					if kept(g[:1], seg) && slices.ContainsFunc(g[0].Properties["notes"], func(n string) bool { return strings.Contains(n, seg) }) {
 						inNotes++
-						if os.Getenv("SHOWSEG") != "" {
-							fmt.Println("SEG", seg)
-						}
 						continue
 					}
 					if kept(g, seg) {
