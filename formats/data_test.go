@@ -46,21 +46,21 @@ func dataDir(t testing.TB) string {
 
 var testOpts = Options{Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"}}
 
-func readPath(t testing.TB, path string, opts Options) *Result {
+func readPath(t testing.TB, path string, opts Options) *result {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	res, err := Read(filepath.Base(path), f, opts)
+	res, err := readAll(filepath.Base(path), f, opts)
 	if err != nil {
-		t.Fatalf("Read(%s): %v", path, err)
+		t.Fatalf("reading %s: %v", path, err)
 	}
 	return res
 }
 
-func countBySchema(res *Result) map[string]int {
+func countBySchema(res *result) map[string]int {
 	out := map[string]int{}
 	for _, r := range res.Records {
 		out[r.Schema]++
@@ -70,7 +70,7 @@ func countBySchema(res *Result) map[string]int {
 
 // checkClean fails on any problem, and checks what Read promises of every
 // record: valid, with the default envelope, without version.
-func checkClean(t *testing.T, name string, res *Result) {
+func checkClean(t *testing.T, name string, res *result) {
 	t.Helper()
 	for i, p := range res.Problems {
 		if i == 10 {
@@ -202,7 +202,7 @@ func TestOFACPrograms(t *testing.T) {
 	}
 }
 
-func byID(res *Result) map[string]*schema.Record {
+func byID(res *result) map[string]*schema.Record {
 	m := make(map[string]*schema.Record, len(res.Records))
 	for _, r := range res.Records {
 		m[r.ID] = r
@@ -212,7 +212,7 @@ func byID(res *Result) map[string]*schema.Record {
 
 // groups returns the records of each list entry (EntryOf), the party
 // first.
-func groups(t testing.TB, res *Result) map[string][]*schema.Record {
+func groups(t testing.TB, res *result) map[string][]*schema.Record {
 	m := map[string][]*schema.Record{}
 	for _, r := range res.Records {
 		e := EntryOf(r.ID)
@@ -238,7 +238,7 @@ func groupHash(recs []*schema.Record) [32]byte {
 
 // editionDiff compares two editions of a list by entry: the entry's
 // records and their content hashes.
-func editionDiff(t testing.TB, old, new *Result) (added, removed, changed []string) {
+func editionDiff(t testing.TB, old, new *result) (added, removed, changed []string) {
 	o, n := groups(t, old), groups(t, new)
 	for id, g := range n {
 		if p, ok := o[id]; !ok {

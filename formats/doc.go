@@ -6,29 +6,32 @@
 //
 // # Reading
 //
-// [Read] returns every valid record of a file in file order, the ids to
-// tombstone, and a [Problem] for every invalid item: its file, line, record
-// id, property and the rule it breaks, in the words of [schema.Record.Validate]
-// where the problem is one of content. An invalid item is left out and
-// reading goes on; Read fails as a whole only for I/O errors, files that
-// cannot be read at all (format not recognised, CSV without an id column,
-// broken XML: errors that wrap [ErrFormat]) and unusable [Options] (errors
-// that wrap [ErrOptions]).
+// [Stream] hands out every valid record of a file in file order, the ids
+// to tombstone, and a [Problem] for every invalid item: its file, line,
+// record id, property and the rule it breaks, in the words of
+// [schema.Record.Validate] where the problem is one of content. An invalid
+// item is left out and reading goes on; Stream fails as a whole only for
+// I/O errors, files that cannot be read at all (format not recognised, CSV
+// without an id column, broken XML: errors that wrap [ErrFormat]) and
+// unusable [Options] (errors that wrap [ErrOptions]).
 //
-// Every returned record passes Validate. Its Version is empty: a file gives
-// content, and the store keeps versions. A record whose input has no origin
-// gets [Options].Origin; one without any handling gets [Options].Handling,
-// one with handling but no TLP gets its TLP. FtM files and the published
-// lists never carry either, so Read refuses them without both options.
+// Every record handed out passes Validate. Its Version is empty: a file
+// gives content, and the store keeps versions. A record whose input has no
+// origin gets [Options].Origin; one without any handling gets
+// [Options].Handling, one with handling but no TLP gets its TLP. FtM files
+// and the published lists never carry either, so Stream refuses them
+// without both options.
 //
-// An id seen a second time in one file is a problem on the later line
-// ("duplicate id: also on line 3"); the first occurrence is kept.
+// Stream keeps no ids: [Options].Unique, when set, is asked about each one
+// and files a duplicate as a problem ("duplicate id: also on line 3"). A
+// file of a published list is a complete edition ([Edition]).
 //
 // Nothing is unbounded: a line (or CSV record) longer than
 // [schema.MaxRecordBytes] is a problem and is skipped without being held in
 // memory; a record longer than schema.MaxRecordBytes in
 // canonical form is a problem; XML tokens, nesting and entries are bounded
-// (see the constants in unsc.go).
+// (see the constants in unsc.go); the OFAC list, whose entries name each
+// other, is held whole up to 256 MiB.
 //
 // [Detect] names a file's format from its name and first bytes when
 // [Options].Format is empty: .xml with a CONSOLIDATED_LIST root is un-sc; a

@@ -13,16 +13,16 @@ import (
 	"valise/schema"
 )
 
-func read(t *testing.T, name, input string, opts Options) *Result {
+func read(t *testing.T, name, input string, opts Options) *result {
 	t.Helper()
-	res, err := Read(name, strings.NewReader(input), opts)
+	res, err := readAll(name, strings.NewReader(input), opts)
 	if err != nil {
-		t.Fatalf("Read(%s): %v", name, err)
+		t.Fatalf("reading %s: %v", name, err)
 	}
 	return res
 }
 
-func ids(res *Result) []string {
+func ids(res *result) []string {
 	var out []string
 	for _, r := range res.Records {
 		out = append(out, r.ID)
@@ -281,7 +281,7 @@ func TestCSVHeaderErrors(t *testing.T) {
 
 		{"id,\"name\n", "Person", "header on line 1: quoted field not closed"},
 	} {
-		_, err := Read("x.csv", strings.NewReader(tc.in), Options{Format: CSV, Type: tc.typ})
+		_, err := readAll("x.csv", strings.NewReader(tc.in), Options{Format: CSV, Type: tc.typ})
 		if err == nil || !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want ErrFormat with %q", tc.in, err, tc.want)
 		}
@@ -356,7 +356,7 @@ func TestOptions(t *testing.T) {
 		{CSV, Options{Type: "Thing"}, `type "Thing" is not a record type`},
 	} {
 		tc.opts.Format = tc.format
-		_, err := Read("f", strings.NewReader("id,name\n"), tc.opts)
+		_, err := readAll("f", strings.NewReader("id,name\n"), tc.opts)
 		if !errors.Is(err, ErrOptions) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s %+v: error %v, want ErrOptions with %q", tc.format, tc.opts, err, tc.want)
 		}
@@ -402,7 +402,7 @@ func TestDetect(t *testing.T) {
 }
 
 // byEntryID returns the records of res by id.
-func byEntryID(res *Result) map[string]*schema.Record {
+func byEntryID(res *result) map[string]*schema.Record {
 	m := map[string]*schema.Record{}
 	for _, r := range res.Records {
 		m[r.ID] = r
@@ -590,7 +590,7 @@ func TestUNSCEntry(t *testing.T) {
 // TestUNSCEveryChangeShows changes the text of each element of an entry in
 // turn: each change must change the record's content hash.
 func TestUNSCEveryChangeShows(t *testing.T) {
-	entryHash := func(res *Result) string {
+	entryHash := func(res *result) string {
 		var b strings.Builder
 		for _, r := range res.Records {
 			if EntryOf(r.ID) == "un-sc-6908706" {
@@ -639,7 +639,7 @@ func TestUNSCBroken(t *testing.T) {
 		{"<CONSOLIDATED_LIST><INDIVIDUALS><INDIVIDUAL><COMMENTS1>" + strings.Repeat("x", maxXMLToken+8192) + "</COMMENTS1>", "larger than"},
 		{"<CONSOLIDATED_LIST><X a=\"" + strings.Repeat("x", maxXMLToken+8192) + "\"/>", "larger than"},
 	} {
-		_, err := Read("un.xml", strings.NewReader(tc.in), Options{Format: UNSC, Origin: "KZ-NCB", Handling: schema.Handling{TLP: "clear"}})
+		_, err := readAll("un.xml", strings.NewReader(tc.in), Options{Format: UNSC, Origin: "KZ-NCB", Handling: schema.Handling{TLP: "clear"}})
 		if err == nil || !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%.60q: error %v, want ErrFormat with %q", tc.in, err, tc.want)
 		}
@@ -675,7 +675,7 @@ func TestIOErrors(t *testing.T) {
 		{OFACSDN, ""},
 		{UNSC, "<CONSOLIDATED_LIST><INDIVIDUALS>"},
 	} {
-		_, err := Read("f", &failingReader{[]byte(tc.data)}, Options{Format: tc.format, Type: "Person", Origin: "KZ-NCB",
+		_, err := readAll("f", &failingReader{[]byte(tc.data)}, Options{Format: tc.format, Type: "Person", Origin: "KZ-NCB",
 			Handling: schema.Handling{TLP: "clear"}})
 		if !errors.Is(err, errDisk) || errors.Is(err, ErrFormat) {
 			t.Errorf("%s: error %v, want the I/O error", tc.format, err)

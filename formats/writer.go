@@ -33,7 +33,7 @@ var ErrClosed = errors.New("formats: writer is closed")
 //     property of the type sorted by name, then origin, tlp, handling_code,
 //     conditions, releasable_to, not_releasable_to, retain_until, reliability,
 //     credibility. Multiple values are joined by ';' with '\;' and '\\'
-//     escapes (see splitValues), so that Read gives back the same values.
+//     escapes (see splitValues), so that Stream gives back the same values.
 //     Writing a record of another type than the first is an error.
 //     Tombstones and extra keys are left out.
 func NewWriter(w io.Writer, format string) (Writer, error) {
