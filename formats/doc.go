@@ -81,7 +81,10 @@
 // An empty cell is no value. A cell holds several values separated by ';';
 // "\;" is a ';' inside a value and "\\" a backslash (any other backslash is
 // itself). A value of a country property given as an uppercase code ("KZ")
-// is lowercased. Nothing else is changed: values are not trimmed.
+// is lowercased. A cell that starts with ' followed by = + - @, a tab, a
+// carriage return or ' is read without its first ': that is how the csv
+// writer keeps a spreadsheet from taking a cell for a formula. Nothing
+// else is changed: values are not trimmed.
 //
 // # Published lists as FollowTheMoney
 //
@@ -238,6 +241,8 @@
 // the type sorted by name, then the envelope columns origin, tlp,
 // handling_code, releasable_to, not_releasable_to, retain_until,
 // reliability, credibility; values joined by ';' with the escapes above;
-// tombstones and extras left out). Reading a written file gives back the
+// tombstones and extras left out; cells a spreadsheet would take for
+// formulas neutralised with a ' in front unless [WithUnsafeRawCSV]; a byte
+// order mark first with [WithBOM]). Reading a written file gives back the
 // same records (for csv: without extras).
 package formats

@@ -3,10 +3,12 @@ package formats
 import (
 	"bufio"
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -971,5 +973,71 @@ func TestEverySchemaRoundTrips(t *testing.T) {
 		if props < 1500 {
 			t.Errorf("%s: only %d properties written", format, props)
 		}
+	}
+}
+
+// TestCSVNeutralises: cells a spreadsheet would run as formulas get a '
+// in front (OWASP), unless raw; reading takes it away again.
+func TestCSVNeutralises(t *testing.T) {
+	values := []string{`=HYPERLINK("http://evil.example","click")`, "+7 701 000", "-1", "@SUM(A1)", "\tx", "\rx",
+		"'quoted", "'=both", "plain"}
+	r := &schema.Record{ID: "P-1", Schema: "Person", Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"},
+		Properties: map[string][]string{"name": {"Ümit"}, "alias": {"-1", "@x"}}}
+	write := func(opts ...WriterOption) string {
+		var buf bytes.Buffer
+		w, err := NewWriter(&buf, CSV, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range values {
+			rr := r.Clone()
+			rr.ID = fmt.Sprintf("P-%d", i)
+			rr.Properties["notes"] = []string{v}
+			if err := w.Write(rr); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		return buf.String()
+	}
+	safe := write()
+	rows, err := csv.NewReader(strings.NewReader(safe)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col, alias := slices.Index(rows[0], "notes"), slices.Index(rows[0], "alias")
+	for i, v := range values {
+		if a := rows[i+1][alias]; a != "'-1;@x" {
+			t.Errorf("aliases written as %q", a)
+		}
+		cell := rows[i+1][col]
+		if strings.ContainsAny(v[:1], "=+-@\t\r'") != strings.HasPrefix(cell, "'") || strings.TrimPrefix(cell, "'") != v && cell != v {
+			t.Errorf("value %q written as %q", v, cell)
+		}
+	}
+	res := read(t, "x.csv", safe, Options{})
+	if len(res.Problems) != 0 || len(res.Records) != len(values) {
+		t.Fatalf("problems %v", res.Problems)
+	}
+	for i, got := range res.Records {
+		if !reflect.DeepEqual(got.Properties["notes"], []string{values[i]}) || !reflect.DeepEqual(got.Properties["alias"], []string{"-1", "@x"}) {
+			t.Errorf("read back %q %q", got.Properties["notes"], got.Properties["alias"])
+		}
+	}
+	raw := write(WithUnsafeRawCSV())
+	if !strings.Contains(raw, `"=HYPERLINK(""http://evil.example"",""click"")"`) || strings.Contains(raw, "'=HYPERLINK") {
+		t.Errorf("raw output neutralised: %s", raw)
+	}
+	bom := write(WithBOM())
+	if !strings.HasPrefix(bom, "\ufeffid,schema,") || strings.TrimPrefix(bom, "\ufeff") != safe {
+		t.Errorf("with a byte order mark: %.40q", bom)
+	}
+	if res := read(t, "x.csv", bom, Options{}); len(res.Records) != len(values) || res.Records[0].Properties["name"][0] != "Ümit" {
+		t.Errorf("a file with a byte order mark read as %v %v", ids(res), res.Problems)
+	}
+	if _, err := NewWriter(io.Discard, FtM, WithBOM()); !errors.Is(err, ErrOptions) {
+		t.Errorf("a byte order mark for ftm: %v", err)
 	}
 }
