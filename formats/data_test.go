@@ -164,6 +164,43 @@ func TestRealFiles(t *testing.T) {
 	}
 }
 
+// TestForeignFiles: the STIX and MISP files of shared/data are named for
+// what they are, in one line, from the first 64 KiB as ingest reads them.
+func TestForeignFiles(t *testing.T) {
+	dir := dataDir(t)
+	paths, _ := filepath.Glob(filepath.Join(dir, "stix21", "*.json"))
+	misp, _ := filepath.Glob(filepath.Join(dir, "misp", "*.json"))
+	objects, _ := filepath.Glob(filepath.Join(dir, "misp", "objects", "*.json"))
+	if len(paths) != 4 || len(misp) != 3 || len(objects) != 6 {
+		t.Fatalf("%d STIX, %d MISP, %d MISP object files", len(paths), len(misp), len(objects))
+	}
+	want := map[string]string{}
+	for _, p := range paths {
+		want[p] = "a STIX 2.1 bundle"
+	}
+	for _, p := range misp {
+		want[p] = "a MISP event"
+	}
+	for _, p := range objects {
+		want[p] = "a MISP object template"
+	}
+	for path, w := range want {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := data[:min(len(data), headSize)]
+		_, err = Detect(filepath.Base(path), head)
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: %v, want %q", filepath.Base(path), err, w)
+		}
+		_, err = readAll(filepath.Base(path), bytes.NewReader(data), testOpts)
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: reading: %v, want %q", filepath.Base(path), err, w)
+		}
+	}
+}
+
 // TestOFACPrograms checks the programme counts of shared/data/README.txt
 // and the Zimbabwe programme that ended between the two editions.
 func TestOFACPrograms(t *testing.T) {

@@ -121,8 +121,14 @@ func Detect(name string, head []byte) (string, error) {
 		}
 		return FtM, nil
 	case isJSONName(ext) || first == '{':
+		if first == '[' {
+			return "", fmt.Errorf("%w: %s: a JSON array; valise reads one JSON object per line: write one per line (jq -c '.[]')", ErrFormat, schema.Printable(name))
+		}
 		if first != '{' {
 			return "", fmt.Errorf("%w: %s: does not start with a JSON object", ErrFormat, schema.Printable(name))
+		}
+		if what := foreignJSON(head); what != "" {
+			return "", fmt.Errorf("%w: %s: %s", ErrFormat, schema.Printable(name), what)
 		}
 		line, _, _ := bytes.Cut(head, []byte("\n"))
 		for _, k := range topKeys(line) {
@@ -163,36 +169,86 @@ func firstByte(b []byte) byte {
 // topKeys returns the top-level keys of the JSON object that starts b, as
 // far as b goes: b may be cut short.
 func topKeys(b []byte) []string {
+	keys, _ := topFields(b)
+	return keys
+}
+
+// topFields returns the top-level keys of the JSON object that starts b,
+// as far as b goes (b may be cut short), and the values of those that are
+// strings.
+func topFields(b []byte) (keys []string, strs map[string]string) {
+	strs = map[string]string{}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
+		return nil, strs
 	}
-	var keys []string
 	for dec.More() {
 		t, err := dec.Token()
 		k, ok := t.(string)
 		if err != nil || !ok {
-			return keys
+			return keys, strs
 		}
 		keys = append(keys, k)
 		depth := 0
 		for {
 			t, err := dec.Token()
 			if err != nil {
-				return keys
+				return keys, strs
 			}
 			switch t {
 			case json.Delim('{'), json.Delim('['):
 				depth++
 			case json.Delim('}'), json.Delim(']'):
 				depth--
+			default:
+				if v, ok := t.(string); ok && depth == 0 {
+					strs[k] = v
+				}
 			}
 			if depth == 0 {
 				break
 			}
 		}
 	}
-	return keys
+	return keys, strs
+}
+
+// readsInstead is what an ingest of a file of another kind is told.
+const readsInstead = "valise reads FollowTheMoney entities, valise JSON lines, CSV, and the UN and OFAC lists"
+
+// foreignJSON names the JSON files valise does not read but a data
+// officer may well hold, in one line that says what valise reads instead:
+// STIX 2.1 bundles, MISP events and object templates, and JSON objects
+// spread over several lines. It returns "" for anything else.
+func foreignJSON(head []byte) string {
+	keys, strs := topFields(head)
+	has := func(k string) bool {
+		for _, x := range keys {
+			if x == k {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case strs["type"] == "bundle" && (has("objects") || strings.HasPrefix(strs["id"], "bundle--")):
+		return "a STIX 2.1 bundle of threat-intelligence objects, not records of people and organisations; " + readsInstead
+	case has("Event") || has("Attribute") || has("Object") || has("Orgc"):
+		return "a MISP event of threat-intelligence attributes, not records of people and organisations; " + readsInstead
+	case has("meta-category") || has("attributes") && bytes.Contains(head, []byte(`"misp-attribute"`)):
+		return "a MISP object template, not records; " + readsInstead
+	}
+	// One object over several lines: its first line is no JSON on its own.
+	line, _, multi := bytes.Cut(head, []byte("\n"))
+	if !multi || json.Valid(bytes.TrimSpace(line)) {
+		return ""
+	}
+	var v json.RawMessage
+	err := json.NewDecoder(bytes.NewReader(head)).Decode(&v)
+	if err == nil || err == io.ErrUnexpectedEOF {
+		return "a JSON object spread over several lines; valise reads one JSON object per line (FtM or valise JSON lines): write one per line (jq -c .)"
+	}
+	return ""
 }
 
 // looksOFAC reports a headerless SDN row: ent_num, then a quoted name, 12

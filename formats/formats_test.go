@@ -392,6 +392,7 @@ func TestDetect(t *testing.T) {
 		{"empty.jsonl", "", JSONL},
 		{"empty.ftm.json", "\ufeff\n", FtM},
 		{"empty.csv", "", CSV},
+		{"broken.ftm.json", "{\"id\":\"x\",]\n" + okPerson + "\n", FtM},
 	} {
 		got, err := Detect(tc.name, []byte(tc.head))
 		if got != tc.want || (err == nil) != (tc.want != "") {
@@ -431,6 +432,26 @@ func checkRecord(t *testing.T, r *schema.Record, schemaName string, want map[str
 	for k, v := range want {
 		if _, ok := r.Properties[k]; !ok {
 			t.Errorf("%s: %s missing, want %q", r.ID, k, v)
+		}
+	}
+}
+
+// TestDetectForeign: JSON that valise does not read is named, in one line
+// that says what valise reads instead.
+func TestDetectForeign(t *testing.T) {
+	for _, tc := range []struct{ name, head, want string }{
+		{"apt1.json", "{\n  \"type\": \"bundle\",\n  \"id\": \"bundle--cf20f99b\",\n  \"objects\": [\n    {", "a STIX 2.1 bundle"},
+		{"event.json", `{"Event": {"info": "OSINT", "Attribute": [`, "a MISP event"},
+		{"event.json", "{\n  \"Attribute\": [\n    {\n      \"Tag\": [", "a MISP event"},
+		{"person.definition.json", "{\n  \"attributes\": {\n    \"address\": {\n      \"misp-attribute\": \"text\"", "a MISP object template"},
+		{"p.ftm.json", "{\n  \"id\": \"P-1\",\n  \"schema\": \"Person\",\n  \"properties\": {}\n}\n", "a JSON object spread over several lines"},
+		{"p.json", "{\n  \"id\": \"P-1\",\n  \"schema\": \"Person\",\n  \"properties\": {\"notes\": [\"cut", "a JSON object spread over several lines"},
+		{"data.json", `[{"id":"x"}]`, "a JSON array"},
+	} {
+		got, err := Detect(tc.name, []byte(tc.head))
+		if got != "" || !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), tc.name+": "+tc.want) ||
+			strings.Contains(err.Error(), "\n") {
+			t.Errorf("Detect(%q) = %q, %v; want %q", tc.name, got, err, tc.want)
 		}
 	}
 }
