@@ -33,7 +33,9 @@ func (b *builder) add(prop, v, label string) {
 		return
 	}
 	if p, ok := b.s.Prop(prop); ok && fits(p.Type, v) {
-		b.r.Properties[prop] = append(b.r.Properties[prop], v)
+		// FtM's values are sets: a value the list gives twice (two
+		// places of birth in one country) is one.
+		b.r.Properties[prop] = appendNew(b.r.Properties[prop], v)
 		return
 	}
 	b.note(label, v)

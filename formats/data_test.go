@@ -153,6 +153,9 @@ func TestRealFiles(t *testing.T) {
 				if got := countBySchema(res); !reflect.DeepEqual(got, want.counts) {
 					t.Errorf("records by type %v, want %v", got, want.counts)
 				}
+				if want.source != "" {
+					noRepeats(t, res)
+				}
 				if !reflect.DeepEqual(res.Deletes, want.deletes) {
 					t.Errorf("deletes %v, want %v", res.Deletes, want.deletes)
 				}
@@ -197,6 +200,26 @@ func TestForeignFiles(t *testing.T) {
 		_, err = readAll(filepath.Base(path), bytes.NewReader(data), testOpts)
 		if err == nil || !strings.Contains(err.Error(), w) {
 			t.Errorf("%s: reading: %v, want %q", filepath.Base(path), err, w)
+		}
+	}
+}
+
+// noRepeats checks that the records a list gives hold no value twice in
+// one property (FtM's values are sets), notes aside.
+func noRepeats(t *testing.T, res *result) {
+	t.Helper()
+	for _, r := range res.Records {
+		for name, values := range r.Properties {
+			if name == "notes" {
+				continue
+			}
+			seen := map[string]bool{}
+			for _, v := range values {
+				if seen[v] {
+					t.Errorf("%s: %s holds %q twice", r.ID, name, v)
+				}
+				seen[v] = true
+			}
 		}
 	}
 }

@@ -563,7 +563,7 @@ func TestUNSCEntry(t *testing.T) {
 		"gender":         {"male"},
 		"title":          {"Dr."},
 		"position":       {"Commander", "Head of guard"},
-		"nationality":    {"ly", "gb", "ly"},
+		"nationality":    {"ly", "gb"},
 		"modifiedAt":     {"2018-09-17"},
 		"alias":          {"محمد", "Kashlaf Mohammed", "Odd", "Two", "Names"},
 		"weakAlias":      {"Koshlaf"},

@@ -87,7 +87,10 @@ func (e *entry) document(passport bool, prop, number, typ, country, issued, expi
 		e.main.note(typ, strings.TrimSpace(number+" "+country))
 		return
 	}
-	d, _ := e.derive(schemaName, kind, typ+"\x00"+number+"\x00"+country)
+	d, created := e.derive(schemaName, kind, typ+"\x00"+number+"\x00"+country)
+	if !created {
+		return // the same document twice
+	}
 	d.add("holder", e.main.r.ID, "Holder")
 	d.add("number", number, "Number")
 	d.add("type", typ, "Type")
@@ -107,7 +110,7 @@ func (e *entry) document(passport bool, prop, number, typ, country, issued, expi
 func (e *entry) address(street, city, region, postalCode, country, remarks string) {
 	code := countryCode(country)
 	if code != "" {
-		e.main.add("country", code, "Country")
+		e.main.r.Properties["country"] = appendNew(e.main.r.Properties["country"], code)
 	}
 	if street == "" && city == "" && region == "" && postalCode == "" && remarks == "" {
 		if code == "" {
@@ -122,7 +125,10 @@ func (e *entry) address(street, city, region, postalCode, country, remarks strin
 		}
 	}
 	full := strings.Join(parts, ", ")
-	a, _ := e.derive("Address", "address", full+"\x00"+remarks)
+	a, created := e.derive("Address", "address", full+"\x00"+remarks)
+	if !created {
+		return // the same address twice
+	}
 	a.add("full", full, "Address")
 	a.add("street", street, "Street")
 	a.add("city", city, "City")
@@ -130,7 +136,7 @@ func (e *entry) address(street, city, region, postalCode, country, remarks strin
 	a.add("postalCode", postalCode, "Postal code")
 	a.addCountry("country", country, "Country")
 	a.add("summary", remarks, "Note")
-	e.main.add("address", full, "Address")
+	e.main.r.Properties["address"] = appendNew(e.main.r.Properties["address"], full)
 	e.main.r.Properties["addressEntity"] = appendNew(e.main.r.Properties["addressEntity"], a.r.ID)
 }
 

@@ -345,7 +345,10 @@ func ofacSegment(en *entry, sanction *builder, s string, names map[string]string
 		if target == "" || target == b.r.ID {
 			return false
 		}
-		l, _ := en.derive("UnknownLink", "link", target)
+		l, created := en.derive("UnknownLink", "link", target)
+		if !created {
+			return true // linked twice
+		}
 		l.add("subject", b.r.ID, "Subject")
 		l.add("object", target, "Object")
 		l.add("role", "Linked To", "Role")
@@ -367,7 +370,10 @@ func ofacSegment(en *entry, sanction *builder, s string, names map[string]string
 		if !found || addr == "" || strings.Contains(addr, " ") {
 			return false
 		}
-		w, _ := en.derive("CryptoWallet", "wallet", currency+" "+addr)
+		w, created := en.derive("CryptoWallet", "wallet", currency+" "+addr)
+		if !created {
+			return true // the same address twice
+		}
 		w.add("publicKey", addr, "Address")
 		w.add("currencySymbol", currency, "Currency")
 		w.add("holder", b.r.ID, "Holder")
