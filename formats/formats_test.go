@@ -1062,3 +1062,22 @@ func TestCSVNeutralises(t *testing.T) {
 		t.Errorf("a byte order mark for ftm: %v", err)
 	}
 }
+
+// TestUnknownPropertiesCanonical: the properties set aside are an extra
+// in canonical form, whatever their names, so that the record survives
+// DecodeCanonical (a bundle) unchanged.
+func TestUnknownPropertiesCanonical(t *testing.T) {
+	in := `{"id":"C-1","schema":"Company","properties":{"name":["A"],"\ud83d\ude00x":["1"],"\uffefy":["2"],"b":["3"]}}`
+	res := read(t, "c.ftm.json", in+"\n", testOpts)
+	if len(res.Records) != 1 {
+		t.Fatalf("problems %v", res.Problems)
+	}
+	canon := res.Records[0].AppendCanonical(nil)
+	back, err := schema.DecodeCanonical(canon)
+	if err != nil {
+		t.Fatalf("%s: %v", canon, err)
+	}
+	if !bytes.Equal(back.AppendCanonical(nil), canon) {
+		t.Errorf("not stable: %s", canon)
+	}
+}

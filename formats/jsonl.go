@@ -6,7 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -186,7 +186,7 @@ func setAsideUnknown(r *schema.Record) {
 	if len(names) == 0 {
 		return
 	}
-	sort.Strings(names)
+	slices.SortFunc(names, schema.CompareKeys) // canonical order: the value is an extra
 	b := []byte{'{'}
 	for i, name := range names {
 		if i > 0 {
