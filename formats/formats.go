@@ -423,10 +423,11 @@ func (c *collector) first(line int, id string, tombstone bool) bool {
 	return true
 }
 
-// add validates r and keeps it, or files its problems.
-func (c *collector) add(line int, r *schema.Record) {
+// add validates r and hands it out, or files its problems; it reports
+// whether r was handed out.
+func (c *collector) add(line int, r *schema.Record) bool {
 	if r.ID != "" && schema.CheckID(r.ID) == nil && !c.first(line, r.ID, false) {
-		return
+		return false
 	}
 	r.Version = schema.Version{}
 	if r.Origin == "" {
@@ -444,13 +445,14 @@ func (c *collector) add(line int, r *schema.Record) {
 		for _, p := range ps {
 			c.problem(line, p.ID, p.Property, p.Rule)
 		}
-		return
+		return false
 	}
 	if tooLarge(r) {
 		c.problemf(line, r.ID, "", "record longer than %d bytes in canonical form", schema.MaxRecordBytes)
-		return
+		return false
 	}
 	c.send(Item{Line: line, Record: r})
+	return true
 }
 
 // tooLarge reports a record whose canonical encoding exceeds

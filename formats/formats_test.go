@@ -1081,3 +1081,15 @@ func TestUnknownPropertiesCanonical(t *testing.T) {
 		t.Errorf("not stable: %s", canon)
 	}
 }
+
+// TestListEntryRefusedWhole: when a list entry's party is refused, the
+// records derived from it are left out too, without problems of their
+// own.
+func TestListEntryRefusedWhole(t *testing.T) {
+	row := "1,\"ONE LTD\",-0- ,\"SDGT\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,\"Website one.example.\"\r\n"
+	res := read(t, "sdn.csv", row+row, testOpts)
+	if !reflect.DeepEqual(ids(res), []string{"ofac-1", "ofac-1-sanction"}) || len(res.Problems) != 1 ||
+		res.Problems[0].Error() != "sdn.csv:2: record ofac-1: duplicate id: also on line 1" {
+		t.Errorf("records %v problems %v", ids(res), res.Problems)
+	}
+}

@@ -114,8 +114,12 @@ func readOFAC(c *collector, br *bufio.Reader) error {
 			c.problemf(row.line, row.id, "SDN_Type", "unknown SDN type %q (want individual, vessel, aircraft or none)", row.fields[ofacType])
 			continue
 		}
-		for _, r := range recs {
-			c.add(row.line, r)
+		// The records derived from a party that is refused are left
+		// out with it: the entry is not read.
+		if c.add(row.line, recs[0]) {
+			for _, r := range recs[1:] {
+				c.add(row.line, r)
+			}
 		}
 	}
 	return nil

@@ -141,8 +141,12 @@ func readUNSC(c *collector, br *bufio.Reader) error {
 					c.problem(line, "", "DATAID", rule)
 					continue
 				}
-				for _, r := range recs {
-					c.add(line, r)
+				// The records derived from a party that is refused are
+				// left out with it: the entry is not read.
+				if c.add(line, recs[0]) {
+					for _, r := range recs[1:] {
+						c.add(line, r)
+					}
 				}
 			default:
 				c.problemf(line, "", "", "unexpected element %s in the list; skipped", schema.Printable(name))
