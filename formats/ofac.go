@@ -230,10 +230,9 @@ func mapRemarks(en *entry, sanction *builder, rem string, names map[string]strin
 }
 
 // ofacIDTypes are the kinds of number the remarks give ("Tax ID No.
-// 7707083893 (Russia)"): the property of the party that takes the number,
-// and whether the document is a passport. Each gives an Identification
-// (or Passport) of the party with the number, its type, country and
-// dates.
+// 7707083893 (Russia)") and the property of the party that takes the
+// number. Each gives an Identification of the party (a Passport for
+// passportNumber) with the number, its type, country and dates.
 var ofacIDTypes = map[string]string{
 	"Passport": "passportNumber", "Diplomatic Passport": "passportNumber",
 	"National ID No.": "idNumber", "Cedula No.": "idNumber", "C.U.R.P.": "idNumber",
@@ -262,8 +261,8 @@ var ofacIDTypes = map[string]string{
 	"License": "licenseNumber", "US FEIN": "taxNumber", "Registered Charity No.": "registrationNumber",
 }
 
-// ofacIDPrefixes are the keys of ofacIDTypes, longest first, so that
-// "Diplomatic Passport" is not read as a "Passport"-less type.
+// ofacIDPrefixes are the keys of ofacIDTypes, longest first: of two
+// types one of which begins the other, the longer is tried first.
 var ofacIDPrefixes = func() []string {
 	var out []string
 	for k := range ofacIDTypes {
