@@ -74,7 +74,7 @@ func WithUnsafeRawCSV() WriterOption {
 //     credibility. Multiple values are joined by ';' with '\;' and '\\'
 //     escapes (see splitValues), so that Stream gives back the same values.
 //     A cell that a spreadsheet would take for a formula (it starts with =
-//     + - @, a tab or a carriage return) is neutralised as OWASP
+//   - - @, a tab or a carriage return) is neutralised as OWASP
 //     recommends, with a ' in front, and so is one that starts with '
 //     (Stream takes that ' away again); WithUnsafeRawCSV writes cells as
 //     they are. Writing a record of another type than the first is an
