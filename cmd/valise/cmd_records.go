@@ -267,28 +267,32 @@ func init() {
 					return usagef("unknown type %q", schema.Printable(o.typ))
 				}
 			}
+			var counts map[string]int // csv of all types: records by type
+			if o.format == formats.CSV && o.typ == "" {
+				var err error
+				if counts, err = typeCounts(e, o); err != nil {
+					return err
+				}
+				if !isDir(o.output) {
+					switch len(counts) {
+					case 0:
+					case 1:
+						for t := range counts {
+							o.typ = t
+						}
+					default:
+						return usagef("the records are of %d types: a CSV file holds one; give --type TYPE, or -o DIRECTORY/ for one file per type", len(counts))
+					}
+					counts = nil
+				}
+			}
 			if o.format != formats.JSONL {
 				if err := checkRestricted(e, o); err != nil {
 					return err
 				}
 			}
-			if o.format == formats.CSV && o.typ == "" {
-				counts, err := typeCounts(e, o)
-				if err != nil {
-					return err
-				}
-				if isDir(o.output) {
-					return exportCSVDir(e, o, counts)
-				}
-				switch len(counts) {
-				case 0:
-				case 1:
-					for t := range counts {
-						o.typ = t
-					}
-				default:
-					return usagef("the records are of %d types: a CSV file holds one; give --type TYPE, or -o DIRECTORY/ for one file per type", len(counts))
-				}
+			if counts != nil {
+				return exportCSVDir(e, o, counts)
 			}
 			return exportFile(e, o, o.typ, o.output)
 		}})
