@@ -101,8 +101,8 @@
 // gets topics "sanction" and, where the programme says so, "crime.terror",
 // "crime.traffick.drug" or "crime". What FtM has no place for is kept in
 // the party's notes as a labelled line, so that any change between two
-// editions changes the entry's records. Result.Source is "un-sc" or
-// "ofac-sdn": the file is a complete edition.
+// editions changes the entry's records. [Edition] of "un-sc" and
+// "ofac-sdn" is the list's name: the file is a complete edition.
 //
 // # UN Security Council consolidated list
 //
