@@ -346,7 +346,10 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			b.ignored++
 			continue
 		}
-		if hs != nil && hs.Schema != rec.Schema {
+		// The type of a record changes only in a version that descends
+		// from the one held (its origin re-mapped it: a new edition of a
+		// list): concurrent versions of two types are refused.
+		if hs != nil && hs.Schema != rec.Schema && merge.Compare(rec.Version.Vector, hs.Vector) != merge.After {
 			return &bundle.Error{Check: "record", Kind: bundle.ErrContent,
 				Msg: fmt.Sprintf("record %s is a %s here but a %s in the bundle", schema.Printable(rec.ID), hs.Schema, rec.Schema)}
 		}

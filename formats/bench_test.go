@@ -27,7 +27,7 @@ func benchRead(b *testing.B, paths ...string) {
 	records := 0
 	for i := 0; i < b.N; i++ {
 		for j, d := range data {
-			res, err := Read(filepath.Base(paths[j]), bytes.NewReader(d), testOpts)
+			res, err := readAll(filepath.Base(paths[j]), bytes.NewReader(d), testOpts)
 			if err != nil || len(res.Problems) > 0 {
 				b.Fatal(err, res.Problems)
 			}

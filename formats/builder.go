@@ -16,6 +16,9 @@ type builder struct {
 	s       *schema.Schema
 	notes   []string // the source's own free text
 	residue []string // labelled fields without a property of their own
+	// spill takes the labelled fields of a record whose type has no
+	// notes (a Sanction, an Identification): the list entry's party.
+	spill *builder
 }
 
 func newBuilder(id, typ string) *builder {
@@ -30,7 +33,9 @@ func (b *builder) add(prop, v, label string) {
 		return
 	}
 	if p, ok := b.s.Prop(prop); ok && fits(p.Type, v) {
-		b.r.Properties[prop] = append(b.r.Properties[prop], v)
+		// FtM's values are sets: a value the list gives twice (two
+		// places of birth in one country) is one.
+		b.r.Properties[prop] = appendNew(b.r.Properties[prop], v)
 		return
 	}
 	b.note(label, v)
@@ -38,9 +43,14 @@ func (b *builder) add(prop, v, label string) {
 
 // note keeps a labelled field.
 func (b *builder) note(label, v string) {
-	if v != "" {
-		b.residue = append(b.residue, label+": "+v)
+	if v == "" {
+		return
 	}
+	if _, ok := b.s.Prop("notes"); !ok && b.spill != nil {
+		b.spill.note(label, v)
+		return
+	}
+	b.residue = append(b.residue, label+": "+v)
 }
 
 // addDate puts a date in prop. A date with a time zone ("1964-07-17-05:00",
@@ -140,7 +150,7 @@ func fits(t schema.PropType, v string) bool {
 		return schema.ValidDate(v)
 	case schema.TypeCountry:
 		return schema.ValidCountry(v)
-	case schema.TypeAmount:
+	case schema.TypeNumber:
 		_, ok := plainNumber(v)
 		return ok
 	case schema.TypeGender:

@@ -223,10 +223,12 @@ func readCSV(c *collector, br *bufio.Reader) error {
 				bad = true
 				break
 			}
+			fields[i] = unneutralise(f)
 		}
 		if bad {
 			continue
 		}
+		id = fields[idCol]
 		r := &schema.Record{ID: id, Schema: c.opts.Type, Properties: map[string][]string{}}
 		if hasSchema && fields[schemaCol] != "" {
 			r.Schema = fields[schemaCol]
@@ -281,6 +283,17 @@ func readCSV(c *collector, br *bufio.Reader) error {
 		c.add(n, r)
 	}
 	return nil
+}
+
+// unneutralise takes away the ' that the csv writer puts before a cell
+// that a spreadsheet would take for a formula (see neutralise): a cell
+// that starts with ' and then = + - @, a tab, a carriage return or ' is
+// read without its first '.
+func unneutralise(cell string) string {
+	if len(cell) > 1 && cell[0] == '\'' && strings.IndexByte(csvFormulaStart, cell[1]) >= 0 {
+		return cell[1:]
+	}
+	return cell
 }
 
 // printableID returns id when it is a valid record id, else "": a problem

@@ -3,15 +3,18 @@ package formats
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
 	"encoding/xml"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"valise/internal/testenv"
 	"valise/schema"
@@ -27,21 +30,21 @@ func dataDir(t testing.TB) string {
 
 var testOpts = Options{Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"}}
 
-func readPath(t testing.TB, path string, opts Options) *Result {
+func readPath(t testing.TB, path string, opts Options) *result {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	res, err := Read(filepath.Base(path), f, opts)
+	res, err := readAll(filepath.Base(path), f, opts)
 	if err != nil {
-		t.Fatalf("Read(%s): %v", path, err)
+		t.Fatalf("reading %s: %v", path, err)
 	}
 	return res
 }
 
-func countBySchema(res *Result) map[string]int {
+func countBySchema(res *result) map[string]int {
 	out := map[string]int{}
 	for _, r := range res.Records {
 		out[r.Schema]++
@@ -51,7 +54,7 @@ func countBySchema(res *Result) map[string]int {
 
 // checkClean fails on any problem, and checks what Read promises of every
 // record: valid, with the default envelope, without version.
-func checkClean(t *testing.T, name string, res *Result) {
+func checkClean(t *testing.T, name string, res *result) {
 	t.Helper()
 	for i, p := range res.Problems {
 		if i == 10 {
@@ -90,12 +93,19 @@ var dataWant = map[string]fileWant{
 	"ftm/t2-20240528014702-pfh.entities.delta.json": {format: FtM, counts: map[string]int{"Organization": 2}},
 	"ftm/t2-20240528074703-npf.entities.delta.json": {format: FtM, counts: map[string]int{}, deletes: []string{"NK-500Poltergeist"}},
 	"ftm/t2-20240528134729-3iv.entities.delta.json": {format: FtM, counts: map[string]int{"Person": 1}},
-	"un-sc/consolidated-2018-08-24.xml":             {format: UNSC, source: UNSC, counts: map[string]int{"Person": 701, "Organization": 397}},
-	"un-sc/consolidated-2018-10-29.xml":             {format: UNSC, source: UNSC, counts: map[string]int{"Person": 703, "Organization": 390}},
+	// Each list entry is its party and a Sanction; Passports,
+	// Identifications, Addresses, wallets and links where the entry gives
+	// them (1098 and 1093 UN entries; 14510 and 14426 SDN rows).
+	"un-sc/consolidated-2018-08-24.xml": {format: UNSC, source: UNSC, counts: map[string]int{"Person": 701, "LegalEntity": 397,
+		"Sanction": 1098, "Address": 831, "Passport": 292, "Identification": 112}},
+	"un-sc/consolidated-2018-10-29.xml": {format: UNSC, source: UNSC, counts: map[string]int{"Person": 703, "LegalEntity": 390,
+		"Sanction": 1093, "Address": 820, "Passport": 294, "Identification": 114}},
 	"ofac-sdn/sdn-2024-02-28.csv": {format: OFACSDN, source: OFACSDN, counts: map[string]int{"Person": 6760,
-		"Organization": 6554, "Vehicle": 1196}},
+		"Organization": 6554, "Vessel": 814, "Airplane": 382, "Sanction": 14510, "Passport": 2115, "Identification": 10302,
+		"UnknownLink": 6139, "CryptoWallet": 273, "Ownership": 6, "LegalEntity": 6}},
 	"ofac-sdn/sdn-2024-03-04.csv": {format: OFACSDN, source: OFACSDN, counts: map[string]int{"Person": 6712,
-		"Organization": 6518, "Vehicle": 1196}},
+		"Organization": 6518, "Vessel": 814, "Airplane": 382, "Sanction": 14426, "Passport": 2097, "Identification": 10304,
+		"UnknownLink": 6137, "CryptoWallet": 273, "Ownership": 6, "LegalEntity": 6}},
 }
 
 // TestRealFiles reads every file of ftm/, un-sc/ and ofac-sdn/ with format
@@ -127,6 +137,9 @@ func TestRealFiles(t *testing.T) {
 				if got := countBySchema(res); !reflect.DeepEqual(got, want.counts) {
 					t.Errorf("records by type %v, want %v", got, want.counts)
 				}
+				if want.source != "" {
+					noRepeats(t, res)
+				}
 				if !reflect.DeepEqual(res.Deletes, want.deletes) {
 					t.Errorf("deletes %v, want %v", res.Deletes, want.deletes)
 				}
@@ -135,6 +148,63 @@ func TestRealFiles(t *testing.T) {
 	}
 	if seen != len(dataWant) {
 		t.Errorf("read %d files, expected figures for %d", seen, len(dataWant))
+	}
+}
+
+// TestForeignFiles: the STIX and MISP files of shared/data are named for
+// what they are, in one line, from the first 64 KiB as ingest reads them.
+func TestForeignFiles(t *testing.T) {
+	dir := dataDir(t)
+	paths, _ := filepath.Glob(filepath.Join(dir, "stix21", "*.json"))
+	misp, _ := filepath.Glob(filepath.Join(dir, "misp", "*.json"))
+	objects, _ := filepath.Glob(filepath.Join(dir, "misp", "objects", "*.json"))
+	if len(paths) != 4 || len(misp) != 3 || len(objects) != 6 {
+		t.Fatalf("%d STIX, %d MISP, %d MISP object files", len(paths), len(misp), len(objects))
+	}
+	want := map[string]string{}
+	for _, p := range paths {
+		want[p] = "a STIX 2.1 bundle"
+	}
+	for _, p := range misp {
+		want[p] = "a MISP event"
+	}
+	for _, p := range objects {
+		want[p] = "a MISP object template"
+	}
+	for path, w := range want {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		head := data[:min(len(data), headSize)]
+		_, err = Detect(filepath.Base(path), head)
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: %v, want %q", filepath.Base(path), err, w)
+		}
+		_, err = readAll(filepath.Base(path), bytes.NewReader(data), testOpts)
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("%s: reading: %v, want %q", filepath.Base(path), err, w)
+		}
+	}
+}
+
+// noRepeats checks that the records a list gives hold no value twice in
+// one property (FtM's values are sets), notes aside.
+func noRepeats(t *testing.T, res *result) {
+	t.Helper()
+	for _, r := range res.Records {
+		for name, values := range r.Properties {
+			if name == "notes" {
+				continue
+			}
+			seen := map[string]bool{}
+			for _, v := range values {
+				if seen[v] {
+					t.Errorf("%s: %s holds %q twice", r.ID, name, v)
+				}
+				seen[v] = true
+			}
+		}
 	}
 }
 
@@ -154,6 +224,9 @@ func TestOFACPrograms(t *testing.T) {
 		res := readPath(t, filepath.Join(dir, "ofac-sdn", tc.file), testOpts)
 		got := map[string]int{}
 		for _, r := range res.Records {
+			if r.Schema != "Sanction" {
+				continue
+			}
 			for _, p := range r.Properties["program"] {
 				got[p]++
 			}
@@ -173,7 +246,7 @@ func TestOFACPrograms(t *testing.T) {
 	}
 }
 
-func byID(res *Result) map[string]*schema.Record {
+func byID(res *result) map[string]*schema.Record {
 	m := make(map[string]*schema.Record, len(res.Records))
 	for _, r := range res.Records {
 		m[r.ID] = r
@@ -181,13 +254,40 @@ func byID(res *Result) map[string]*schema.Record {
 	return m
 }
 
-// editionDiff compares two editions of a list by id and content hash.
-func editionDiff(old, new *Result) (added, removed, changed []string) {
-	o, n := byID(old), byID(new)
-	for id, r := range n {
+// groups returns the records of each list entry (EntryOf), the party
+// first.
+func groups(t testing.TB, res *result) map[string][]*schema.Record {
+	m := map[string][]*schema.Record{}
+	for _, r := range res.Records {
+		e := EntryOf(r.ID)
+		if e == "" {
+			t.Fatalf("record %s belongs to no list entry", r.ID)
+		}
+		m[e] = append(m[e], r)
+	}
+	return m
+}
+
+// groupHash is the hash of the content of every record of an entry.
+func groupHash(recs []*schema.Record) [32]byte {
+	h := sha256.New()
+	for _, r := range recs {
+		c := r.ContentHash()
+		h.Write(c[:])
+	}
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// editionDiff compares two editions of a list by entry: the entry's
+// records and their content hashes.
+func editionDiff(t testing.TB, old, new *result) (added, removed, changed []string) {
+	o, n := groups(t, old), groups(t, new)
+	for id, g := range n {
 		if p, ok := o[id]; !ok {
 			added = append(added, id)
-		} else if p.ContentHash() != r.ContentHash() {
+		} else if groupHash(p) != groupHash(g) {
 			changed = append(changed, id)
 		}
 	}
@@ -206,7 +306,7 @@ func TestUNSCEditionDiff(t *testing.T) {
 	dir := dataDir(t)
 	old := readPath(t, filepath.Join(dir, "un-sc", "consolidated-2018-08-24.xml"), testOpts)
 	new := readPath(t, filepath.Join(dir, "un-sc", "consolidated-2018-10-29.xml"), testOpts)
-	added, removed, changed := editionDiff(old, new)
+	added, removed, changed := editionDiff(t, old, new)
 	// The ids are those whose XML differs (README: 3 added, 8 removed, 9
 	// changed without a VERSIONNUM change).
 	wantAdded := []string{"un-sc-6908715", "un-sc-6908726", "un-sc-6908742"}
@@ -242,7 +342,7 @@ func TestOFACEditionDiff(t *testing.T) {
 	dir := dataDir(t)
 	old := readPath(t, filepath.Join(dir, "ofac-sdn", "sdn-2024-02-28.csv"), testOpts)
 	new := readPath(t, filepath.Join(dir, "ofac-sdn", "sdn-2024-03-04.csv"), testOpts)
-	added, removed, changed := editionDiff(old, new)
+	added, removed, changed := editionDiff(t, old, new)
 	if len(added) != 2 || len(removed) != 86 || len(changed) != 12 {
 		t.Fatalf("%d added, %d removed, %d changed; want 2, 86, 12", len(added), len(removed), len(changed))
 	}
@@ -273,17 +373,20 @@ type anyXML struct {
 // norm compares texts ignoring case and how white space is laid out.
 func norm(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
 
-// kept reports whether text is found in the record: inside a value of any
-// property, or as the code of a country-typed property.
-func kept(r *schema.Record, text string) bool {
-	s, _ := schema.Get(r.Schema)
+// kept reports whether text is found in the records of a list entry:
+// inside a value of any property, or as the code of a country-typed
+// property.
+func kept(recs []*schema.Record, text string) bool {
 	code := countryCode(text)
 	want := norm(text)
-	for name, values := range r.Properties {
-		p, _ := s.Prop(name)
-		for _, v := range values {
-			if strings.Contains(norm(v), want) || (p.Type == schema.TypeCountry && v == code) {
-				return true
+	for _, r := range recs {
+		s, _ := schema.Get(r.Schema)
+		for name, values := range r.Properties {
+			p, _ := s.Prop(name)
+			for _, v := range values {
+				if strings.Contains(norm(v), want) || (p.Type == schema.TypeCountry && v == code) {
+					return true
+				}
 			}
 		}
 	}
@@ -291,7 +394,8 @@ func kept(r *schema.Record, text string) bool {
 }
 
 // TestUNSCKeepsEveryField checks, against an independent parse of the XML,
-// that the text of every element of every entry is in its record.
+// that the text of every element of every entry is in the entry's
+// records.
 func TestUNSCKeepsEveryField(t *testing.T) {
 	dir := dataDir(t)
 	for _, file := range []string{"consolidated-2018-08-24.xml", "consolidated-2018-10-29.xml"} {
@@ -304,7 +408,7 @@ func TestUNSCKeepsEveryField(t *testing.T) {
 		if err := xml.Unmarshal(data, &root); err != nil {
 			t.Fatal(err)
 		}
-		recs := byID(readPath(t, path, testOpts))
+		recs := groups(t, readPath(t, path, testOpts))
 		checked := 0
 		for _, section := range root.Kids {
 			for _, e := range section.Kids {
@@ -314,11 +418,12 @@ func TestUNSCKeepsEveryField(t *testing.T) {
 						id = "un-sc-" + strings.TrimSpace(k.Text)
 					}
 				}
-				r := recs[id]
-				if r == nil {
+				g := recs[id]
+				if g == nil {
 					t.Errorf("%s: no record %s", file, id)
 					continue
 				}
+				r := g[0]
 				var walk func(path string, n anyXML)
 				walk = func(path string, n anyXML) {
 					quality := ""
@@ -337,7 +442,11 @@ func TestUNSCKeepsEveryField(t *testing.T) {
 						}
 						if txt := strings.TrimSpace(k.Text); txt != "" && k.XMLName.Local != "DATAID" {
 							checked++
-							if !kept(r, txt) {
+							if k.XMLName.Local == "ALIAS_NAME" {
+								// Several names in one alias are several aliases.
+								txt = strings.ReplaceAll(txt, ";", "")
+							}
+							if !kept(g, txt) && !(k.XMLName.Local == "ALIAS_NAME" && keptParts(g, k.Text)) {
 								t.Errorf("%s: %s: %s %q is in no property", file, id, p, txt)
 							}
 						}
@@ -351,6 +460,16 @@ func TestUNSCKeepsEveryField(t *testing.T) {
 			t.Errorf("%s: only %d element texts checked", file, checked)
 		}
 	}
+}
+
+// keptParts reports whether each "; "-separated part of text is kept.
+func keptParts(g []*schema.Record, text string) bool {
+	for _, p := range strings.Split(text, ";") {
+		if strings.TrimSpace(p) != "" && !kept(g, p) {
+			return false
+		}
+	}
+	return true
 }
 
 // aliasQuality returns the QUALITY of an alias element when its name is in
@@ -370,12 +489,13 @@ func aliasQuality(r *schema.Record, n anyXML) string {
 	if prop == "" || name == "" {
 		return ""
 	}
-	for _, v := range r.Properties[prop] {
-		if v == name {
-			return q
+	// Several names in one alias are each in the property.
+	for _, part := range strings.Split(name, ";") {
+		if !slices.Contains(r.Properties[prop], strings.TrimSpace(part)) {
+			return ""
 		}
 	}
-	return ""
+	return q
 }
 
 // exactDate reports whether the DATE or YEAR of a date-of-birth element is
@@ -384,7 +504,8 @@ func exactDate(r *schema.Record, n anyXML) bool {
 	for _, k := range n.Kids {
 		if l := k.XMLName.Local; l == "DATE" || l == "YEAR" {
 			for _, v := range r.Properties["birthDate"] {
-				if v == strings.TrimSpace(k.Text) {
+				// A date with a time zone is a birth date without it.
+				if d := strings.TrimSpace(k.Text); v == d || len(d) > 10 && v == d[:10] {
 					return true
 				}
 			}
@@ -394,7 +515,10 @@ func exactDate(r *schema.Record, n anyXML) bool {
 }
 
 // TestOFACKeepsEveryColumn checks, against encoding/csv, that every
-// non-empty column of every row is in its record.
+// non-empty column of every row is in the records of its entry, and every
+// "; "-separated segment of the remarks: in notes as it is, or its value
+// in a property of one of the entry's records (a date in ISO form, a
+// "Linked To" name as a link to the entry of that name).
 func TestOFACKeepsEveryColumn(t *testing.T) {
 	dir := dataDir(t)
 	path := filepath.Join(dir, "ofac-sdn", "sdn-2024-02-28.csv")
@@ -406,13 +530,19 @@ func TestOFACKeepsEveryColumn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	recs := byID(readPath(t, path, testOpts))
+	res := readPath(t, path, testOpts)
+	recs := groups(t, res)
 	if len(rows) != len(recs) {
-		t.Fatalf("%d rows, %d records", len(rows), len(recs))
+		t.Fatalf("%d rows, %d entries", len(rows), len(recs))
 	}
+	nameOf := map[string]string{}
 	for _, row := range rows {
-		r := recs["ofac-"+row[0]]
-		if r == nil {
+		nameOf["ofac-"+row[0]] = row[1]
+	}
+	segments, inNotes := 0, 0
+	for _, row := range rows {
+		g := recs["ofac-"+row[0]]
+		if g == nil {
 			t.Errorf("no record for row %s", row[0])
 			continue
 		}
@@ -421,22 +551,108 @@ func TestOFACKeepsEveryColumn(t *testing.T) {
 			if strings.TrimSpace(f) == "-0-" || (col == "SDN_Type" && f == "individual") {
 				continue
 			}
-			if col == "Program" {
+			switch col {
+			case "Program":
 				for _, p := range strings.Split(f, "] [") {
-					if !kept(r, p) {
-						t.Errorf("%s: programme %q lost", r.ID, p)
+					if !kept(g, p) {
+						t.Errorf("%s: programme %q lost", g[0].ID, p)
+					}
+				}
+				continue
+			case "Tonnage", "GRT":
+				f = strings.ReplaceAll(f, ",", "")
+			case "SDN_Type":
+				if g[0].Schema != map[string]string{"vessel": "Vessel", "aircraft": "Airplane"}[f] {
+					t.Errorf("%s: a %s is a %s", g[0].ID, f, g[0].Schema)
+				}
+				continue
+			case "Remarks":
+				for j, seg := range strings.Split(f, "; ") {
+					segments++
+					if j == strings.Count(f, "; ") {
+						seg = strings.TrimSuffix(seg, ".")
+					}
+					if kept(g[:1], seg) && slices.ContainsFunc(g[0].Properties["notes"], func(n string) bool { return strings.Contains(n, seg) }) {
+						inNotes++
+						continue
+					}
+					if kept(g, seg) {
+						continue
+					}
+					if !segmentKept(g, seg, nameOf) {
+						t.Errorf("%s: remark %q is in no property", g[0].ID, seg)
 					}
 				}
 				continue
 			}
-			if col == "Tonnage" || col == "GRT" {
-				f = strings.ReplaceAll(f, ",", "")
-			}
-			if !kept(r, f) {
-				t.Errorf("%s: %s %q is in no property", r.ID, col, f)
+			if !kept(g, f) {
+				t.Errorf("%s: %s %q is in no property", g[0].ID, col, f)
 			}
 		}
 	}
+	// Most segments have a place of their own: of the 58,864 segments of
+	// 2024-02-28 (counted with Python's csv), 2,381 are left in notes:
+	// what FtM has no place for (ranges and "circa" of dates beside the
+	// years they give, aircraft construction numbers, "all offices
+	// worldwide", military ranks, unresolvable links …) and last
+	// segments that OFAC may have cut short.
+	if segments != 58864 || inNotes != 2381 {
+		t.Errorf("%d remark segments, %d of them left in notes; want 58864 and 2381", segments, inNotes)
+	}
+}
+
+// segmentKept reports whether a remark segment that is not kept verbatim
+// is kept as a value: a date, a link, or the value after its label.
+func segmentKept(g []*schema.Record, seg string, nameOf map[string]string) bool {
+	seg = strings.TrimPrefix(seg, "alt. ")
+	if name, ok := strings.CutPrefix(seg, "Linked To: "); ok {
+		for _, r := range g {
+			if o := r.Properties["object"]; r.Schema == "UnknownLink" && len(o) == 1 && (nameOf[o[0]] == name || nameOf[o[0]] == name+".") {
+				return true
+			}
+		}
+		return false
+	}
+	words := strings.Fields(seg)
+	for k := 1; k < len(words); k++ {
+		v := strings.Join(words[k:], " ")
+		if d := testDate(v); d != "" {
+			return kept(g, d)
+		}
+		if strings.HasPrefix(v, "'") && strings.HasSuffix(v, "'") {
+			v = v[1 : len(v)-1]
+		}
+		if kept(g, v) {
+			return true
+		}
+		// The value, without a country in parentheses or the dates of
+		// a document, which the document's record holds apart.
+		for _, cut := range []string{" expires ", " issued ", " ("} {
+			if i := strings.Index(v, cut); i > 0 {
+				v = v[:i]
+			}
+		}
+		if kept(g, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// testDate reads the dates of the remarks ("12 Jan 1962", "Jan 1962",
+// "1962", "circa 1962", "1962 to 1965") with package time, into the ISO
+// form of the date or of the first year.
+func testDate(v string) string {
+	v = strings.TrimPrefix(v, "circa ")
+	if from, _, ok := strings.Cut(v, " to "); ok {
+		v = from[len(from)-4:]
+	}
+	for _, layout := range [][2]string{{"02 Jan 2006", "2006-01-02"}, {"Jan 2006", "2006-01"}, {"2006", "2006"}} {
+		if tm, err := time.Parse(layout[0], v); err == nil {
+			return tm.Format(layout[1])
+		}
+	}
+	return ""
 }
 
 // ftmEntities returns the entity objects of an FtM file, as generic JSON:

@@ -9,24 +9,22 @@ import (
 	"valise/schema"
 )
 
-func ExampleRead() {
+func ExampleStream() {
 	csv := "id,name,nationality,birthDate\n" +
 		"P-1,Ivan Petrov;Ivan P.,KZ,1975-03\n" +
 		"P-2,Anna Ivanova,KG,1975-13-01\n"
-	res, err := formats.Read("people.csv", strings.NewReader(csv), formats.Options{
-		Type:     "Person",
-		Origin:   "KZ-NCB",
-		Handling: schema.Handling{TLP: "amber"},
+	opts := formats.Options{Type: "Person", Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"}}
+	_, err := formats.Stream("people.csv", strings.NewReader(csv), opts, func(it formats.Item) error {
+		switch {
+		case it.Record != nil:
+			fmt.Println(it.Record.ID, it.Record.Properties["name"], it.Record.Properties["nationality"])
+		case it.Problem != nil:
+			fmt.Println(it.Problem)
+		}
+		return nil
 	})
 	if err != nil {
 		fmt.Println(err)
-		return
-	}
-	for _, r := range res.Records {
-		fmt.Println(r.ID, r.Properties["name"], r.Properties["nationality"])
-	}
-	for _, p := range res.Problems {
-		fmt.Println(p)
 	}
 	// Output:
 	// P-1 [Ivan Petrov Ivan P.] [kz]

@@ -24,10 +24,10 @@ const (
 	OFACSDN = "ofac-sdn" // US Treasury SDN CSV
 )
 
-// Formats lists every format name Read accepts, in a stable order.
+// Formats lists every format name Stream accepts, in a stable order.
 var Formats = []string{JSONL, FtM, CSV, UNSC, OFACSDN}
 
-// Sentinel errors of Read and Detect.
+// Sentinel errors of Stream and Detect.
 var (
 	// ErrFormat is wrapped by the errors that concern a file as a whole:
 	// format not recognised, unusable header, broken structure.
@@ -38,18 +38,18 @@ var (
 	ErrOptions = errors.New("invalid read options")
 )
 
-// Options for Read.
+// Options for Stream.
 type Options struct {
 	Format   string          // "" = detect from name and first bytes (Detect)
 	Type     string          // schema for CSV rows (required for CSV unless the CSV has a `schema` column)
 	Handling schema.Handling // handling given to records whose input carries none (TLP at least)
 	Origin   string          // agency put in Origin of records whose input carries none
-	// Unique, for Stream only, is asked about each id where Read looks
-	// for duplicates, in file order: every record whose id is well-formed,
-	// valid or not, and every tombstone. A rule it returns ("duplicate id:
-	// also on line 3") files the item as that problem, instead of a record,
-	// a tombstone or its other problems, as Read does with a duplicate.
-	// Read ignores it.
+	// Unique, when not nil, is asked about each id in file order: every
+	// record whose id is well-formed, valid or not, and every tombstone.
+	// A rule it returns ("duplicate id: also on line 3") files the item as
+	// that problem, instead of a record, a tombstone or its other
+	// problems. Stream itself keeps no ids: finding duplicates takes
+	// memory in proportion to the file, and the caller knows how.
 	Unique func(line int, id string, tombstone bool) (rule string)
 }
 
@@ -85,21 +85,19 @@ func (p *Problem) Error() string {
 // Unwrap makes every Problem an schema.ErrInvalid.
 func (p *Problem) Unwrap() error { return schema.ErrInvalid }
 
-// Result of reading one file.
-type Result struct {
-	Format   string
-	Records  []*schema.Record // valid records to add or update, in file order (content only: no Version)
-	Deletes  []string         // ids to tombstone (FtM delta DEL, valise JSONL records with "deleted": true)
-	Problems []*Problem       // every invalid item, each once; Records excludes them
-	// Source, when not "", names a complete edition of a published list
-	// ("un-sc", "ofac-sdn"): records held from that source and absent from
-	// this edition are to be tombstoned by the caller. The edition is only
-	// whole when Problems is empty: an entry that failed is absent from
-	// Records too, and must not be tombstoned for it.
-	Source string
+// Edition returns the name of the published list whose complete edition a
+// file of format is ("un-sc", "ofac-sdn"), or "". The records held from
+// that list and absent from an edition that Stream read without problems
+// are to be tombstoned by the caller: an entry that failed is absent too,
+// and must not be tombstoned for it.
+func Edition(format string) string {
+	if format == UNSC || format == OFACSDN {
+		return format
+	}
+	return ""
 }
 
-// headSize is how much of a file Read looks at to detect its format.
+// headSize is how much of a file Stream looks at to detect its format.
 const headSize = 64 << 10
 
 // Detect names the format of a file from its name and its first bytes
@@ -123,8 +121,14 @@ func Detect(name string, head []byte) (string, error) {
 		}
 		return FtM, nil
 	case isJSONName(ext) || first == '{':
+		if first == '[' {
+			return "", fmt.Errorf("%w: %s: a JSON array; valise reads one JSON object per line: write one per line (jq -c '.[]')", ErrFormat, schema.Printable(name))
+		}
 		if first != '{' {
 			return "", fmt.Errorf("%w: %s: does not start with a JSON object", ErrFormat, schema.Printable(name))
+		}
+		if what := foreignJSON(head); what != "" {
+			return "", fmt.Errorf("%w: %s: %s", ErrFormat, schema.Printable(name), what)
 		}
 		line, _, _ := bytes.Cut(head, []byte("\n"))
 		for _, k := range topKeys(line) {
@@ -165,36 +169,86 @@ func firstByte(b []byte) byte {
 // topKeys returns the top-level keys of the JSON object that starts b, as
 // far as b goes: b may be cut short.
 func topKeys(b []byte) []string {
+	keys, _ := topFields(b)
+	return keys
+}
+
+// topFields returns the top-level keys of the JSON object that starts b,
+// as far as b goes (b may be cut short), and the values of those that are
+// strings.
+func topFields(b []byte) (keys []string, strs map[string]string) {
+	strs = map[string]string{}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil
+		return nil, strs
 	}
-	var keys []string
 	for dec.More() {
 		t, err := dec.Token()
 		k, ok := t.(string)
 		if err != nil || !ok {
-			return keys
+			return keys, strs
 		}
 		keys = append(keys, k)
 		depth := 0
 		for {
 			t, err := dec.Token()
 			if err != nil {
-				return keys
+				return keys, strs
 			}
 			switch t {
 			case json.Delim('{'), json.Delim('['):
 				depth++
 			case json.Delim('}'), json.Delim(']'):
 				depth--
+			default:
+				if v, ok := t.(string); ok && depth == 0 {
+					strs[k] = v
+				}
 			}
 			if depth == 0 {
 				break
 			}
 		}
 	}
-	return keys
+	return keys, strs
+}
+
+// readsInstead is what an ingest of a file of another kind is told.
+const readsInstead = "valise reads FollowTheMoney entities, valise JSON lines, CSV, and the UN and OFAC lists"
+
+// foreignJSON names the JSON files valise does not read but a data
+// officer may well hold, in one line that says what valise reads instead:
+// STIX 2.1 bundles, MISP events and object templates, and JSON objects
+// spread over several lines. It returns "" for anything else.
+func foreignJSON(head []byte) string {
+	keys, strs := topFields(head)
+	has := func(k string) bool {
+		for _, x := range keys {
+			if x == k {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case strs["type"] == "bundle" && (has("objects") || strings.HasPrefix(strs["id"], "bundle--")):
+		return "a STIX 2.1 bundle of threat-intelligence objects, not records of people and organisations; " + readsInstead
+	case has("Event") || has("Attribute") || has("Object") || has("Orgc"):
+		return "a MISP event of threat-intelligence attributes, not records of people and organisations; " + readsInstead
+	case has("meta-category") || has("attributes") && bytes.Contains(head, []byte(`"misp-attribute"`)):
+		return "a MISP object template, not records; " + readsInstead
+	}
+	// One object over several lines: its first line is no JSON on its own.
+	line, _, multi := bytes.Cut(head, []byte("\n"))
+	if !multi || json.Valid(bytes.TrimSpace(line)) {
+		return ""
+	}
+	var v json.RawMessage
+	err := json.NewDecoder(bytes.NewReader(head)).Decode(&v)
+	if err == nil || err == io.ErrUnexpectedEOF {
+		return "a JSON object spread over several lines; valise reads one JSON object per line (FtM or valise JSON lines): write one per line (jq -c .)"
+	}
+	return ""
 }
 
 // looksOFAC reports a headerless SDN row: ent_num, then a quoted name, 12
@@ -228,34 +282,8 @@ func looksCSVHeader(head []byte) bool {
 	return false
 }
 
-// Read reads one record file. The error is only for I/O failures and files
-// unreadable as a whole (unknown format, CSV without usable header, broken
-// XML, missing options); each invalid item is a Problem in the Result and
-// reading goes on.
-func Read(name string, r io.Reader, opts Options) (*Result, error) {
-	br := bufio.NewReaderSize(r, headSize)
-	format := opts.Format
-	if format == "" {
-		head, err := br.Peek(headSize)
-		if err != nil && err != io.EOF && err != bufio.ErrBufferFull {
-			return nil, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
-		}
-		if format, err = Detect(name, head); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkOptions(format, opts); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
-	}
-	c := &collector{name: name, opts: opts, res: &Result{Format: format}, seen: map[string]int{}}
-	if err := c.read(br, format); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", schema.Printable(name), err)
-	}
-	return c.res, nil
-}
-
 // Item is one thing Stream read: a valid record (with the defaults of
-// Options applied, as in Result.Records), a tombstone, or a problem.
+// Options applied), a tombstone, or a problem.
 type Item struct {
 	Line    int            // 1-based line where the item starts; 0 when not known
 	Record  *schema.Record // a valid record, or nil
@@ -263,12 +291,15 @@ type Item struct {
 	Problem *Problem       // an invalid item, or nil
 }
 
-// Stream reads a record file like Read, but hands each item to fn as soon
-// as it is read instead of collecting them: its memory does not grow with
-// the file. Unlike Read it does not look for duplicate ids (that takes
-// memory in proportion to the file): the caller does, if it must, with
-// Options.Unique. An error from fn stops the reading and is returned as it
-// is; Stream returns the format it read.
+// Stream reads one record file and hands each item to fn as soon as it
+// is read: a valid record, in file order, a tombstone, or a problem (an
+// invalid item is left out and reading goes on). Its memory does not grow
+// with the file, but for the OFAC list, which it holds to resolve the
+// names its entries give each other. The error is for I/O failures, files
+// unreadable as a whole (unknown format, CSV without usable header, broken
+// XML: errors that wrap ErrFormat) and unusable Options (ErrOptions); an
+// error from fn stops the reading and is returned as it is. Stream returns
+// the format it read.
 func Stream(name string, r io.Reader, opts Options, fn func(Item) error) (string, error) {
 	br := bufio.NewReaderSize(r, headSize)
 	format := opts.Format
@@ -284,7 +315,7 @@ func Stream(name string, r io.Reader, opts Options, fn func(Item) error) (string
 	if err := checkOptions(format, opts); err != nil {
 		return "", fmt.Errorf("reading %s: %w", schema.Printable(name), err)
 	}
-	c := &collector{name: name, opts: opts, res: &Result{Format: format}, emit: fn, unique: opts.Unique}
+	c := &collector{name: name, opts: opts, emit: fn, unique: opts.Unique}
 	if err := c.read(br, format); err != nil {
 		if c.err != nil {
 			return format, err
@@ -302,10 +333,8 @@ func (c *collector) read(br *bufio.Reader, format string) error {
 	case CSV:
 		err = readCSV(c, br)
 	case UNSC:
-		c.res.Source = UNSC
 		err = readUNSC(c, br)
 	case OFACSDN:
-		c.res.Source = OFACSDN
 		err = readOFAC(c, br)
 	}
 	if c.err != nil {
@@ -351,17 +380,15 @@ func checkOptions(format string, opts Options) error {
 	return nil
 }
 
-// collector builds a Result: it applies the defaults of Options, finds
-// duplicate ids, validates and files each item as a record or a problem.
+// collector hands the items of one file to emit: it applies the defaults
+// of Options, asks unique about ids, validates and files each item as a
+// record or a problem.
 type collector struct {
-	name string
-	opts Options
-	res  *Result
-	seen map[string]int // id → line of its first occurrence; nil: no check
-	// unique, when not nil, checks ids instead of seen (Options.Unique).
-	unique func(line int, id string, tombstone bool) string
-	// emit, when not nil, receives each item instead of res; its first
-	// error is kept in err and stops the reader.
+	name   string
+	opts   Options
+	unique func(line int, id string, tombstone bool) string // Options.Unique, or nil
+	// emit receives each item; its first error is kept in err and stops
+	// the reader.
 	emit func(Item) error
 	err  error
 }
@@ -376,43 +403,31 @@ func (c *collector) send(it Item) {
 }
 
 func (c *collector) problem(line int, id, prop, rule string) {
-	p := &Problem{File: c.name, Line: line, ID: id, Property: prop, Rule: rule}
-	if c.emit != nil {
-		c.send(Item{Line: line, Problem: p})
-		return
-	}
-	c.res.Problems = append(c.res.Problems, p)
+	c.send(Item{Line: line, Problem: &Problem{File: c.name, Line: line, ID: id, Property: prop, Rule: rule}})
 }
 
 func (c *collector) problemf(line int, id, prop, format string, args ...any) {
 	c.problem(line, id, prop, fmt.Sprintf(format, args...))
 }
 
-// first reports whether id is new in this file, and files a problem naming
-// both lines when it is not.
+// first reports whether id may be read, and files the problem unique
+// gives when it may not.
 func (c *collector) first(line int, id string, tombstone bool) bool {
-	if c.unique != nil {
-		if rule := c.unique(line, id, tombstone); rule != "" {
-			c.problem(line, id, "", rule)
-			return false
-		}
+	if c.unique == nil {
 		return true
 	}
-	if c.seen == nil {
-		return true
-	}
-	if prev, ok := c.seen[id]; ok {
-		c.problemf(line, id, "", "duplicate id: also on line %d", prev)
+	if rule := c.unique(line, id, tombstone); rule != "" {
+		c.problem(line, id, "", rule)
 		return false
 	}
-	c.seen[id] = line
 	return true
 }
 
-// add validates r and keeps it, or files its problems.
-func (c *collector) add(line int, r *schema.Record) {
+// add validates r and hands it out, or files its problems; it reports
+// whether r was handed out.
+func (c *collector) add(line int, r *schema.Record) bool {
 	if r.ID != "" && schema.CheckID(r.ID) == nil && !c.first(line, r.ID, false) {
-		return
+		return false
 	}
 	r.Version = schema.Version{}
 	if r.Origin == "" {
@@ -430,17 +445,14 @@ func (c *collector) add(line int, r *schema.Record) {
 		for _, p := range ps {
 			c.problem(line, p.ID, p.Property, p.Rule)
 		}
-		return
+		return false
 	}
 	if tooLarge(r) {
 		c.problemf(line, r.ID, "", "record longer than %d bytes in canonical form", schema.MaxRecordBytes)
-		return
+		return false
 	}
-	if c.emit != nil {
-		c.send(Item{Line: line, Record: r})
-		return
-	}
-	c.res.Records = append(c.res.Records, r)
+	c.send(Item{Line: line, Record: r})
+	return true
 }
 
 // tooLarge reports a record whose canonical encoding exceeds
@@ -478,11 +490,7 @@ func (c *collector) del(line int, id string) {
 	if !c.first(line, id, true) {
 		return
 	}
-	if c.emit != nil {
-		c.send(Item{Line: line, Delete: id})
-		return
-	}
-	c.res.Deletes = append(c.res.Deletes, id)
+	c.send(Item{Line: line, Delete: id})
 }
 
 func cloneStrings(l []string) []string {

@@ -8,8 +8,8 @@ import (
 	"valise/schema"
 )
 
-// checkResult checks what Read promises of any input it does not refuse.
-func checkResult(t *testing.T, res *Result, input []byte) {
+// checkResult checks what Stream promises of any input it does not refuse.
+func checkResult(t *testing.T, res *result, input []byte) {
 	t.Helper()
 	for _, r := range res.Records {
 		if ps := r.Validate(); len(ps) > 0 {
@@ -54,7 +54,7 @@ func fuzzRead(f *testing.F, format string, seeds ...string) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		opts := Options{Format: format, Type: "Person", Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"}}
-		res, err := Read("fuzz", bytes.NewReader(data), opts)
+		res, err := readAll("fuzz", bytes.NewReader(data), opts)
 		if err != nil {
 			if res != nil {
 				t.Fatal("a result with an error")
@@ -107,7 +107,7 @@ func FuzzDetect(f *testing.F) {
 		if err == nil && !strings.Contains(strings.Join(Formats, " "), format) {
 			t.Fatalf("Detect gave %q", format)
 		}
-		res, err := Read("fuzz", bytes.NewReader(data), Options{Type: "Person", Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"}})
+		res, err := readAll("fuzz", bytes.NewReader(data), Options{Type: "Person", Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"}})
 		if err == nil {
 			checkResult(t, res, data)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -67,6 +68,7 @@ func readJSONLines(c *collector, br *bufio.Reader, format string) error {
 				c.problem(n, r.ID, "deleted", "an FtM entity cannot be a tombstone; use a delta DEL line")
 				continue
 			}
+			setAsideUnknown(r)
 		}
 		c.add(n, r)
 	}
@@ -148,10 +150,61 @@ func readDelta(c *collector, n int, op string, entity []byte) {
 			c.problem(n, r.ID, "deleted", "an FtM entity cannot be a tombstone; use a delta DEL line")
 			return
 		}
+		setAsideUnknown(r)
 		c.add(n, r)
 	case "DEL":
 		c.del(n, r.ID)
 	default:
 		c.problemf(n, r.ID, "", "unknown delta op %q (want ADD, MOD or DEL)", op)
 	}
+}
+
+// UnknownProperties is the extra key under which an FtM entity keeps the
+// properties its schema does not define in the FollowTheMoney release
+// valise's model comes from (data written by a newer FtM, such as
+// Organization.abbreviation): FtM's own reader drops them silently; valise
+// keeps them, as {"name": ["value", ...]}, and the ftm writer puts them
+// back among the properties.
+const UnknownProperties = "unknown_properties"
+
+// setAsideUnknown moves the properties r's schema does not define to
+// r.Extra[UnknownProperties]. A stub property (the reverse of another, such
+// as Person.sanctions) is known and stays, for Validate to refuse as FtM
+// does; so does everything when the schema is unknown or the key is
+// taken.
+func setAsideUnknown(r *schema.Record) {
+	s, ok := schema.Get(r.Schema)
+	if !ok || r.Extra[UnknownProperties] != nil {
+		return
+	}
+	var names []string
+	for name := range r.Properties {
+		if _, ok := s.Prop(name); !ok {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	slices.SortFunc(names, schema.CompareKeys) // canonical order: the value is an extra
+	b := []byte{'{'}
+	for i, name := range names {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = schema.AppendString(b, name)
+		b = append(b, ':', '[')
+		for j, v := range r.Properties[name] {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = schema.AppendString(b, v)
+		}
+		b = append(b, ']')
+		delete(r.Properties, name)
+	}
+	if r.Extra == nil {
+		r.Extra = map[string][]byte{}
+	}
+	r.Extra[UnknownProperties] = append(b, '}')
 }

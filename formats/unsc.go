@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"valise/schema"
@@ -135,12 +136,18 @@ func readUNSC(c *collector, br *bufio.Reader) error {
 					c.problemf(line, "", "", "list entry larger than %d elements or %d bytes of text", maxEntryNodes, maxEntryText)
 					continue
 				}
-				r, rule := unscRecord(e)
-				if r == nil {
+				recs, rule := unscEntry(e)
+				if recs == nil {
 					c.problem(line, "", "DATAID", rule)
 					continue
 				}
-				c.add(line, r)
+				// The records derived from a party that is refused are
+				// left out with it: the entry is not read.
+				if c.add(line, recs[0]) {
+					for _, r := range recs[1:] {
+						c.add(line, r)
+					}
+				}
 			default:
 				c.problemf(line, "", "", "unexpected element %s in the list; skipped", schema.Printable(name))
 				if err := skip(); err != nil {
@@ -341,44 +348,64 @@ func clean(b []byte) string {
 	return out.String()
 }
 
-var nameParts = [...]struct{ tag, prop, label string }{
-	{"FIRST_NAME", "firstName", "First name"},
-	{"SECOND_NAME", "secondName", "Second name"},
-	{"THIRD_NAME", "middleName", "Third name"},
-	{"FOURTH_NAME", "lastName", "Fourth name"},
-}
+// unTopics are the FtM topics a UN list gives its entries beyond
+// "sanction".
+var unTopics = map[string][]string{"Al-Qaida": {"crime.terror"}}
 
-// unscRecord maps one INDIVIDUAL (Person) or ENTITY (Organization); see
-// doc.go for the table. It returns nil and a rule when the entry has no
-// usable DATAID.
-func unscRecord(e *xnode) (*schema.Record, string) {
+// unAuthority is the authority of every UN sanction.
+const unAuthority = "United Nations Security Council"
+
+// unscEntry maps one INDIVIDUAL (Person) or ENTITY (LegalEntity) to its
+// records; see doc.go for the table. It returns nil and a rule when the
+// entry has no usable DATAID.
+func unscEntry(e *xnode) ([]*schema.Record, string) {
 	dataID := e.first("DATAID")
 	if !digitsOnly(dataID) || len(dataID) > 32 {
 		return nil, fmt.Sprintf("%q is not a list entry number", dataID)
 	}
 	person := e.name == "INDIVIDUAL"
-	typ := "Organization"
+	typ := "LegalEntity"
 	if person {
 		typ = "Person"
 	}
-	b := newBuilder("un-sc-"+dataID, typ)
+	en := newEntry("un-sc-"+dataID, typ)
+	b := en.main
+	sanction := en.sanction(unAuthority)
 
 	var parts []string
-	for i, p := range nameParts {
-		v := e.first(p.tag)
-		if v == "" {
-			continue
-		}
-		parts = append(parts, v)
-		if person || i > 0 {
-			b.add(p.prop, v, p.label)
+	for _, tag := range []string{"FIRST_NAME", "SECOND_NAME", "THIRD_NAME", "FOURTH_NAME"} {
+		if v := e.first(tag); v != "" {
+			parts = append(parts, v)
 		}
 	}
 	b.add("name", strings.Join(parts, " "), "Name")
-	b.add("name", e.first("NAME_ORIGINAL_SCRIPT"), "Name in original script")
-	b.add("unscId", e.first("REFERENCE_NUMBER"), "UN reference number")
-	b.add("program", e.first("UN_LIST_TYPE"), "UN list")
-	b.addDate("createdAt", e.first("LISTED_ON"), "Listed on")
+	// The parts are given name first and family name last, whatever their
+	// number: a name of three parts has a second name between them.
+	if n := len(parts); person && n >= 2 {
+		b.add("firstName", parts[0], "First name")
+		b.add("lastName", parts[n-1], "Last name")
+		if n >= 3 {
+			b.add("secondName", parts[1], "Second name")
+		}
+		if n == 4 {
+			b.add("middleName", parts[2], "Third name")
+		}
+	}
+	b.add("alias", e.first("NAME_ORIGINAL_SCRIPT"), "Name in original script")
+	b.add("topics", "sanction", "Topic")
+	listType := e.first("UN_LIST_TYPE")
+	b.add("program", listType, "UN list")
+	sanction.add("program", listType, "UN list")
+	for _, t := range unTopics[listType] {
+		b.add("topics", t, "Topic")
+	}
+	sanction.add("unscId", e.first("REFERENCE_NUMBER"), "UN reference number")
+	listed := e.first("LISTED_ON")
+	b.addDate("createdAt", listed, "Listed on")
+	if d, _ := isoDate(listed); d != "" {
+		sanction.add("listingDate", d, "Listed on") // the party's notes keep a time zone
+	}
+	sanction.addDate("endDate", e.first("DELISTED_ON"), "Delisted on")
 	for _, k := range e.take("COMMENTS1") {
 		if s := strings.TrimSpace(string(k.text)); s != "" {
 			b.notes = append(b.notes, s)
@@ -426,53 +453,21 @@ func unscRecord(e *xnode) (*schema.Record, string) {
 		if n == "" && q != "" {
 			b.note("Alias quality", q)
 		}
-		b.add(prop, n, "Alias")
+		// A few entries list several names in one alias, "; "-separated.
+		for _, name := range strings.Split(n, ";") {
+			b.add(prop, strings.TrimSpace(name), "Alias")
+		}
 		if d := a.describe("DATE_OF_BIRTH", "date of birth", "CITY_OF_BIRTH", "city of birth",
 			"COUNTRY_OF_BIRTH", "country of birth", "NOTE", "note"); d != "" {
 			b.note("Alias "+n, d)
 		}
 	}
 	for _, a := range append(e.take("INDIVIDUAL_ADDRESS"), e.take("ENTITY_ADDRESS")...) {
-		country := a.first("COUNTRY")
-		var ps []string
-		for _, tag := range []string{"STREET", "CITY", "STATE_PROVINCE", "ZIP_CODE"} {
-			if v := a.first(tag); v != "" {
-				ps = append(ps, v)
-			}
-		}
-		if country != "" {
-			ps = append(ps, country)
-		}
-		if v := a.first("NOTE"); v != "" {
-			ps = append(ps, v)
-		}
-		b.add("address", strings.Join(ps, ", "), "Address")
-		if code := countryCode(country); code != "" {
-			b.add("country", code, "Country")
-		}
+		en.address(a.first("STREET"), a.first("CITY"), a.first("STATE_PROVINCE"), a.first("ZIP_CODE"),
+			a.first("COUNTRY"), a.first("NOTE"))
 	}
 	for _, d := range e.take("INDIVIDUAL_DATE_OF_BIRTH") {
-		typ, note := d.first("TYPE_OF_DATE"), d.first("NOTE")
-		date, year, from, to := d.first("DATE"), d.first("YEAR"), d.first("FROM_YEAR"), d.first("TO_YEAR")
-		for _, v := range []string{date, year, from, to} {
-			if iso, _ := isoDate(v); iso != "" {
-				b.add("birthDate", iso, "Date of birth")
-			}
-		}
-		_, wholeDate := isoDate(date)
-		_, wholeYear := isoDate(year)
-		plain := typ == "EXACT" && note == "" && from == "" && to == "" &&
-			(date != "" && year == "" && wholeDate || year != "" && date == "" && wholeYear)
-		if !plain {
-			var ds []string
-			for _, f := range [][2]string{{"type", typ}, {"date", date}, {"year", year}, {"from year", from},
-				{"to year", to}, {"note", note}} {
-				if f[1] != "" {
-					ds = append(ds, f[0]+" "+f[1])
-				}
-			}
-			b.note("Date of birth", strings.Join(ds, "; "))
-		}
+		unBirthDate(b, d)
 	}
 	for _, p := range e.take("INDIVIDUAL_PLACE_OF_BIRTH") {
 		var ps []string
@@ -491,17 +486,24 @@ func unscRecord(e *xnode) (*schema.Record, string) {
 		}
 	}
 	for _, doc := range e.take("INDIVIDUAL_DOCUMENT") {
-		typ, typ2 := doc.first("TYPE_OF_DOCUMENT"), doc.first("TYPE_OF_DOCUMENT2")
-		number := doc.first("NUMBER")
-		if number != "" {
-			prop := "idNumber"
-			if isPassport(typ) || isPassport(typ2) {
-				prop = "passportNumber"
-			}
-			b.add(prop, number, "Document number")
-		}
+		unDocument(en, doc)
+	}
+	b.note("Submitted by", e.first("SUBMITTED_BY"))
+	b.note("Submitted on", e.first("SUBMITTED_ON"))
+	b.note("Sort key", e.first("SORT_KEY"))
+	b.note("Sort key last modified", e.first("SORT_KEY_LAST_MOD"))
+	e.residue(b, "")
+	return en.records(), ""
+}
+
+// unDocument maps one INDIVIDUAL_DOCUMENT to a Passport or an
+// Identification; one without a number stays in the party's notes.
+func unDocument(en *entry, doc *xnode) {
+	typ, typ2 := doc.first("TYPE_OF_DOCUMENT"), doc.first("TYPE_OF_DOCUMENT2")
+	number := doc.first("NUMBER")
+	if number == "" {
 		var ds []string
-		for _, f := range [][2]string{{"type", typ}, {"type 2", typ2}, {"number", number}} {
+		for _, f := range [][2]string{{"type", typ}, {"type 2", typ2}} {
 			if f[1] != "" {
 				ds = append(ds, f[0]+" "+f[1])
 			}
@@ -510,15 +512,89 @@ func unscRecord(e *xnode) (*schema.Record, string) {
 			"CITY_OF_ISSUE", "city of issue", "COUNTRY_OF_ISSUE", "country of issue", "NOTE", "note"); rest != "" {
 			ds = append(ds, rest)
 		}
-		b.note("Document", strings.Join(ds, "; "))
+		en.main.note("Document", strings.Join(ds, "; "))
+		return
 	}
-	b.note("Submitted by", e.first("SUBMITTED_BY"))
-	b.note("Submitted on", e.first("SUBMITTED_ON"))
-	b.note("Sort key", e.first("SORT_KEY"))
-	b.note("Sort key last modified", e.first("SORT_KEY_LAST_MOD"))
-	b.note("Delisted on", e.first("DELISTED_ON"))
-	e.residue(b, "")
-	return b.record(), ""
+	var summary []string
+	country := doc.first("ISSUING_COUNTRY")
+	if c2 := doc.first("COUNTRY_OF_ISSUE"); c2 != "" {
+		if country == "" {
+			country = c2
+		} else {
+			summary = append(summary, "country of issue "+c2)
+		}
+	}
+	if country != "" && countryCode(country) == "" {
+		summary = append(summary, "issuing country "+country)
+		country = ""
+	}
+	if v := doc.first("CITY_OF_ISSUE"); v != "" {
+		summary = append(summary, "city of issue "+v)
+	}
+	issued := doc.first("DATE_OF_ISSUE")
+	if d, whole := isoDate(issued); issued != "" && (d == "" || !whole) {
+		summary = append(summary, "date of issue "+issued)
+	}
+	if v := doc.first("NOTE"); v != "" {
+		summary = append(summary, v)
+	}
+	docType := strings.TrimSpace(typ + " " + typ2)
+	passport, prop := isPassport(typ) || isPassport(typ2), "idNumber"
+	if passport {
+		prop = "passportNumber"
+	}
+	en.document(passport, prop, number, docType, country, issued, "", strings.Join(summary, "; "))
+}
+
+// maxYearRange bounds the birth years a range of years gives: "between
+// 1940 and 1990" says too little to list every year.
+const maxYearRange = 20
+
+// unBirthDate maps one INDIVIDUAL_DATE_OF_BIRTH: an exact date or year is
+// a birth date; an approximate year is a birth date of year precision,
+// which is how FtM says "about"; a range gives each of its years (at most
+// maxYearRange), so that a matcher compares it as FtM data lets it. What
+// FtM cannot say (that a date is approximate or a range, a note) is kept
+// in a note.
+func unBirthDate(b *builder, d *xnode) {
+	typ, note := d.first("TYPE_OF_DATE"), d.first("NOTE")
+	date, year, from, to := d.first("DATE"), d.first("YEAR"), d.first("FROM_YEAR"), d.first("TO_YEAR")
+	var said []string
+	for _, v := range []string{date, year} {
+		if v == "" {
+			continue
+		}
+		iso, whole := isoDate(v)
+		if iso != "" {
+			b.add("birthDate", iso, "Date of birth")
+		}
+		if !whole || typ == "APPROXIMATELY" {
+			said = append(said, v)
+		}
+	}
+	if from != "" || to != "" {
+		f, errF := strconv.Atoi(from)
+		t, errT := strconv.Atoi(to)
+		if errF == nil && errT == nil && len(from) == 4 && len(to) == 4 && f <= t && t-f <= maxYearRange {
+			for y := f; y <= t; y++ {
+				b.add("birthDate", strconv.Itoa(y), "Date of birth")
+			}
+		}
+		said = append(said, "between "+from+" and "+to)
+	}
+	switch {
+	case typ == "APPROXIMATELY":
+		said = append([]string{"approximately"}, said...)
+	case typ == "BETWEEN" && (from != "" || to != ""), typ == "":
+	case typ != "EXACT", date == "" && year == "":
+		said = append([]string{"type " + typ}, said...)
+	}
+	if note != "" {
+		said = append(said, "note "+note)
+	}
+	if len(said) > 0 {
+		b.note("Date of birth", strings.Join(said, " "))
+	}
 }
 
 func isPassport(t string) bool {

@@ -3,10 +3,12 @@ package formats
 import (
 	"bufio"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 
 	"valise/schema"
 )
@@ -22,6 +24,43 @@ type Writer interface {
 // ErrClosed is returned by a Writer used after Close.
 var ErrClosed = errors.New("formats: writer is closed")
 
+// WriterOption changes how a Writer writes; see WithBOM and
+// WithUnsafeRawCSV.
+type WriterOption func(*writerOptions) error
+
+type writerOptions struct {
+	format string
+	bom    bool // csv: a UTF-8 byte order mark first
+	raw    bool // csv: cells as they are, formula triggers included
+}
+
+// WithBOM starts a csv file with a UTF-8 byte order mark, without which
+// Excel reads UTF-8 as the local code page ("Ãœmit" for "Ümit"). Reading
+// skips it.
+func WithBOM() WriterOption {
+	return func(o *writerOptions) error {
+		if o.format != CSV {
+			return fmt.Errorf("%w: a byte order mark is for csv, not %s", ErrOptions, o.format)
+		}
+		o.bom = true
+		return nil
+	}
+}
+
+// WithUnsafeRawCSV writes csv cells as they are: a cell that starts with
+// = + - @, a tab or a carriage return is a formula to a spreadsheet
+// (=HYPERLINK(…) sends whoever clicks it anywhere), and a list record can
+// hold any of them. Only for files no spreadsheet opens.
+func WithUnsafeRawCSV() WriterOption {
+	return func(o *writerOptions) error {
+		if o.format != CSV {
+			return fmt.Errorf("%w: raw cells are for csv, not %s", ErrOptions, o.format)
+		}
+		o.raw = true
+		return nil
+	}
+}
+
 // NewWriter returns a Writer of format jsonl, ftm or csv:
 //
 //   - jsonl: each record in its canonical encoding, envelope and version
@@ -29,20 +68,31 @@ var ErrClosed = errors.New("formats: writer is closed")
 //   - ftm: FollowTheMoney entity lines: id, schema, properties and the kept
 //     extra keys; no envelope. Tombstones are left out.
 //   - csv: one record type per file. The header is id, schema, every
-//     property of the type sorted by name, then origin, tlp, handling_code,
-//     conditions, releasable_to, not_releasable_to, retain_until, reliability,
+//     property of the type sorted by name (reverse properties aside: they
+//     hold no values), then origin, tlp, handling_code, conditions,
+//     releasable_to, not_releasable_to, retain_until, reliability,
 //     credibility. Multiple values are joined by ';' with '\;' and '\\'
-//     escapes (see splitValues), so that Read gives back the same values.
-//     Writing a record of another type than the first is an error.
-//     Tombstones and extra keys are left out.
-func NewWriter(w io.Writer, format string) (Writer, error) {
+//     escapes (see splitValues), so that Stream gives back the same values.
+//     A cell that a spreadsheet would take for a formula (it starts with =
+//   - - @, a tab or a carriage return) is neutralised as OWASP
+//     recommends, with a ' in front, and so is one that starts with '
+//     (Stream takes that ' away again); WithUnsafeRawCSV writes cells as
+//     they are. Writing a record of another type than the first is an
+//     error. Tombstones and extra keys are left out.
+func NewWriter(w io.Writer, format string, opts ...WriterOption) (Writer, error) {
+	o := writerOptions{format: format}
+	for _, opt := range opts {
+		if err := opt(&o); err != nil {
+			return nil, err
+		}
+	}
 	switch format {
 	case JSONL:
 		return &jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}, nil
 	case FtM:
 		return &ftmWriter{jsonlWriter{w: bufio.NewWriterSize(w, 64<<10)}, false}, nil
 	case CSV:
-		return &csvWriter{w: csv.NewWriter(w)}, nil
+		return &csvWriter{out: w, w: csv.NewWriter(w), bom: o.bom, raw: o.raw}, nil
 	}
 	return nil, fmt.Errorf("%w: cannot write format %q (want jsonl, ftm or csv)", ErrOptions, format)
 }
@@ -116,20 +166,34 @@ func (f *ftmWriter) Write(r *schema.Record) error {
 // appendFtM appends r as one FtM entity line: {"id", "schema",
 // "properties", extras in key order}. Properties keep their value order
 // (and an empty list when the record has one), so that an FtM file read
-// and written again gives the same entities.
+// and written again gives the same entities; the properties set aside
+// under UnknownProperties go back among them.
 func appendFtM(dst []byte, r *schema.Record) []byte {
 	dst = append(dst, `{"id":`...)
 	dst = schema.AppendString(dst, r.ID)
 	dst = append(dst, `,"schema":`...)
 	dst = schema.AppendString(dst, r.Schema)
 	dst = append(dst, `,"properties":{`...)
-	for i, name := range sortedProps(r.Properties) {
+	props := r.Properties
+	if raw := r.Extra[UnknownProperties]; raw != nil {
+		var unknown map[string][]string
+		if json.Unmarshal(raw, &unknown) == nil {
+			props = make(map[string][]string, len(r.Properties)+len(unknown))
+			for k, v := range unknown {
+				props[k] = v
+			}
+			for k, v := range r.Properties {
+				props[k] = v
+			}
+		}
+	}
+	for i, name := range sortedProps(props) {
 		if i > 0 {
 			dst = append(dst, ',')
 		}
 		dst = schema.AppendString(dst, name)
 		dst = append(dst, ":["...)
-		for j, v := range r.Properties[name] {
+		for j, v := range props[name] {
 			if j > 0 {
 				dst = append(dst, ',')
 			}
@@ -140,7 +204,9 @@ func appendFtM(dst []byte, r *schema.Record) []byte {
 	dst = append(dst, '}')
 	keys := make([]string, 0, len(r.Extra))
 	for k := range r.Extra {
-		keys = append(keys, k)
+		if k != UnknownProperties || len(props) == len(r.Properties) {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
@@ -153,12 +219,28 @@ func appendFtM(dst []byte, r *schema.Record) []byte {
 }
 
 type csvWriter struct {
-	w      *csv.Writer
-	schema *schema.Schema
-	props  []string
-	row    []string
-	err    error
+	out      io.Writer
+	w        *csv.Writer
+	bom, raw bool
+	schema   *schema.Schema
+	props    []string
+	row      []string
+	err      error
 }
+
+// neutralise puts a ' before a cell that a spreadsheet would take for a
+// formula, and before one that starts with ' (so that reading can take one
+// ' away from every cell that starts with it and one of these).
+func neutralise(cell string) string {
+	if cell != "" && strings.IndexByte(csvFormulaStart, cell[0]) >= 0 {
+		return "'" + cell
+	}
+	return cell
+}
+
+// csvFormulaStart are the first bytes of a cell that neutralise guards:
+// OWASP's formula triggers (= + - @ tab carriage return) and the quote.
+const csvFormulaStart = "=+-@\t\r'"
 
 func (c *csvWriter) Write(r *schema.Record) error {
 	if c.err != nil {
@@ -168,6 +250,12 @@ func (c *csvWriter) Write(r *schema.Record) error {
 		return nil
 	}
 	if c.schema == nil {
+		if c.bom {
+			if _, err := io.WriteString(c.out, "\ufeff"); err != nil {
+				c.err = fmt.Errorf("writing CSV byte order mark: %w", err)
+				return c.err
+			}
+		}
 		s, ok := schema.Get(r.Schema)
 		if !ok {
 			c.err = fmt.Errorf("writing record %s: unknown schema %q", schema.Printable(r.ID), r.Schema)
@@ -176,7 +264,9 @@ func (c *csvWriter) Write(r *schema.Record) error {
 		c.schema = s
 		header := []string{colID, colSchema}
 		for _, p := range s.Props() {
-			c.props = append(c.props, p.Name)
+			if !p.Stub { // a reverse property holds no values
+				c.props = append(c.props, p.Name)
+			}
 		}
 		header = append(header, c.props...)
 		header = append(header, envelopeColumns...)
@@ -208,6 +298,11 @@ func (c *csvWriter) Write(r *schema.Record) error {
 	h := r.Handling
 	c.row = append(c.row, r.Origin, h.TLP, h.Code, joinValues(h.Conditions), joinValues(h.ReleasableTo), joinValues(h.NotReleasableTo),
 		h.RetainUntil, rel, cred)
+	if !c.raw {
+		for i, cell := range c.row {
+			c.row[i] = neutralise(cell)
+		}
+	}
 	if err := c.w.Write(c.row); err != nil {
 		c.err = fmt.Errorf("writing record %s: %w", schema.Printable(r.ID), err)
 	}

@@ -201,7 +201,7 @@ func (g *ingester) file(tx *store.Tx, i int, files []IngestFile, f IngestFile) e
 				continue
 			}
 			next := make(chan merged, 1)
-			go func() { next <- g.merge(f.Name, b.recs, held) }()
+			go func() { next <- g.merge(f.Name, c.Source != "", b.recs, held) }()
 			flush()
 			pending = next
 		}
@@ -337,7 +337,7 @@ type merged struct {
 // merge merges a batch of records of file name with what the store holds
 // under their ids. It does not touch the store or g's report: it runs
 // beside the goroutine that does.
-func (g *ingester) merge(name string, recs []*schema.Record, held []*store.Stored) merged {
+func (g *ingester) merge(name string, list bool, recs []*schema.Record, held []*store.Stored) merged {
 	var m merged
 	m.writes = make([]store.Write, 0, len(recs))
 	for k, in := range recs {
@@ -356,7 +356,11 @@ func (g *ingester) merge(name string, recs []*schema.Record, held []*store.Store
 				name, in.ID, in.Origin, in.Key(), g.self, schema.ErrInvalid)
 			return m
 		}
-		if h != nil && h.Schema != in.Schema {
+		// A record's type is its own: a file may not turn a Person into
+		// an Organization. A new edition of a published list may: the
+		// list is the authority on its entries, and valise's mapping of
+		// them improves (Organization to LegalEntity, Vehicle to Vessel).
+		if h != nil && h.Schema != in.Schema && !list {
 			m.err = fmt.Errorf("%s: record %s is a %s here; changing it to a %s is not allowed: %w", name, in.ID, h.Schema, in.Schema, schema.ErrInvalid)
 			return m
 		}

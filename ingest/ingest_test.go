@@ -174,16 +174,17 @@ func sdnRow(n int, name string) string {
 func TestIngestListEdition(t *testing.T) {
 	o := officetest.Offices(t, t.TempDir(), "KZ-NCB")[0]
 	ed1 := memFile("sdn1.csv", sdnRow(1, "ONE LTD")+sdnRow(2, "TWO LTD")+sdnRow(3, "THREE LTD"))
+	// Each entry is its party and a Sanction.
 	rep := mustIngest(t, o, ed1)
-	if rep.Added != 3 {
-		t.Fatalf("%d added, want 3", rep.Added)
+	if rep.Added != 6 {
+		t.Fatalf("%d added, want 6", rep.Added)
 	}
 	// An edition with an entry broken is not complete: nothing is removed
 	// by absence.
 	broken := memFile("sdn2.csv", sdnRow(1, "ONE LTD")+"x,\"BAD\",-0- ,\"CUBA\",-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- ,-0- \n")
 	broken.Format = formats.OFACSDN
 	rep, err := Ingest(o, []IngestFile{broken}, true)
-	if err != nil || rep.Deleted != 0 || rep.Unchanged != 1 {
+	if err != nil || rep.Deleted != 0 || rep.Unchanged != 2 {
 		t.Fatalf("%+v, %v; want nothing deleted", rep, err)
 	}
 	// An entry of the edition that another file of the run already holds
@@ -194,10 +195,11 @@ func TestIngestListEdition(t *testing.T) {
 	}
 	// A whole edition removes what it no longer lists.
 	rep = mustIngest(t, o, memFile("sdn4.csv", sdnRow(1, "ONE LTD")+sdnRow(4, "FOUR LTD")))
-	if rep.Added != 1 || rep.Unchanged != 1 || rep.Deleted != 2 {
-		t.Fatalf("%+v; want 1 added, 1 unchanged, 2 deleted", rep)
+	if rep.Added != 2 || rep.Unchanged != 2 || rep.Deleted != 4 {
+		t.Fatalf("%+v; want 2 added, 2 unchanged, 4 deleted", rep)
 	}
-	for id, deleted := range map[string]bool{"ofac-1": false, "ofac-2": true, "ofac-3": true, "ofac-4": false} {
+	for id, deleted := range map[string]bool{"ofac-1": false, "ofac-2": true, "ofac-3": true, "ofac-4": false,
+		"ofac-1-sanction": false, "ofac-2-sanction": true, "ofac-3-sanction": true, "ofac-4-sanction": false} {
 		if r := held(t, o, id); r == nil || r.Deleted != deleted {
 			t.Errorf("%s is %v, want deleted %v", id, r, deleted)
 		}

@@ -52,8 +52,9 @@
 //
 // # Scoring
 //
-// Two records are compared only when their classes may be the same thing
-// (a LegalEntity may be a person or an organisation). Referents that name
+// Two records are compared only when they are of one class: persons,
+// organisations (a LegalEntity among them: the lists make it of what they
+// call an entity), vehicles, accounts. Referents that name
 // the other record, or a source record both name, make a pair definite:
 // score 1. So does a judgement "same" (below). Otherwise the score is the
 // sum of these weights, clipped to 0–1:

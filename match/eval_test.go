@@ -40,11 +40,20 @@ func readList(t testing.TB, path string) []*schema.Record {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	res, err := formats.Read(path, f, formats.Options{Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"}})
+	var recs []*schema.Record
+	_, err = formats.Stream(path, f, formats.Options{Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"}}, func(it formats.Item) error {
+		if it.Problem != nil {
+			return it.Problem
+		}
+		if it.Record != nil {
+			recs = append(recs, it.Record)
+		}
+		return nil
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return res.Records
+	return recs
 }
 
 // refPair is a UN↔OFAC pair of the reference.

@@ -15,8 +15,7 @@ type Class uint8
 const (
 	ClassNone    Class = iota // not matched (links, addresses, notes …)
 	ClassPerson               // Person
-	ClassOrg                  // Organization, Company and their descendants
-	ClassLegal                // LegalEntity itself: a person or an organisation
+	ClassOrg                  // Organization, Company and their descendants, and LegalEntity
 	ClassVehicle              // Vehicle, vessels and aircraft
 	ClassAccount              // BankAccount and CryptoWallet: compared by their numbers only
 )
@@ -30,10 +29,11 @@ func ClassOf(name string) Class {
 	switch {
 	case s.IsA("Person"):
 		return ClassPerson
-	case s.IsA("Organization"):
+	case s.IsA("Organization") || s.Name == "LegalEntity":
+		// A LegalEntity may be a person, but the lists make it of
+		// what they call an entity (the UN list's ENTITY, as
+		// OpenSanctions maps it): an organisation's name.
 		return ClassOrg
-	case s.Name == "LegalEntity":
-		return ClassLegal
 	case s.IsA("Vehicle") || s.Name == "Vessel" || s.Name == "Airplane":
 		return ClassVehicle
 	case s.IsA("BankAccount") || s.IsA("CryptoWallet"):
@@ -44,13 +44,7 @@ func ClassOf(name string) Class {
 
 // compatible reports whether records of classes a and b may be the same.
 func compatible(a, b Class) bool {
-	if a == ClassNone || b == ClassNone {
-		return false
-	}
-	if a == ClassAccount || b == ClassAccount {
-		return a == b
-	}
-	return a == b || (a == ClassLegal && b != ClassVehicle) || (b == ClassLegal && a != ClassVehicle)
+	return a != ClassNone && a == b
 }
 
 // Limits that keep one record's features small whatever it holds.
@@ -100,7 +94,6 @@ var (
 	countryProps = map[Class][]string{
 		ClassPerson:  {"nationality", "citizenship", "country", "birthCountry"},
 		ClassOrg:     {"country", "jurisdiction", "mainCountry"},
-		ClassLegal:   {"country", "jurisdiction", "mainCountry", "nationality"},
 		ClassVehicle: {"flag", "country", "pastFlags"},
 	}
 	// Free text that may hold identifiers and dates of birth the mapping
@@ -225,7 +218,7 @@ func extract(r *schema.Record) (*features, bool) {
 	// An identifier without its issuing country does not take the
 	// person's nationality: people travel on other countries' passports,
 	// and a wrong country would count against a true match.
-	if class == ClassOrg || class == ClassLegal {
+	if class == ClassOrg {
 		// Where a company is registered is where it is.
 		for _, x := range f.ids {
 			if x.country != "" && (x.kind == idRegistration || x.kind == idTax) && !cs[x.country] {

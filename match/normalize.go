@@ -202,7 +202,7 @@ func nameTokens(folded string, class Class) []string {
 	out := make([]string, 0, len(all)+1)
 	for _, w := range all {
 		switch class {
-		case ClassPerson, ClassLegal:
+		case ClassPerson:
 			if particles[w] {
 				continue
 			}

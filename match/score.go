@@ -171,7 +171,7 @@ func countryVerdict(a, b *entity, explain bool) (float64, string) {
 // are called Ansar al-Sharia.
 func (s *scorer) names(a, b *entity) (float64, int, int) {
 	best, bi, bj := 0.0, 0, 0
-	person := a.class == ClassPerson || b.class == ClassPerson || a.class == ClassLegal || b.class == ClassLegal
+	person := a.class == ClassPerson // compatible: b is of a's class
 	for i := range a.names {
 		for j := range b.names {
 			na, nb := &a.names[i], &b.names[j]

@@ -2,27 +2,24 @@ package schema
 
 import "strings"
 
-// iso3166 lists the officially assigned ISO 3166-1 alpha-2 codes.
-const iso3166 = "ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bl bm bn bo bq br bs bt bv bw by bz " +
-	"ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg eh er es et fi fj fk fm fo fr " +
-	"ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk hm hn hr ht hu id ie il im in io iq ir is it je jm jo jp " +
-	"ke kg kh ki km kn kp kr kw ky kz la lb lc li lk lr ls lt lu lv ly ma mc md me mf mg mh mk ml mm mn mo mp mq mr ms mt " +
-	"mu mv mw mx my mz na nc ne nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw py qa re ro rs ru rw " +
-	"sa sb sc sd se sg sh si sj sk sl sm sn so sr ss st sv sx sy sz tc td tf tg th tj tk tl tm tn to tr tt tv tw tz " +
-	"ua ug um us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw"
-
-// extraCountries are codes FollowTheMoney data uses beyond the assigned
-// list: "eu" (exceptionally reserved, the European Union), "xk" (Kosovo,
-// user-assigned) and "zz" (global or unknown, user-assigned).
-const extraCountries = "eu xk zz"
-
-var countries = func() map[string]bool {
-	m := make(map[string]bool, 260)
-	for _, c := range strings.Fields(iso3166 + " " + extraCountries) {
-		m[c] = true
+func wordSet(words string) map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(words) {
+		m[w] = true
 	}
 	return m
-}()
+}
 
-// ValidCountry reports whether c is a known lowercase country code.
+var (
+	countries = wordSet(ftmCountries)
+	topics    = wordSet(ftmTopics)
+)
+
+// ValidCountry reports whether c is a territory code FollowTheMoney
+// accepts as a country value: the ISO 3166-1 alpha-2 codes, lowercase, and
+// the historic, disputed and special ones FtM adds (suhh, csxx, yucs, dd,
+// ua-cri, ge-ab, gb-sct, eu, xk, zz …).
 func ValidCountry(c string) bool { return countries[c] }
+
+// ValidTopic reports whether t is a value of FollowTheMoney's topic type.
+func ValidTopic(t string) bool { return topics[t] }

@@ -5,11 +5,36 @@
 //
 // # Model
 //
-// Every type is declared once, in model.go, with its parent, its own
-// properties and the properties it requires. Person is a LegalEntity is a
-// Thing; a type inherits every property of its ancestors. Adding a type or a
-// property is a one-line change there, which bumps [Minor]'s minor number.
-// A bundle whose major schema version differs from [Major] is refused.
+// The model is FollowTheMoney's (FtM), generated, not hand-picked:
+// internal/ftmgen reads FtM's schema definition (schema/*.yaml of the
+// release named by [FtMVersion], and its countries.txt and topics.txt)
+// and writes ftm_gen.go, which is committed; `go generate ./schema` runs
+// it, and its test fails when the committed file and the definition
+// disagree. Every schema is there, abstract and concrete, with what it
+// extends (Company is an Organization and an Asset), its properties with
+// their types, ranges and reverse properties, its required properties and
+// its edge. A property with a reverse gives its range a stub property
+// (Sanction.entity gives every Thing "sanctions"): FtM refuses values in a
+// stub, and so does [Record.Validate].
+//
+// Validate applies FtM's own rules: a known, concrete schema; properties
+// of that schema; values of the property's type (dates as ISO 8601
+// prefixes, countries among FtM's territory codes, topics among FtM's
+// topics, genders, IBANs, IP addresses, record ids for entities); the
+// required properties. Types FtM does not check (string, name, text,
+// identifier, number, url, phone, address …) take any text. valise adds
+// only bounds every value keeps: valid UTF-8, no control or bidirectional
+// override characters, lengths (see [MaxValueLen]).
+//
+// Required properties are each schema's own list, as in FtM: Thing
+// requires a name, Address (a Thing) does not. FtM enforces them only on
+// the entities users create, not on the data it loads, and published data
+// has a Passport with a holder and no number: so a link, or a record about
+// another record (Sanction, Identification, Passport: see [Schema].Link),
+// must have its ends, and any other record all its required properties.
+//
+// valise's own additions (the envelope) stay outside FtM's properties. A
+// change of the definition is a new generated file and bumps [Minor].
 //
 // # Records
 //

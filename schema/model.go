@@ -13,7 +13,7 @@ import (
 // as far as every record in it validates against the types it knows.
 const (
 	Major = 1
-	Minor = 0
+	Minor = 1
 )
 
 // ModelVersion is the schema version string carried in bundle headers.
@@ -32,22 +32,76 @@ func CheckVersion(v string) error {
 	return nil
 }
 
+//go:generate go run ./internal/ftmgen -in ../../shared/data/ftm-schema -version 3.8.4 -out ftm_gen.go
+
+// ftmSchema and ftmProp are the rows of the generated model (ftm_gen.go):
+// the facts of FollowTheMoney's schema definition, as it states them.
+type ftmSchema struct {
+	Name       string
+	Extends    []string
+	Abstract   bool
+	Deprecated bool
+	Required   []string
+	Edge       *ftmEdge
+	Props      []ftmProp // own properties, sorted by name
+}
+
+type ftmEdge struct {
+	Source, Target string
+	Directed       bool
+}
+
+type ftmProp struct {
+	Name       string
+	Type       string
+	Range      string // schema of the records an entity property names
+	Reverse    string // the property of Range that points back
+	Stub       bool   // the reverse of another schema's property
+	Deprecated bool
+}
+
 // Prop is a declared property.
 type Prop struct {
 	Name string
 	Type PropType
+	// Range is the schema that the records an entity property names must
+	// be (or descend from): "Thing" admits any entity.
+	Range string
+	// Reverse names the property of Range that is this one seen from the
+	// other end.
+	Reverse string
+	// Stub marks a reverse property: it exists to be navigated, FtM
+	// refuses values in it, and so does Validate.
+	Stub       bool
+	Deprecated bool // still valid; FtM discourages its use
 }
 
 // Schema is a declared record type.
 type Schema struct {
-	Name     string
-	Parent   string // "" for the root
-	Abstract bool   // may not be used directly by records
-	Link     bool   // an edge between two records: Source and Target name its ends
-	Source   string // property naming the link's first end
-	Target   string // property naming the link's second end
+	Name       string
+	Extends    []string // the schemata it inherits from; none for the root Thing and Interval
+	Abstract   bool     // may not be used directly by records
+	Deprecated bool
+	// Edge marks a schema that FtM draws as an edge between two records,
+	// from its Source property to its Target property.
+	Edge bool
+	// Link marks a record that connects other records: an edge, or a
+	// record that exists to say something about one other record
+	// (Sanction.entity, Identification.holder: a concrete schema that is
+	// no edge and requires exactly one entity property). Source and
+	// Target name its ends (Target is "" for the latter). Importing
+	// reports the ends that name no record held.
+	Link   bool
+	Source string
+	Target string
+	// Required are the properties a record of the schema must have. As
+	// in FtM they are the schema's own list, not inherited: Thing
+	// requires a name, Address (a Thing) does not; Vessel requires one
+	// again.
 	Required []string
-	props    map[string]Prop // own and inherited
+	props    map[string]Prop
+	parents  []*Schema
+	mustHave []string // what Validate requires (see build)
 }
 
 // Props returns every property of s, own and inherited, sorted by name.
@@ -68,12 +122,12 @@ func (s *Schema) Prop(name string) (Prop, bool) {
 
 // IsA reports whether s is the type name or descends from it.
 func (s *Schema) IsA(name string) bool {
-	for t := s; t != nil; t = schemas[t.Parent] {
-		if t.Name == name {
+	if s.Name == name {
+		return true
+	}
+	for _, p := range s.parents {
+		if p.IsA(name) {
 			return true
-		}
-		if t.Parent == "" {
-			break
 		}
 	}
 	return false
@@ -97,113 +151,77 @@ func Names() []string {
 	return out
 }
 
-// decl is one row of the model: a type, its parent and its own properties
-// written as "name:type" ("name" alone is TypeString), required ones marked
-// with a leading "!".
-type decl struct {
-	name, parent string
-	abstract     bool
-	link         [2]string // source and target property of a link type
-	props        string
-}
+var schemas = build(ftmSchemata)
 
-// model is the whole schema, in one place. Property names and inheritance
-// follow FollowTheMoney so that its data imports without mapping.
-var model = []decl{
-	{name: "Thing", abstract: true, props: "name:name alias:name weakAlias:name previousName:name summary:text description:text " +
-		"notes:text country:country sourceUrl:url topics:topic wikidataId:identifier address:string addressEntity:entity " +
-		"program:string programId:identifier createdAt:date modifiedAt:date retrievedAt:date keywords:string"},
-	{name: "Interval", abstract: true, props: "startDate:date endDate:date date:date summary:text description:text " +
-		"recordId:identifier sourceUrl:url modifiedAt:date"},
-	{name: "LegalEntity", parent: "Thing", props: "!name:name email:email phone:phone website:url legalForm:string incorporationDate:date " +
-		"dissolutionDate:date taxNumber:identifier registrationNumber:identifier idNumber:identifier innCode:identifier " +
-		"ogrnCode:identifier kppCode:identifier leiCode:identifier permId:identifier uniqueEntityId:identifier " +
-		"jurisdiction:country mainCountry:country status:string sector:string classification:string opencorporatesUrl:url " +
-		"unscId:identifier"},
-	{name: "Person", parent: "LegalEntity", props: "title:string firstName:name secondName:name middleName:name fatherName:name " +
-		"motherName:name lastName:name nameSuffix:name birthDate:date birthPlace:string birthCountry:country deathDate:date " +
-		"position:string nationality:country citizenship:country passportNumber:identifier socialSecurityNumber:identifier " +
-		"gender:gender ethnicity:string religion:string political:string education:string"},
-	{name: "Organization", parent: "LegalEntity", props: "abbreviation:name"},
-	{name: "Company", parent: "Organization", props: "capital:amount currency:currency ogrnCode:identifier vatCode:identifier " +
-		"swiftBic:identifier"},
-	{name: "Address", parent: "Thing", props: "full:string street:string street2:string city:string postalCode:identifier " +
-		"postOfficeBox:string region:string state:string latitude:amount longitude:amount remarks:text"},
-	{name: "Identification", parent: "Interval", props: "!holder:entity number:identifier type:string country:country " +
-		"authority:string", link: [2]string{"holder", ""}},
-	{name: "Passport", parent: "Identification", props: "passportNumber:identifier " +
-		"surname:name givenName:name birthDate:date birthPlace:string gender:gender personalNumber:identifier"},
-	{name: "BankAccount", parent: "Thing", props: "iban:iban accountNumber:identifier bankName:name bankAddress:string " +
-		"swiftBic:identifier accountType:string currency:currency balance:amount openingDate:date closingDate:date holder:entity bank:entity"},
-	{name: "CryptoWallet", parent: "Thing", props: "publicKey:identifier currency:string balance:amount holder:entity " +
-		"creationDate:date privateKey:identifier"},
-	{name: "Vehicle", parent: "Thing", props: "!name:name registrationNumber:identifier type:string model:string owner:entity operator:entity " +
-		"buildDate:date registrationDate:date callSign:identifier flag:country tonnage:amount grossRegisteredTonnage:amount " +
-		"imoNumber:identifier mmsi:identifier vesselType:string pastFlags:country ownerName:string"},
-	{name: "Sanction", parent: "Interval", props: "!entity:entity authority:string authorityId:identifier unscId:identifier " +
-		"program:string programId:identifier programUrl:url provisions:string status:string duration:string reason:text " +
-		"country:country listingDate:date", link: [2]string{"entity", ""}},
-	{name: "Note", parent: "Thing", props: "!name:name entity:entity"},
-	{name: "Membership", parent: "Interval", props: "!member:entity !organization:entity role:string status:string",
-		link: [2]string{"member", "organization"}},
-	{name: "Directorship", parent: "Interval", props: "!director:entity !organization:entity role:string status:string",
-		link: [2]string{"director", "organization"}},
-	{name: "Ownership", parent: "Interval", props: "!owner:entity !asset:entity role:string percentage:string sharesCount:string " +
-		"sharesValue:amount sharesCurrency:currency sharesType:string legalBasis:string ownershipType:string",
-		link: [2]string{"owner", "asset"}},
-	{name: "Payment", parent: "Interval", props: "!payer:entity !beneficiary:entity amount:amount currency:currency " +
-		"amountUsd:amount amountEur:amount purpose:text sequenceNumber:identifier transactionNumber:identifier " +
-		"programme:string payerAccount:entity beneficiaryAccount:entity namesMentioned:name",
-		link: [2]string{"payer", "beneficiary"}},
-	{name: "Family", parent: "Interval", props: "!person:entity !relative:entity relationship:string",
-		link: [2]string{"person", "relative"}},
-	{name: "Associate", parent: "Interval", props: "!person:entity !associate:entity relationship:string",
-		link: [2]string{"person", "associate"}},
-	{name: "UnknownLink", parent: "Interval", props: "!subject:entity !object:entity role:string",
-		link: [2]string{"subject", "object"}},
-}
-
-var schemas = build(model)
-
-func build(decls []decl) map[string]*Schema {
-	out := make(map[string]*Schema, len(decls))
-	for _, d := range decls {
-		parent := out[d.parent]
-		if d.parent != "" && parent == nil {
-			panic("schema: " + d.name + " declared before its parent " + d.parent)
+// build makes the model from the generated rows: each schema gets the
+// properties of all its ancestors, its own taking precedence, as FtM
+// resolves them.
+func build(rows []ftmSchema) map[string]*Schema {
+	byName := make(map[string]*ftmSchema, len(rows))
+	for i := range rows {
+		byName[rows[i].Name] = &rows[i]
+	}
+	out := make(map[string]*Schema, len(rows))
+	var make1 func(name string, depth int) *Schema
+	make1 = func(name string, depth int) *Schema {
+		if s, ok := out[name]; ok {
+			return s
 		}
-		s := &Schema{Name: d.name, Parent: d.parent, Abstract: d.abstract, props: map[string]Prop{}}
-		req := map[string]bool{}
-		if parent != nil {
+		row, ok := byName[name]
+		if !ok || depth > len(rows) {
+			panic("schema: unknown or circular parent " + name)
+		}
+		s := &Schema{Name: name, Extends: row.Extends, Abstract: row.Abstract, Deprecated: row.Deprecated,
+			props: map[string]Prop{}}
+		for _, pn := range row.Extends {
+			parent := make1(pn, depth+1)
+			s.parents = append(s.parents, parent)
 			for k, v := range parent.props {
-				s.props[k] = v
-			}
-			for _, r := range parent.Required {
-				req[r] = true
-			}
-			s.Link, s.Source, s.Target = parent.Link, parent.Source, parent.Target
-		}
-		if d.link[0] != "" {
-			s.Link, s.Source, s.Target = true, d.link[0], d.link[1]
-		}
-		for _, f := range strings.Fields(d.props) {
-			required := strings.HasPrefix(f, "!")
-			f = strings.TrimPrefix(f, "!")
-			name, typ, _ := strings.Cut(f, ":")
-			t := TypeString
-			if typ != "" {
-				t = typeByName(typ)
-			}
-			s.props[name] = Prop{Name: name, Type: t}
-			if required {
-				req[name] = true
+				if _, ok := s.props[k]; !ok {
+					s.props[k] = v
+				}
 			}
 		}
-		for r := range req {
-			s.Required = append(s.Required, r)
+		for _, p := range row.Props {
+			s.props[p.Name] = Prop{Name: p.Name, Type: typeByName(p.Type), Range: p.Range, Reverse: p.Reverse,
+				Stub: p.Stub, Deprecated: p.Deprecated}
 		}
+		s.Required = append([]string(nil), row.Required...)
 		sort.Strings(s.Required)
-		out[d.name] = s
+		if e := row.Edge; e != nil {
+			s.Edge, s.Source, s.Target = true, e.Source, e.Target
+		}
+		s.Link = s.Edge
+		if !s.Edge && !s.Abstract {
+			var ends []string
+			for _, r := range s.Required {
+				if s.props[r].Type == TypeEntity {
+					ends = append(ends, r)
+				}
+			}
+			if len(ends) == 1 {
+				s.Link, s.Source = true, ends[0]
+			}
+		}
+		// FtM enforces its required lists only on entities users create,
+		// not on data it loads, and published data has Passports with a
+		// holder and no number: a link, or a record about another record,
+		// must have its ends; any other record all its required
+		// properties.
+		s.mustHave = s.Required
+		if s.Link {
+			s.mustHave = nil
+			for _, r := range s.Required {
+				if s.props[r].Type == TypeEntity {
+					s.mustHave = append(s.mustHave, r)
+				}
+			}
+		}
+		out[name] = s
+		return s
+	}
+	for _, r := range rows {
+		make1(r.Name, 0)
 	}
 	return out
 }

@@ -268,6 +268,11 @@ func (r *Record) Validate() []*Problem {
 			add(name, "not a property of %s", r.Schema)
 			continue
 		}
+		if p.Stub && len(values) > 0 {
+			add(name, "is the reverse of %s.%s and holds no values (FollowTheMoney refuses them): set %s on the %s instead",
+				p.Range, p.Reverse, p.Reverse, p.Range)
+			continue
+		}
 		if len(values) > MaxValues {
 			add(name, "more than %d values", MaxValues)
 			continue
@@ -279,7 +284,7 @@ func (r *Record) Validate() []*Problem {
 		}
 	}
 	if !r.Deleted && r.Recalled == nil {
-		for _, req := range s.Required {
+		for _, req := range s.mustHave {
 			if len(r.Properties[req]) == 0 {
 				add(req, "required by %s but missing", r.Schema)
 			}

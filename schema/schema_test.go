@@ -239,17 +239,93 @@ func TestModel(t *testing.T) {
 				t.Errorf("link %s: source %s is not a property", name, s.Source)
 			}
 		}
+		for _, p := range s.Props() {
+			if p.Type == TypeEntity {
+				if _, ok := Get(p.Range); !ok {
+					t.Errorf("%s.%s: range %q is no schema", name, p.Name, p.Range)
+				}
+			}
+		}
+	}
+	// FollowTheMoney 3.8.4 has 70 schemata, 5 of them abstract.
+	if n := len(Names()); n != 65 {
+		t.Errorf("%d concrete schemata, want 65", n)
 	}
 	p, _ := Get("Person")
 	if !p.IsA("LegalEntity") || !p.IsA("Thing") || p.IsA("Organization") {
 		t.Error("Person IsA is wrong")
 	}
-	for _, name := range []string{"unscId", "name", "birthDate", "notes"} {
+	if c, _ := Get("Company"); !c.IsA("Asset") || !c.IsA("Organization") {
+		t.Error("Company is not both an Organization and an Asset")
+	}
+	for _, name := range []string{"name", "birthDate", "notes", "passportNumber", "spokenLanguage", "topics"} {
 		if _, ok := p.Prop(name); !ok {
 			t.Errorf("Person has no %s", name)
 		}
 	}
+	if _, ok := p.Prop("unscId"); ok {
+		t.Error("Person has unscId; FtM has it on Sanction only")
+	}
 	if pr, _ := p.Prop("birthDate"); pr.Type != TypeDate {
 		t.Errorf("birthDate is %v", pr.Type)
+	}
+	if v, _ := Get("Vessel"); !v.IsA("Vehicle") {
+		t.Error("Vessel is no Vehicle")
+	} else if pr, ok := v.Prop("imoNumber"); !ok || pr.Type != TypeIdentifier {
+		t.Errorf("Vessel.imoNumber: %+v", pr)
+	}
+	if s, _ := Get("Sanction"); !s.Link || s.Edge || s.Source != "entity" {
+		t.Errorf("Sanction: link %v edge %v source %q", s.Link, s.Edge, s.Source)
+	}
+	if s, _ := Get("Passport"); !s.Link || s.Source != "holder" || strings.Join(s.Required, ",") != "holder,number" {
+		t.Errorf("Passport: link %v source %q required %v", s.Link, s.Source, s.Required)
+	}
+	if s, _ := Get("Ownership"); !s.Edge || s.Source != "owner" || s.Target != "asset" {
+		t.Errorf("Ownership: edge %v %s → %s", s.Edge, s.Source, s.Target)
+	}
+	if pr, ok := p.Prop("sanctions"); !ok || !pr.Stub || pr.Range != "Sanction" || pr.Reverse != "entity" {
+		t.Errorf("Person.sanctions, the reverse of Sanction.entity: %+v", pr)
+	}
+	for _, c := range []string{"suhh", "csxx", "yucs", "dd", "ua-cri", "ge-ab", "gb-sct", "kz", "zz"} {
+		if !ValidCountry(c) {
+			t.Errorf("country %s refused", c)
+		}
+	}
+	if ValidCountry("KZ") || ValidCountry("xx") || !ValidTopic("crime.traffick.drug") || ValidTopic("drugs") {
+		t.Error("country or topic check is wrong")
+	}
+}
+
+// TestValidateRequired: a record must have what its schema requires, but a
+// link or a record about another record needs only its ends (FtM does not
+// enforce its required lists on the data it loads; OpenSanctions publishes
+// Passports with a holder and no number).
+func TestValidateRequired(t *testing.T) {
+	rec := func(schema string, props map[string][]string) *Record {
+		return &Record{ID: "r-1", Schema: schema, Origin: "KZ-NCB", Handling: Handling{TLP: "amber"}, Properties: props}
+	}
+	for _, tc := range []struct {
+		r    *Record
+		want string
+	}{
+		{rec("Passport", map[string][]string{"holder": {"p-1"}}), ""},
+		{rec("Passport", map[string][]string{"number": {"N1"}}), "holder"},
+		{rec("Vessel", map[string][]string{"imoNumber": {"IMO9187629"}}), "name"},
+		{rec("Address", map[string][]string{"full": {"Almaty"}}), ""},
+		{rec("Ownership", map[string][]string{"owner": {"p-1"}}), "asset"},
+	} {
+		ps := tc.r.Validate()
+		if tc.want == "" && len(ps) != 0 || tc.want != "" && (len(ps) != 1 || ps[0].Property != tc.want) {
+			t.Errorf("%s %v: %v, want a problem in %q", tc.r.Schema, tc.r.Properties, ps, tc.want)
+		}
+	}
+}
+
+func TestValidateStub(t *testing.T) {
+	r := person()
+	r.Properties["sanctions"] = []string{"s-1"}
+	ps := r.Validate()
+	if len(ps) != 1 || ps[0].Property != "sanctions" || !strings.Contains(ps[0].Rule, "set entity on the Sanction") {
+		t.Errorf("a value in a reverse property: %v", ps)
 	}
 }

@@ -2,34 +2,44 @@ package schema
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"unicode/utf8"
 )
 
-// PropType is the type of a property's values.
+// PropType is the type of a property's values: FollowTheMoney's property
+// types.
 type PropType uint8
 
-// The property types of SPEC §5.
+// The property types of FollowTheMoney (SPEC §5 names the first ones).
 const (
 	TypeString     PropType = iota // free, short text; may hold line breaks and tabs
 	TypeName                       // a name of a person, organisation or thing
 	TypeText                       // long free text (notes, remarks)
 	TypeDate                       // ISO 8601 prefix: 1975, 1975-03, 1975-03-02, optionally with a time
-	TypeCountry                    // ISO 3166-1 alpha-2, lowercase as in FollowTheMoney
+	TypeCountry                    // a territory code FtM accepts, lowercase: ISO 3166-1 alpha-2 and a few more
 	TypeIdentifier                 // a document, registration or tax number
 	TypeIBAN                       // an international bank account number
-	TypeAmount                     // a decimal amount
-	TypeCurrency                   // ISO 4217 code, uppercase
+	TypeNumber                     // a number or amount; FtM prescribes no format ("1,000.00", "50%")
 	TypeEntity                     // a reference to another record's id
 	TypeURL                        // a web address
 	TypeEmail                      // an e-mail address
 	TypePhone                      // a telephone number
 	TypeGender                     // male, female, other
-	TypeTopic                      // a FollowTheMoney topic tag
+	TypeTopic                      // a FollowTheMoney topic tag (sanction, crime.terror …)
+	TypeAddress                    // a postal address written out on one or more lines
+	TypeChecksum                   // a hash of a file's content
+	TypeHTML                       // HTML markup (a web page's body)
+	TypeIP                         // an IPv4 or IPv6 address
+	TypeJSON                       // a JSON document
+	TypeLanguage                   // an ISO 639-3 language code, lowercase (eng, rus)
+	TypeMimetype                   // a MIME type (application/pdf)
 )
 
+// typeNames are the FtM names of the types, in PropType order.
 var typeNames = [...]string{"string", "name", "text", "date", "country", "identifier",
-	"iban", "amount", "currency", "entity", "url", "email", "phone", "gender", "topic"}
+	"iban", "number", "entity", "url", "email", "phone", "gender", "topic", "address", "checksum",
+	"html", "ip", "json", "language", "mimetype"}
 
 func (t PropType) String() string {
 	if int(t) < len(typeNames) {
@@ -47,13 +57,26 @@ const (
 	MaxIDLen       = 256      // bytes of a record id
 )
 
-// checkValue reports why v is not a valid value of type t, or "" when it is.
+// long reports the types whose values may be long and span lines.
+func (t PropType) long() bool {
+	switch t {
+	case TypeText, TypeString, TypeName, TypeAddress, TypeHTML, TypeJSON:
+		return true
+	}
+	return false
+}
+
+// checkValue reports why v is not a valid value of type t, or "" when it
+// is. Beyond the bounds every value keeps (length, no control or
+// bidirectional-override characters), the rules are FtM's: a value of a
+// type FtM does not check (string, name, text, identifier, number, url,
+// phone, address, checksum, html, json, mimetype) is any text.
 func checkValue(t PropType, v string) string {
 	if !utf8.ValidString(v) {
 		return "malformed UTF-8"
 	}
 	limit := MaxShortLen
-	if t == TypeText || t == TypeString || t == TypeName {
+	if t.long() {
 		limit = MaxValueLen
 	}
 	if len(v) > limit {
@@ -68,7 +91,7 @@ func checkValue(t PropType, v string) string {
 		}
 		// Free text may span lines: real data has multi-line addresses and
 		// places of birth in string properties, not only in text ones.
-		if r < 0x20 && !((t == TypeText || t == TypeString) && (r == '\n' || r == '\t' || r == '\r')) {
+		if r < 0x20 && !(t.long() && t != TypeName && (r == '\n' || r == '\t' || r == '\r')) {
 			return "contains a control character"
 		}
 		if r == 0x7f || (r >= 0x80 && r < 0xa0) {
@@ -85,16 +108,9 @@ func checkValue(t PropType, v string) string {
 			return "not an ISO 3166-1 alpha-2 country code (lowercase)"
 		}
 	case TypeIBAN:
-		if !ValidIBAN(v) {
+		// FtM compacts an IBAN before it checks it, as python-stdnum does.
+		if !ValidIBAN(strings.ToUpper(strings.NewReplacer(" ", "", "-", "", ".", "").Replace(v))) {
 			return "not a valid IBAN (country, check digits, mod-97)"
-		}
-	case TypeAmount:
-		if !validAmount(v) {
-			return "not a decimal amount"
-		}
-	case TypeCurrency:
-		if !validCurrency(v) {
-			return "not an ISO 4217 currency code (three uppercase letters)"
 		}
 	case TypeEntity:
 		if err := CheckID(v); err != nil {
@@ -104,12 +120,33 @@ func checkValue(t PropType, v string) string {
 		if v != "male" && v != "female" && v != "other" {
 			return "not a gender (male, female, other)"
 		}
+	case TypeTopic:
+		if !ValidTopic(v) {
+			return "not a FollowTheMoney topic (sanction, crime.terror, role.pep …)"
+		}
 	case TypeEmail:
 		if strings.Count(v, "@") < 1 {
 			return "not an e-mail address"
 		}
+	case TypeIP:
+		if _, err := netip.ParseAddr(v); err != nil {
+			return "not an IPv4 or IPv6 address"
+		}
+	case TypeLanguage:
+		if len(v) != 3 || !lowerASCII(v) {
+			return "not an ISO 639-3 language code (three lowercase letters)"
+		}
 	}
 	return ""
+}
+
+func lowerASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 'a' || s[i] > 'z' {
+			return false
+		}
+	}
+	return true
 }
 
 // isBidiControl reports the characters that reorder displayed text and can
@@ -242,22 +279,4 @@ func ValidIBAN(s string) bool {
 		}
 	}
 	return rem == 1
-}
-
-func validAmount(s string) bool {
-	if s == "" {
-		return false
-	}
-	if s[0] == '-' {
-		s = s[1:]
-	}
-	intPart, frac, hasDot := strings.Cut(s, ".")
-	if !digits(intPart) || hasDot && !digits(frac) {
-		return false
-	}
-	return true
-}
-
-func validCurrency(s string) bool {
-	return len(s) == 3 && s[0] >= 'A' && s[0] <= 'Z' && s[1] >= 'A' && s[1] <= 'Z' && s[2] >= 'A' && s[2] <= 'Z'
 }

@@ -87,7 +87,7 @@ func passportPrefix(country string) string {
 	return "PX"
 }
 
-var personTopics = []string{"crime", "crime.traffick.drug", "crime.traffick.drug", "role.terror", "crime.fin", "sanction", "poi", "crime.boss"}
+var personTopics = []string{"crime", "crime.traffick.drug", "crime.traffick.drug", "crime.terror", "crime.fin", "sanction", "poi", "crime.boss"}
 
 var authorities = []string{"Ministry of Internal Affairs", "State Registration Service", "Migration Service", "Ministry of Foreign Affairs", "МВД"}
 
@@ -105,7 +105,7 @@ var orgCountries = []string{"kz", "kz", "kg", "uz", "tj", "ru", "ae", "tr", "cy"
 
 var streets = []string{"Abay Ave", "Dostyk St", "Lenin St", "Navoi St", "Rudaki Ave", "Chui Ave", "Amir Temur St", "ул. Мира", "пр. Абая"}
 
-var orgTopics = []string{"crime", "crime.traffick.drug", "fin.front", "role.terror", "fin", "corp.shell"}
+var orgTopics = []string{"crime", "crime.traffick.drug", "corp.shell", "crime.terror", "fin", "corp.offshore"}
 
 var sectors = []string{"logistics", "wholesale trade", "construction", "mining", "money exchange", "chemicals", "tourism", "agriculture"}
 

@@ -371,18 +371,14 @@ func (g *Generator) account() {
 	g.add("iban", g.iban(c))
 	bank := banks[g.rng.IntN(len(banks))]
 	g.add("bankName", bank.name)
-	g.add("swiftBic", bank.bic)
+	g.add("bic", bank.bic)
 	g.add("accountType", g.pick([]string{"current", "savings", "correspondent", "card"}))
 	g.add("currency", g.pick(currencies))
 	if g.chance(50) {
 		g.add("balance", strconv.Itoa(g.rng.IntN(2000000))+"."+g.digits(2))
 	}
 	g.add("openingDate", g.date(2005, 2025))
-	if g.chance(75) || len(g.orgs) == 0 {
-		g.add("holder", g.ref(g.people))
-	} else {
-		g.add("holder", g.ref(g.orgs))
-	}
+	// FtM has no holder on a BankAccount: an Ownership says who holds it.
 	g.add("country", c.country)
 }
 

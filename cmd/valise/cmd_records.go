@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -225,14 +226,28 @@ type exportOptions struct {
 	deleted    bool
 	output     string
 	restricted bool
+	raw, bom   bool
 }
 
 func (o *exportOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&o.format, "format", "jsonl", "jsonl (valise form, envelope included), ftm or csv")
 	fs.StringVar(&o.typ, "type", "", "only records of this schema")
 	fs.BoolVar(&o.deleted, "deleted", false, "include tombstones")
-	fs.StringVarP(&o.output, "output", "o", "", "write to FILE (default: standard output)")
+	fs.StringVarP(&o.output, "output", "o", "", "write to FILE (default: standard output); csv of several types: one file per type into DIRECTORY/")
 	fs.BoolVar(&o.restricted, "include-restricted", false, "ftm and csv: also write records above TLP:GREEN or with H1-H3, releasable_to or not_releasable_to, their handling beside them")
+	fs.BoolVar(&o.raw, "raw", false, "csv: write cells as they are, even those a spreadsheet runs as formulas (= + - @); unsafe to open in a spreadsheet")
+	fs.BoolVar(&o.bom, "bom", false, "csv: begin with a UTF-8 byte order mark, for Excel")
+}
+
+func (o *exportOptions) writerOptions() []formats.WriterOption {
+	var opts []formats.WriterOption
+	if o.raw {
+		opts = append(opts, formats.WithUnsafeRawCSV())
+	}
+	if o.bom {
+		opts = append(opts, formats.WithBOM())
+	}
+	return opts
 }
 
 // errRestricted: an export without the envelope would carry restricted
@@ -242,22 +257,10 @@ var errRestricted = errors.New("restricted records")
 func init() {
 	o := &exportOptions{}
 	register(&command{name: "export", short: "dump records as JSON lines, FollowTheMoney or CSV", maxArgs: 0, opts: o,
-		example: "  valise export --format ftm > entities.ftm.json\n  valise export --format csv --type Person -o people.csv",
+		example: "  valise export --format ftm > entities.ftm.json\n  valise export --format csv --type Person -o people.csv\n" +
+			"  valise export --format csv --bom -o sheets/",
 		run: func(e *env, args []string) error {
-			out := e.stdout
-			var f *publish.File
-			if o.output != "" {
-				// Record content: 0600, published whole or not at all.
-				var err error
-				if f, err = publish.Create(o.output, publish.Options{Mode: 0o600, WorkDir: e.office.Home}); err != nil {
-					return err
-				}
-				defer f.Abort()
-				out = f
-			}
-			bw := bufio.NewWriterSize(out, 1<<20)
-			w, err := formats.NewWriter(bw, o.format)
-			if err != nil {
+			if _, err := formats.NewWriter(io.Discard, o.format, o.writerOptions()...); err != nil {
 				return usagef("%v", err)
 			}
 			if o.typ != "" {
@@ -265,43 +268,149 @@ func init() {
 					return usagef("unknown type %q", schema.Printable(o.typ))
 				}
 			}
-			filter := store.Filter{Type: o.typ, IncludeDeleted: o.deleted}
-			if o.format != formats.JSONL {
-				// Formats without the envelope do not launder handling:
-				// restricted records leave only when asked for, with their
-				// handling written beside them. Counted before anything
-				// is written, so that a refusal writes nothing.
-				n := 0
-				if err := e.office.Store.Each(filter, func(r *schema.Record) error {
-					if handling.Restricted(r.Handling) {
-						n++
-					}
-					return nil
-				}); err != nil {
+			var counts map[string]int // csv of all types: records by type
+			if o.format == formats.CSV && o.typ == "" {
+				var err error
+				if counts, err = typeCounts(e, o); err != nil {
 					return err
 				}
-				if n > 0 && !o.restricted {
-					return fmt.Errorf("%w: %d of the records are above TLP:GREEN or carry H1-H3, releasable_to or not_releasable_to, which --format %s cannot carry; nothing written. Give --include-restricted to write them with their handling (the handling columns in csv, the origin and handling keys in ftm), or export --format jsonl",
-						errRestricted, n, o.format)
+				if !isDir(o.output) {
+					switch len(counts) {
+					case 0:
+					case 1:
+						for t := range counts {
+							o.typ = t
+						}
+					default:
+						return usagef("the records are of %d types: a CSV file holds one; give --type TYPE, or -o DIRECTORY/ for one file per type", len(counts))
+					}
+					counts = nil
 				}
-				if o.format == formats.FtM {
-					w = formats.NewFtMEnvelopeWriter(bw)
+			}
+			if o.format != formats.JSONL {
+				if err := checkRestricted(e, o); err != nil {
+					return err
 				}
 			}
-			if err := e.office.Store.Each(filter, w.Write); err != nil {
-				return err
+			if counts != nil {
+				return exportCSVDir(e, o, counts)
 			}
-			if err := w.Close(); err != nil {
-				return err
-			}
-			if err := bw.Flush(); err != nil {
-				return err
-			}
-			if f != nil {
-				return f.Commit()
-			}
-			return nil
+			return exportFile(e, o, o.typ, o.output)
 		}})
+}
+
+// checkRestricted refuses, before anything is written, an export in a
+// format without the envelope that would carry restricted records
+// without --include-restricted: formats without the envelope do not
+// launder handling.
+func checkRestricted(e *env, o *exportOptions) error {
+	n := 0
+	if err := e.office.Store.Each(store.Filter{Type: o.typ, IncludeDeleted: o.deleted}, func(r *schema.Record) error {
+		if handling.Restricted(r.Handling) {
+			n++
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if n > 0 && !o.restricted {
+		return fmt.Errorf("%w: %d of the records are above TLP:GREEN or carry H1-H3, releasable_to or not_releasable_to, which --format %s cannot carry; nothing written. Give --include-restricted to write them with their handling (the handling columns in csv, the origin and handling keys in ftm), or export --format jsonl",
+			errRestricted, n, o.format)
+	}
+	return nil
+}
+
+// exportFile writes the records of type typ ("" for all) to path, or to
+// standard output when path is "". A file is written under a temporary
+// name and linked into place once complete: never half-written, never
+// replacing another.
+func exportFile(e *env, o *exportOptions, typ, path string) error {
+	out := e.stdout
+	var f *publish.File
+	if path != "" {
+		// Record content: 0600, published whole or not at all, never over
+		// a file (internal/publish: FAT-safe).
+		var err error
+		if f, err = publish.Create(path, publish.Options{Mode: 0o600, WorkDir: e.office.Home}); err != nil {
+			return err
+		}
+		defer f.Abort()
+		out = f
+	}
+	bw := bufio.NewWriterSize(out, 1<<20)
+	w, err := formats.NewWriter(bw, o.format, o.writerOptions()...)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if o.format == formats.FtM {
+		// Restricted records leave in FtM with their handling beside them.
+		w = formats.NewFtMEnvelopeWriter(bw)
+	}
+	if err := e.office.Store.Each(store.Filter{Type: typ, IncludeDeleted: o.deleted}, w.Write); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return err
+	}
+	if f != nil {
+		return f.Commit()
+	}
+	return nil
+}
+
+// isDir reports whether path names a directory: one that exists, or one
+// to make, written with a final separator ("sheets/").
+func isDir(path string) bool {
+	if path == "" {
+		return false
+	}
+	if strings.HasSuffix(path, "/") || strings.HasSuffix(path, string(filepath.Separator)) {
+		return true
+	}
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
+// typeCounts counts the records export writes, by type.
+func typeCounts(e *env, o *exportOptions) (map[string]int, error) {
+	counts := map[string]int{}
+	err := e.office.Store.Each(store.Filter{IncludeDeleted: o.deleted}, func(r *schema.Record) error {
+		if !r.Deleted {
+			counts[r.Schema]++
+		}
+		return nil
+	})
+	return counts, err
+}
+
+// exportCSVDir writes one CSV file per record type held, TYPE.csv, into
+// the directory o.output (made if it does not exist). It refuses before
+// writing anything when one of the files exists already.
+func exportCSVDir(e *env, o *exportOptions, counts map[string]int) error {
+	types := make([]string, 0, len(counts))
+	for t := range counts {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, t := range types {
+		if _, err := os.Lstat(filepath.Join(o.output, t+".csv")); err == nil {
+			return fmt.Errorf("%s: file exists (valise does not overwrite files); nothing written", filepath.Join(o.output, t+".csv"))
+		}
+	}
+	if err := os.MkdirAll(o.output, 0o700); err != nil {
+		return err
+	}
+	for _, t := range types {
+		path := filepath.Join(o.output, t+".csv")
+		if err := exportFile(e, o, t, path); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "wrote %d %s records to %s\n", counts[t], t, path)
+	}
+	return nil
 }
 
 // contentHash is r's content hash in hex, as the store keeps it.

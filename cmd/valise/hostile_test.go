@@ -281,6 +281,7 @@ func TestHostileBundles(t *testing.T) {
 	recLine := string(lineOf(p1.header, "recipient"))
 	createdLine := string(lineOf(p1.header, "created"))
 	senderLine := string(lineOf(p1.header, "sender"))
+	schemaLine := "schema: " + schema.ModelVersion + "\n"
 	id := strings.TrimSpace(strings.TrimPrefix(idLine, "id: "))
 	headerVariants := []struct{ name, hdr string }{
 		{"duplicate id line", strings.Replace(hdr, idLine, idLine+idLine, 1)},
@@ -302,10 +303,10 @@ func TestHostileBundles(t *testing.T) {
 		{"lowercase sender fingerprint", strings.Replace(hdr, senderLine, "sender: KZ-NCB "+strings.ToLower(kz.card.Fingerprint())+"\n", 1)},
 		{"sender fingerprint without dashes", strings.Replace(hdr, senderLine, "sender: KZ-NCB "+strings.ReplaceAll(kz.card.Fingerprint(), "-", "")+"\n", 1)},
 		{"CRLF line endings", strings.ReplaceAll(hdr, "\n", "\r\n")},
-		{"trailing space after the schema", strings.Replace(hdr, "schema: 1.0\n", "schema: 1.0 \n", 1)},
+		{"trailing space after the schema", strings.Replace(hdr, schemaLine, "schema: "+schema.ModelVersion+" \n", 1)},
 		{"tab after a colon", strings.Replace(hdr, "schema: ", "schema:\t", 1)},
-		{"schema 1.00", strings.Replace(hdr, "schema: 1.0\n", "schema: 1.00\n", 1)},
-		{"schema and compression reordered", strings.Replace(hdr, "schema: 1.0\ncompression: zstd\n", "compression: zstd\nschema: 1.0\n", 1)},
+		{"schema minor with a leading zero", strings.Replace(hdr, schemaLine, fmt.Sprintf("schema: %d.0%d\n", schema.Major, schema.Minor), 1)},
+		{"schema and compression reordered", strings.Replace(hdr, schemaLine+"compression: zstd\n", "compression: zstd\n"+schemaLine, 1)},
 		{"byte order mark", "\ufeff" + hdr},
 		{"blank line inside", strings.Replace(hdr, "schema: ", "\nschema: ", 1)},
 		{"magic with a trailing space", strings.Replace(hdr, "valise-bundle/v1\n", "valise-bundle/v1 \n", 1)},
@@ -389,8 +390,8 @@ func TestHostileBundles(t *testing.T) {
 		{"encryption scrypt", regexp.MustCompile(`encryption: .*\n`).ReplaceAllString(hdr, "encryption: age-v1 scrypt\n")},
 		{"encryption mlkem1024x448", regexp.MustCompile(`encryption: .*\n`).ReplaceAllString(hdr, "encryption: age-v1 mlkem1024x448\n")},
 		{"encryption in uppercase", regexp.MustCompile(`encryption: .*\n`).ReplaceAllString(hdr, "encryption: AGE-V1 X25519\n")},
-		{"schema major 2", strings.Replace(hdr, "schema: 1.0\n", "schema: 2.0\n", 1)},
-		{"schema major 0", strings.Replace(hdr, "schema: 1.0\n", "schema: 0.9\n", 1)},
+		{"schema major 2", strings.Replace(hdr, schemaLine, "schema: 2.0\n", 1)},
+		{"schema major 0", strings.Replace(hdr, schemaLine, "schema: 0.9\n", 1)},
 	}
 	for _, v := range versionVariants {
 		add("versions and algorithms", v.name, sealKZ([]byte(v.hdr), rebind(t, plain1, []byte(v.hdr)), 3), exitMalformed, "header", exitMalformed)
