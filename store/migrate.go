@@ -22,6 +22,7 @@ var ErrLayout = errors.New("unknown store layout")
 var migrations = []func(tx *sql.Tx) error{
 	0: migrateLegacy,
 	1: migrateOriginKey,
+	2: migrateDisclosures,
 }
 
 // Layout is the store layout this valise writes.
@@ -204,4 +205,13 @@ func fillRefs(tx *sql.Tx) error {
 		}
 	}
 	return nil
+}
+
+// migrateDisclosures adds the disclosure register (layout 3): which
+// version of which record left in which bundle, and came in which. A
+// store of an earlier layout has no register of its earlier bundles; it
+// starts empty.
+func migrateDisclosures(tx *sql.Tx) error {
+	_, err := tx.Exec(disclosuresDDL)
+	return err
 }
