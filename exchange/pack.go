@@ -30,6 +30,12 @@ type PackOptions struct {
 	// own for each recipient that may (see Pack): those files go beside
 	// the joint one, named NAME.RECIPIENT.valise.
 	Output string
+	// Progress, when set, is told as the pack goes how many of the
+	// records to look at it has looked at (total -1 when not known).
+	Progress func(done, total int64)
+	// Withheld, when set, is told of every record withheld from a
+	// recipient (the report names only the first MaxListed).
+	Withheld func(Withheld)
 }
 
 // Packed is one bundle file Pack wrote.
@@ -63,6 +69,7 @@ type PackReport struct {
 	Statements   []string          // keyring statements carried ("rotate KEY", …)
 	Receipts     map[string]string // recipient → the sequences acknowledged to it
 	Note         string
+	onWithheld   func(Withheld)
 }
 
 // withhold counts that recipient does not get k, for why.
@@ -71,6 +78,9 @@ func (rep *PackReport) withhold(k schema.Key, recipient, why string) {
 		rep.Withheld[recipient] = map[string]int{}
 	}
 	rep.Withheld[recipient][why]++
+	if rep.onWithheld != nil {
+		rep.onWithheld(Withheld{Key: k, Recipient: recipient, Reason: why})
+	}
 	if len(rep.WithheldList) < MaxListed {
 		rep.WithheldList = append(rep.WithheldList, Withheld{Key: k, Recipient: recipient, Reason: why})
 	} else {
@@ -184,7 +194,7 @@ func newPacker(o *office.Office, opts PackOptions) (*packer, error) {
 		return nil, errors.New("pack needs at least one recipient")
 	}
 	p := &packer{o: o, opts: opts, today: o.Now(),
-		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}}}
+		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}, onWithheld: opts.Withheld}}
 	p.at = p.today.UTC().Format(time.RFC3339)
 	p.to = slices.Clone(opts.To)
 	sort.Strings(p.to)

@@ -24,7 +24,7 @@ type out struct {
 	file       string
 	tmp        *os.File // the bundle being written, beside file (it is encrypted)
 	w          *bundle.Writer
-	sent       *spill.Sorter // the records written, for the peer state: key → version hash
+	sent       *spill.Sorter // the records written, for the peer state and the disclosure register: key → sentValue
 	recalls    int
 	count      int // records written
 	done       *Packed
@@ -109,9 +109,7 @@ func (p *packer) open(b *out) error {
 	if b.w, err = bundle.NewWriter(b.tmp, h, p.signer.Signing, p.ageRecipients(b.recipients), opts...); err != nil {
 		return err
 	}
-	if p.opts.Input == nil {
-		b.sent = spill.New(p.tmp, 8<<20)
-	}
+	b.sent = spill.New(p.tmp, 8<<20)
 	return nil
 }
 
@@ -132,10 +130,33 @@ func (p *packer) send(b *out, k schema.Key, line []byte, recall bool) error {
 	if err := b.w.WriteCanonical(line); err != nil {
 		return err
 	}
-	if b.sent != nil {
-		return b.sent.Add(sentKey(k), []byte(schema.VersionHash(line)))
+	return b.sent.Add(sentKey(k), sentValue(line, recall))
+}
+
+// sentValue is what the list of records sent keeps of one: its version
+// hash, then NUL, "r" for a recall stub else "s", and its version vector.
+func sentValue(line []byte, recall bool) []byte {
+	v := schema.VersionHash(line) + "\x00s"
+	if recall {
+		v = v[:len(v)-1] + "r"
 	}
-	return nil
+	if vv, _, err := schema.PeekVersion(line); err == nil {
+		v += store.VectorString(vv)
+	}
+	return []byte(v)
+}
+
+// parseSent reads a sentValue back as the register's entry for k.
+func parseSent(k schema.Key, v []byte) store.Disclosure {
+	vhash, rest, _ := strings.Cut(string(v), "\x00")
+	d := store.Disclosure{Key: k, VHash: vhash, Outcome: "sent"}
+	if rest != "" {
+		if rest[0] == 'r' {
+			d.Outcome = "recall"
+		}
+		d.Version = rest[1:]
+	}
+	return d
 }
 
 func sentKey(k schema.Key) []byte { return []byte(k.ID + "\x00" + k.Origin) }
@@ -258,18 +279,29 @@ func (p *packer) record(tx *store.Tx, b *out, highWater int64) error {
 		}
 	}
 	if b.sent != nil {
+		// Every record sent is registered as disclosed; the peer state
+		// says what the recipients hold only of a pack from the store.
 		known := make([]store.Known, 0, store.BatchSize)
+		disclosed := make([]store.Disclosure, 0, store.BatchSize)
 		flush := func() error {
+			if err := tx.Disclose(id, disclosed); err != nil {
+				return err
+			}
 			for _, r := range b.h.Recipients {
+				if p.opts.Input != nil {
+					break
+				}
 				if err := tx.PeerHolds(r.Agency, id, known); err != nil {
 					return err
 				}
 			}
-			known = known[:0]
+			known, disclosed = known[:0], disclosed[:0]
 			return nil
 		}
 		err := b.sent.Each(func(k, v []byte) error {
-			known = append(known, store.Known{Key: parseSentKey(k), VHash: string(v)})
+			d := parseSent(parseSentKey(k), v)
+			known = append(known, store.Known{Key: d.Key, VHash: d.VHash})
+			disclosed = append(disclosed, d)
 			if len(known) == cap(known) {
 				return flush()
 			}

@@ -43,7 +43,7 @@ func senderError(err error) error {
 
 // Verify checks a bundle with public cards only: structure, the sender's
 // card, signature, payload hash and trailer. It never decrypts.
-func Verify(path string, kr *crypto.Keyring) *Verdict {
+func Verify(path string, kr *crypto.Keyring, opts ...Option) *Verdict {
 	v := &Verdict{File: path, RecipientCards: map[string]string{}}
 	f, err := openRegular(path)
 	if err != nil {
@@ -51,7 +51,7 @@ func Verify(path string, kr *crypto.Keyring) *Verdict {
 		return v
 	}
 	defer f.Close()
-	r, err := bundle.Open(f)
+	r, err := bundle.Open(metered(f, buildOptions(opts)))
 	if err != nil {
 		v.Err = err
 		return v

@@ -1,0 +1,71 @@
+package exchange
+
+import (
+	"io"
+	"os"
+	"sync/atomic"
+
+	"valise/bundle"
+	"valise/store"
+)
+
+// Option configures Verify and Import.
+type Option func(*options)
+
+type options struct {
+	progress func(done int64)
+	outcomes func(*bundle.Header, store.Disclosure) error
+}
+
+func buildOptions(opts []Option) options {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithProgress has fn told how many bytes of the bundle file have been
+// read so far, as the work goes on (from several goroutines: fn must be
+// safe for that).
+func WithProgress(fn func(done int64)) Option {
+	return func(o *options) { o.progress = fn }
+}
+
+// WithOutcomes has Import call fn for every record of the bundle h, in
+// key order, with what the import made of it (the bundle's entries in the
+// disclosure register). fn runs once every check of the bundle has
+// passed, in the import's transaction, before it commits (or, for a dry
+// run, rolls back); an error from fn fails the import.
+func WithOutcomes(fn func(h *bundle.Header, d store.Disclosure) error) Option {
+	return func(o *options) { o.outcomes = fn }
+}
+
+// meteredFile counts the bytes read from a bundle file for a progress
+// meter. It keeps the file's ReadAt, Seek and Stat, so that a bundle
+// reader still reads the file at offsets.
+type meteredFile struct {
+	*os.File
+	n  atomic.Int64
+	fn func(int64)
+}
+
+// metered returns f, counted when opts want progress.
+func metered(f *os.File, o options) io.Reader {
+	if o.progress == nil {
+		return f
+	}
+	return &meteredFile{File: f, fn: o.progress}
+}
+
+func (m *meteredFile) Read(p []byte) (int, error) {
+	n, err := m.File.Read(p)
+	m.fn(m.n.Add(int64(n)))
+	return n, err
+}
+
+func (m *meteredFile) ReadAt(p []byte, off int64) (int, error) {
+	n, err := m.File.ReadAt(p, off)
+	m.fn(m.n.Add(int64(n)))
+	return n, err
+}
