@@ -51,7 +51,7 @@ func init() {
 			}
 			defer off.Close()
 			if e.json {
-				return printJSON(e.stdout, map[string]any{"agency": off.Agency(), "home": e.home,
+				return printDoc(e, map[string]any{"agency": off.Agency(), "home": e.home,
 					"fingerprint": off.Card.Fingerprint(), "recipients": off.Card.Recipients, "passphrase": o.passphrase})
 			}
 			fmt.Fprintf(e.stdout, "created office %s in %s\n", off.Agency(), e.home)
@@ -102,7 +102,7 @@ func init() {
 				}
 			}
 			if e.json {
-				return printJSON(e.stdout, map[string]any{"agency": c.Agency, "name": c.Name, "fingerprint": c.Fingerprint(),
+				return printDoc(e, map[string]any{"agency": c.Agency, "name": c.Name, "fingerprint": c.Fingerprint(),
 					"file": o.out, "recipients": c.Recipients})
 			}
 			if o.out == "" {
@@ -152,7 +152,7 @@ func init() {
 					return err
 				}
 				if e.json {
-					return printJSON(e.stdout, map[string]any{"agency": c.Agency, "fingerprint": c.Fingerprint(), "status": "trusted"})
+					return printDoc(e, map[string]any{"agency": c.Agency, "fingerprint": c.Fingerprint(), "status": "trusted"})
 				}
 				fmt.Fprintf(e.stdout, "trusted %s (%s), fingerprint %s\n", c.Agency, c.Name, c.Fingerprint())
 				return nil
@@ -163,13 +163,17 @@ func init() {
 				}
 				if e.json {
 					type p struct {
-						Agency, Fingerprint, Status, Added, Revoked string
+						Agency      string `json:"agency"`
+						Fingerprint string `json:"fingerprint"`
+						Status      string `json:"status"`
+						Added       string `json:"added"`
+						Revoked     string `json:"revoked"`
 					}
 					out := []p{}
 					for _, x := range peers {
 						out = append(out, p{x.Agency, x.Fingerprint, x.Status, x.AddedAt, x.RevokedAt})
 					}
-					return printJSON(e.stdout, out)
+					return printDoc(e, map[string]any{"peers": out})
 				}
 				if len(peers) == 0 {
 					fmt.Fprintln(e.stdout, "no peers yet: valise peer add CARD --fingerprint FPR")
@@ -193,6 +197,9 @@ func init() {
 				if err != nil {
 					return err
 				}
+				if e.json {
+					return printDoc(e, map[string]any{"agency": c.Agency, "fingerprint": c.Fingerprint(), "status": "trusted"})
+				}
 				fmt.Fprintf(e.stdout, "trusted the new card of %s, fingerprint %s\n", c.Agency, c.Fingerprint())
 				return nil
 			case "revoke":
@@ -201,6 +208,9 @@ func init() {
 				}
 				if err := e.office.Store.RevokePeer(args[1]); err != nil {
 					return err
+				}
+				if e.json {
+					return printDoc(e, map[string]any{"agency": args[1], "status": "revoked"})
 				}
 				fmt.Fprintf(e.stdout, "revoked %s: its bundles are refused from now on\n", args[1])
 				return nil
@@ -223,7 +233,7 @@ func init() {
 				return err
 			}
 			if e.json {
-				return printJSON(e.stdout, map[string]any{"kind": kind, "old": ch.Old.Fingerprint(), "new": ch.New.Fingerprint(), "generation": ch.Generation})
+				return printDoc(e, map[string]any{"kind": kind, "old_fingerprint": ch.Old.Fingerprint(), "new_fingerprint": ch.New.Fingerprint(), "generation": ch.Generation})
 			}
 			fmt.Fprintf(e.stdout, "new keys for %s (generation %d), fingerprint %s, replacing %s\n", ch.New.Agency, ch.Generation, ch.New.Fingerprint(), ch.Old.Fingerprint())
 			if kind == crypto.Rotate {

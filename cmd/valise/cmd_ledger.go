@@ -23,7 +23,11 @@ func init() {
 				return err
 			}
 			if e.json {
-				return printJSON(e.stdout, entries)
+				out := []ledgerJSON{}
+				for _, l := range entries {
+					out = append(out, newLedgerJSON(l))
+				}
+				return printDoc(e, map[string]any{"entries": out})
 			}
 			if len(entries) == 0 {
 				fmt.Fprintln(e.stdout, "no bundles sent or received yet")
@@ -54,7 +58,7 @@ func init() {
 				return err
 			}
 			if e.json {
-				return printJSON(e.stdout, st)
+				return printDoc(e, statusJSON(e, st))
 			}
 			w := e.stdout
 			fmt.Fprintf(w, "office %s: %d records (fingerprint %s)\n", st.Agency, st.Records, e.office.Card.Fingerprint())
@@ -129,7 +133,7 @@ func init() {
 					return err
 				}
 				if e.json {
-					return printJSON(e.stdout, map[string]any{"agency": card.Agency, "entries": len(entries), "ok": true})
+					return printDoc(e, map[string]any{"agency": card.Agency, "fingerprint": card.Fingerprint(), "entries": len(entries), "first_broken": 0, "ok": true})
 				}
 				fmt.Fprintf(e.stdout, "%s: audit log of %s, %d entries, signed by key %s, hash chain intact\n", o.check, card.Agency, len(entries), card.Fingerprint())
 				return nil
@@ -145,6 +149,9 @@ func init() {
 				if err != nil {
 					return err
 				}
+				if e.json {
+					return printDoc(e, map[string]any{"agency": off.Agency(), "fingerprint": off.Card.Fingerprint(), "file": o.export, "entries": n})
+				}
 				fmt.Fprintf(e.stdout, "wrote %d audit entries to %s, signed by %s key %s\n", n, o.export, off.Agency(), off.Card.Fingerprint())
 				return nil
 			}
@@ -152,19 +159,40 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if e.json {
-				printJSON(e.stdout, map[string]any{"entries": len(entries), "first_broken": broken, "ok": broken == 0})
-			} else {
-				for _, a := range entries {
-					fmt.Fprintf(e.stdout, "%5d  %s  %-15s %s\n", a.N, a.At, a.Action, schema.Printable(a.Detail))
-				}
-			}
+			var bad error
 			if broken != 0 {
-				return fmt.Errorf("%w at entry %d: it was changed, removed or reordered after it was written", audit.ErrAuditBroken, broken)
+				bad = fmt.Errorf("%w at entry %d: it was changed, removed or reordered after it was written", audit.ErrAuditBroken, broken)
+			}
+			if e.json {
+				list := []map[string]any{}
+				for _, a := range entries {
+					list = append(list, map[string]any{"n": a.N, "at": a.At, "action": a.Action, "detail": a.Detail, "hash": a.Hash})
+				}
+				return printResult(e, map[string]any{"agency": off.Agency(), "fingerprint": off.Card.Fingerprint(),
+					"entries": len(entries), "log": list, "first_broken": broken, "ok": broken == 0}, bad)
+			}
+			for _, a := range entries {
+				fmt.Fprintf(e.stdout, "%5d  %s  %-15s %s\n", a.N, a.At, a.Action, schema.Printable(a.Detail))
+			}
+			if bad != nil {
+				return bad
 			}
 			if !e.json {
 				fmt.Fprintf(e.stdout, "audit log intact: %d entries, hash chain verified\n", len(entries))
 			}
 			return nil
 		}})
+}
+
+// statusJSON is status --json: the office, and per peer its channel.
+func statusJSON(e *env, st *exchange.StatusReport) map[string]any {
+	peers := []map[string]any{}
+	for _, p := range st.Peers {
+		peers = append(peers, map[string]any{"peer": p.Peer, "status": p.Status, "fingerprint": p.Fingerprint,
+			"last_sent": p.LastSent, "acknowledged": p.Acknowledged, "last_received": p.LastReceived,
+			"missing": gapsJSON(p.Missing), "waiting": p.Waiting, "recalls_waiting": p.Recalls, "withheld": p.Withheld,
+			"statements_pending": nonNil(p.Statements)})
+	}
+	return map[string]any{"agency": st.Agency, "fingerprint": e.office.Card.Fingerprint(), "records": st.Records,
+		"recalled": st.Recalled, "peers": peers, "expired": nonNil(st.Expired)}
 }

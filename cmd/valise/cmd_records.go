@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -39,13 +40,41 @@ func init() {
 		minArgs: 1, maxArgs: -1, opts: o,
 		example: "  valise ingest people.csv --type Person\n  valise ingest --format ofac-sdn sdn.csv\n  valise ingest entities.ftm.json",
 		run: func(e *env, args []string) error {
-			ingest.IngestDefaults = schema.Handling{TLP: o.tlp}
+			tlp, err := normalizeEnum("--tlp", o.tlp, tlpLevels)
+			if err != nil {
+				return err
+			}
+			format := o.format
+			if format != "" {
+				if format, err = normalizeEnum("--format", format, ingestFormats); err != nil {
+					return err
+				}
+			}
+			typ := o.typ
+			if typ != "" {
+				if typ, err = normalizeEnum("--type", typ, schema.Names()); err != nil {
+					return err
+				}
+			}
+			ingest.IngestDefaults = schema.Handling{TLP: tlp}
 			var files []ingest.IngestFile
+			bar := e.progress(progressBytes, "ingest", fileSizes(args))
 			for _, path := range args {
-				files = append(files, ingest.IngestFile{Name: path, Format: o.format, Type: o.typ,
-					Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+				files = append(files, ingest.IngestFile{Name: path, Format: format, Type: typ,
+					Open: func() (io.ReadCloser, error) {
+						f, err := os.Open(path)
+						if err != nil {
+							return nil, err
+						}
+						bar.Describe("ingest " + path)
+						return struct {
+							io.Reader
+							io.Closer
+						}{meteredReader{f, bar}, f}, nil
+					}})
 			}
 			rep, err := ingest.Ingest(e.office, files, o.skipInvalid)
+			bar.Finish()
 			if rep == nil {
 				// A file unreadable as a whole: nothing was read into the store.
 				if errors.Is(err, formats.ErrOptions) {
@@ -54,27 +83,23 @@ func init() {
 				return err
 			}
 			if e.json {
-				var probs []string
+				probs := []problemJSON{}
 				for _, p := range rep.Problems {
-					probs = append(probs, p.Error())
+					probs = append(probs, newProblemJSON(p))
 				}
-				printJSON(e.stdout, map[string]any{"added": rep.Added, "updated": rep.Updated, "unchanged": rep.Unchanged,
-					"deleted": rep.Deleted, "problems": probs, "problem_count": rep.ProblemCount, "ingested": err == nil})
-				if err != nil {
-					return silent{err}
-				}
-				return nil
+				return printResult(e, map[string]any{"files": len(files), "added": rep.Added, "updated": rep.Updated, "unchanged": rep.Unchanged,
+					"deleted": rep.Deleted, "skipped": rep.Skipped, "problems": probs, "problem_count": rep.ProblemCount, "ingested": err == nil}, err)
 			}
 			for _, p := range rep.Problems {
 				fmt.Fprintf(e.stderr, "%s\n", schema.Sanitize(p.Error()))
 			}
 			if n := rep.ProblemCount - len(rep.Problems); n > 0 {
-				fmt.Fprintf(e.stderr, "... and %d more problems, not shown (the first %d are)\n", n, len(rep.Problems))
+				fmt.Fprintf(e.stderr, "... and %d more %s, not shown (the first %d are)\n", n, strings.TrimPrefix(plural(n, "problem"), fmt.Sprint(n)+" "), len(rep.Problems))
 			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "ingested %d files: %d added, %d updated, %d unchanged, %d deleted", len(files), rep.Added, rep.Updated, rep.Unchanged, rep.Deleted)
+			fmt.Fprintf(e.stdout, "ingested %s: %d added, %d updated, %d unchanged, %d deleted", plural(len(files), "file"), rep.Added, rep.Updated, rep.Unchanged, rep.Deleted)
 			if rep.Skipped > 0 {
 				fmt.Fprintf(e.stdout, ", %d invalid skipped", rep.Skipped)
 			}
@@ -114,16 +139,20 @@ func init() {
 			}
 			if e.json {
 				type ver struct {
-					N                                int64
-					At, Action, Agency, Bundle, Hash string
-					Changed                          []string
+					N       int64    `json:"n"`
+					At      string   `json:"at"`
+					Action  string   `json:"action"`
+					Agency  string   `json:"agency"`
+					Bundle  string   `json:"bundle"`
+					Hash    string   `json:"content_hash"`
+					Changed []string `json:"changed"`
 				}
-				var vs []ver
+				vs := []ver{}
 				for i, v := range hist {
-					vs = append(vs, ver{v.N, v.At, v.Action, v.Agency, v.Bundle, v.Hash, changedProps(hist, i)})
+					vs = append(vs, ver{v.N, v.At, v.Action, v.Agency, v.Bundle, v.Hash, nonNil(changedProps(hist, i))})
 				}
-				var raw any = string(r.AppendCanonical(nil))
-				return printJSON(e.stdout, map[string]any{"record": raw, "content_hash": contentHash(r), "conflicts": cs, "history": vs})
+				return printDoc(e, map[string]any{"record": recordJSON(r), "content_hash": contentHash(r),
+					"conflicts": conflictsJSON(cs), "history": vs})
 			}
 			printRecord(e, r)
 			for _, c := range cs {
@@ -243,7 +272,26 @@ func init() {
 	register(&command{name: "export", short: "dump records as JSON lines, FollowTheMoney or CSV", maxArgs: 0, opts: o,
 		example: "  valise export --format ftm > entities.ftm.json\n  valise export --format csv --type Person -o people.csv",
 		run: func(e *env, args []string) error {
+			var err error
+			if o.format, err = normalizeEnum("--format", o.format, exportFormats); err != nil {
+				return err
+			}
+			if o.typ != "" {
+				if o.typ, err = normalizeEnum("--type", o.typ, schema.Names()); err != nil {
+					return err
+				}
+			}
 			out := e.stdout
+			var arr *jsonArrayWriter
+			if e.json && o.output == "" {
+				// The records themselves are the document: an object with
+				// the records as a list of objects.
+				if o.format == formats.CSV {
+					return usagef("--json writes records as JSON objects: give --format jsonl or ftm, or write the CSV to a file with -o FILE")
+				}
+				arr = &jsonArrayWriter{w: e.stdout}
+				out = arr
+			}
 			var f *os.File
 			if o.output != "" {
 				var err error
@@ -287,13 +335,30 @@ func init() {
 					w = formats.NewFtMEnvelopeWriter(bw)
 				}
 			}
-			if err := e.office.Store.Each(filter, w.Write); err != nil {
+			if arr != nil {
+				fmt.Fprintf(e.stdout, "{\n  \"format_version\": %d,\n  \"format\": %q,\n  \"records\": [", jsonFormatVersion, o.format)
+			}
+			count := 0
+			bar := e.progress(progressRecords, "export", total(e, filter))
+			if err := e.office.Store.Each(filter, func(r *schema.Record) error {
+				count++
+				bar.Add(1)
+				return w.Write(r)
+			}); err != nil {
 				return err
 			}
+			bar.Finish()
 			if err := w.Close(); err != nil {
 				return err
 			}
 			if err := bw.Flush(); err != nil {
+				return err
+			}
+			if arr != nil {
+				if err := arr.close(); err != nil {
+					return err
+				}
+				_, err := fmt.Fprintf(e.stdout, "],\n  \"count\": %d\n}\n", count)
 				return err
 			}
 			if f != nil {
@@ -303,6 +368,9 @@ func init() {
 				if err := os.Link(f.Name(), o.output); err != nil {
 					return fmt.Errorf("%s: %w (valise does not overwrite files)", o.output, err)
 				}
+			}
+			if e.json {
+				return printDoc(e, map[string]any{"file": o.output, "format": o.format, "count": count})
 			}
 			return nil
 		}})
@@ -338,4 +406,62 @@ func handlingLine(h schema.Handling) string {
 		hs += " retain until " + h.RetainUntil
 	}
 	return hs
+}
+
+// jsonArrayWriter turns the JSON lines written to it into the elements of
+// a JSON list: a comma between lines, the newlines dropped.
+type jsonArrayWriter struct {
+	w       io.Writer
+	n       int
+	pending []byte // the line begun and not ended yet
+}
+
+func (a *jsonArrayWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			a.pending = append(a.pending, p...)
+			break
+		}
+		line := p[:i]
+		if len(a.pending) > 0 {
+			line = append(a.pending, line...)
+		}
+		if err := a.element(line); err != nil {
+			return 0, err
+		}
+		a.pending = a.pending[:0]
+		p = p[i+1:]
+	}
+	return total, nil
+}
+
+func (a *jsonArrayWriter) element(line []byte) error {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return nil
+	}
+	sep := ",\n    "
+	if a.n == 0 {
+		sep = "\n    "
+	}
+	a.n++
+	if _, err := io.WriteString(a.w, sep); err != nil {
+		return err
+	}
+	_, err := a.w.Write(line)
+	return err
+}
+
+// close writes the last line, if it had no newline, and ends the list's
+// last line.
+func (a *jsonArrayWriter) close() error {
+	if err := a.element(a.pending); err != nil {
+		return err
+	}
+	if a.n > 0 {
+		_, err := io.WriteString(a.w, "\n  ")
+		return err
+	}
+	return nil
 }
