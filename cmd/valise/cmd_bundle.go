@@ -108,9 +108,7 @@ func init() {
 			} else if e.interactive() {
 				bar = e.progress(progressRecords, "pack", -1)
 				opts.Progress = func(done, total int64) {
-					if bar.bar.GetMax64() != total {
-						bar.bar.ChangeMax64(total)
-					}
+					bar.SetTotal(total)
 					bar.Set(done)
 				}
 			}
@@ -253,22 +251,20 @@ func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 type verifyJSON struct {
-	File          string            `json:"file"`
-	OK            bool              `json:"ok"`
-	Check         string            `json:"check,omitempty"`
-	Error         string            `json:"error,omitempty"`
-	Bundle        string            `json:"bundle,omitempty"`
-	Sender        string            `json:"sender,omitempty"`
-	SenderKey     string            `json:"sender_key,omitempty"`
-	Created       string            `json:"created,omitempty"`
-	Recipients    []recipientJSON   `json:"recipients,omitempty"`
-	Records       *uint64           `json:"records,omitempty"`
-	PayloadOffset int64             `json:"payload_offset,omitempty"`
-	PayloadLength int64             `json:"payload_length,omitempty"`
-	PayloadSHA256 string            `json:"payload_hash,omitempty"`
-	Schema        string            `json:"schema,omitempty"`
-	Encryption    string            `json:"encryption,omitempty"`
-	Extra         map[string]string `json:"-"`
+	File          string          `json:"file"`
+	OK            bool            `json:"ok"`
+	Error         *errorObject    `json:"error,omitempty"`
+	Bundle        string          `json:"bundle"`
+	Sender        string          `json:"sender"`
+	SenderKey     string          `json:"sender_key"`
+	Created       string          `json:"created"`
+	Recipients    []recipientJSON `json:"recipients"`
+	Records       *uint64         `json:"records"`
+	PayloadOffset int64           `json:"payload_offset"`
+	PayloadLength int64           `json:"payload_length"`
+	PayloadSHA256 string          `json:"payload_hash"`
+	Schema        string          `json:"schema"`
+	Encryption    string          `json:"encryption"`
 }
 
 type recipientJSON struct {
@@ -344,9 +340,9 @@ type silent struct{ error }
 func (s silent) Unwrap() error { return s.error }
 
 func verdictJSON(v *exchange.Verdict) verifyJSON {
-	j := verifyJSON{File: v.File, OK: v.OK()}
+	j := verifyJSON{File: v.File, OK: v.OK(), Recipients: []recipientJSON{}}
 	if v.Err != nil {
-		j.Error, j.Check = v.Err.Error(), checkOf(v.Err)
+		j.Error = newErrorObject(v.Err)
 	}
 	if h := v.Header; h != nil {
 		j.Bundle, j.Sender, j.SenderKey, j.Created = h.ID.String(), h.Sender, h.SenderKey, h.Created.Format(time.RFC3339)

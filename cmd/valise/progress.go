@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"sync"
@@ -16,8 +17,8 @@ import (
 // Progress bars: on standard error, only when it is a terminal and the
 // output is not --json, for the long jobs (ingest, pack, import, verify,
 // export). A bar counts bytes of a file or records, with the rate and,
-// when the total is known, the time left; it is cleared when the job is
-// done, so that the job's own output follows on a clean line.
+// when the total is known, the time left; when the job is done the bar
+// stays, full, on a line of its own, and the job's output follows.
 // (schollz/progressbar: maintained, no cgo, and its terminal handling
 // is golang.org/x/term, which valise already uses.)
 
@@ -28,9 +29,9 @@ const (
 
 // meter is one progress bar; a nil meter shows nothing.
 type meter struct {
-	bar  *progressbar.ProgressBar
-	mu   sync.Mutex
-	done int64
+	bar       *progressbar.ProgressBar
+	mu        sync.Mutex
+	done, max int64
 }
 
 // progress starts a bar of unit (progressBytes or progressRecords) for a
@@ -49,7 +50,7 @@ func (e *env) progress(unit, label string, total int64) *meter {
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetPredictTime(true),
 		progressbar.OptionSetElapsedTime(true),
-		progressbar.OptionClearOnFinish(),
+		progressbar.OptionOnCompletion(func() { fmt.Fprintln(f) }),
 		progressbar.OptionSetRenderBlankState(true),
 		// No goroutine of its own: the bar is drawn when work is added.
 		progressbar.OptionSetSpinnerChangeInterval(0),
@@ -59,35 +60,55 @@ func (e *env) progress(unit, label string, total int64) *meter {
 	} else {
 		opts = append(opts, progressbar.OptionShowIts(), progressbar.OptionSetItsString(unit))
 	}
-	return &meter{bar: progressbar.NewOptions64(total, opts...)}
+	return &meter{bar: progressbar.NewOptions64(total, opts...), max: total}
 }
 
 // Add counts n more units done.
 func (m *meter) Add(n int64) {
 	if m != nil {
-		m.bar.Add64(n)
+		m.set(m.done + n)
 	}
 }
 
 // Set says that done units are done.
 func (m *meter) Set(done int64) {
 	if m != nil {
-		m.bar.Set64(done)
+		m.set(done)
 	}
 }
 
 // SetMonotonic says that done units are done, from any goroutine; a
 // report that comes late (smaller than one already made) is ignored.
 func (m *meter) SetMonotonic(done int64) {
-	if m == nil {
+	if m != nil {
+		m.set(done)
+	}
+}
+
+// SetTotal changes the total.
+func (m *meter) SetTotal(total int64) {
+	if m == nil || total == m.max {
 		return
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if done > m.done {
-		m.done = done
-		m.bar.Set64(done)
+	m.max = total
+	m.bar.ChangeMax64(total)
+}
+
+func (m *meter) set(done int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.max >= 0 {
+		// Some bytes are read twice (a header read ahead, then read at
+		// its offset): the bar stops at its total.
+		done = min(done, m.max)
 	}
+	if done <= m.done {
+		return
+	}
+	m.done = done
+	m.bar.Set64(done)
 }
 
 // Describe changes the label (the file being read).
@@ -97,12 +118,19 @@ func (m *meter) Describe(label string) {
 	}
 }
 
-// Finish ends the bar and clears it.
+// Finish ends the bar: full when the work is all done, else where it
+// stopped.
 func (m *meter) Finish() {
-	if m != nil {
-		m.bar.Finish()
-		m.bar.Exit()
+	if m == nil {
+		return
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.max >= 0 && m.done >= m.max {
+		m.bar.Finish()
+		return
+	}
+	m.bar.Exit()
 }
 
 // meteredReader counts what is read through it.
