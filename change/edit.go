@@ -129,8 +129,13 @@ func apply(r *schema.Record, op Op) error {
 		}
 	default:
 		s, _ := schema.Get(r.Schema)
-		if _, ok := s.Prop(op.Prop); !ok {
+		p, ok := s.Prop(op.Prop)
+		if !ok {
 			return fmt.Errorf("%s has no property %q: %w", r.Schema, schema.Printable(op.Prop), schema.ErrInvalid)
+		}
+		if p.Type == schema.TypeCountry && len(op.Value) == 2 {
+			// The country rule of every input format: KZ is kz.
+			op.Value = strings.ToLower(op.Value)
 		}
 		if r.Properties == nil {
 			r.Properties = map[string][]string{}

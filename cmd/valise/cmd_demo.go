@@ -20,7 +20,7 @@ func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &demoOptions{}
-	register(&command{name: "demo", short: "a self-contained walk-through of an exchange, in a temporary directory",
+	register(&command{name: "demo", args: "[--keep]", short: "a self-contained walk-through of an exchange, in a temporary directory",
 		noHome: true, maxArgs: 0, opts: o, example: "  valise demo",
 		run: func(e *env, args []string) error { return runDemo(e, o.keep) }})
 }

@@ -29,7 +29,7 @@ func (o *initOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &initOptions{}
-	register(&command{name: "init", short: "create this office's identity, card and store", noHome: true, maxArgs: 0,
+	register(&command{name: "init", args: "--agency ID [--name NAME] [--passphrase]", short: "create this office's identity, card and store", noHome: true, maxArgs: 0,
 		example: "  valise init --agency KZ-NCB --name \"Kazakhstan NCB\" --passphrase",
 		opts:    o, run: func(e *env, args []string) error {
 			if o.agency == "" {
@@ -79,7 +79,7 @@ func (o *cardOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &cardOptions{}
-	register(&command{name: "card", short: "write this office's public card and print its fingerprint", maxArgs: 0,
+	register(&command{name: "card", args: "[-o FILE]", short: "write this office's public card and print its fingerprint", maxArgs: 0,
 		example: "  valise card -o kz-ncb.card\n  # read the fingerprint to the peer over the phone", opts: o,
 		run: func(e *env, args []string) error {
 			c := e.office.Card

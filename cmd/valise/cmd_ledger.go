@@ -112,7 +112,7 @@ func (o *auditOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &auditOptions{}
-	register(&command{name: "audit", short: "verify the tamper-evident audit log; export it signed; check an export",
+	register(&command{name: "audit", args: "[--export FILE | --check FILE --card CARD]", short: "verify the tamper-evident audit log; export it signed; check an export",
 		maxArgs: 0, noHome: true, opts: o,
 		example: "  valise audit\n  valise audit --export kz-audit-2026-11.txt\n  valise audit --check kz-audit-2026-11.txt --card kz-ncb.card",
 		run: func(e *env, args []string) error {

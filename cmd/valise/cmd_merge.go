@@ -64,7 +64,7 @@ func printEdit(e *env, what string, rep *change.EditReport) error {
 
 func init() {
 	o := &editOptions{}
-	register(&command{name: "edit", args: "ID", short: "change a record held, own or received; the change travels with the next pack",
+	register(&command{name: "edit", args: "ID (--set|--add|--remove PROP=VALUE)...", short: "change a record held, own or received; the change travels with the next pack",
 		minArgs: 1, maxArgs: 1, opts: o,
 		example: "  valise edit kz-p-001 --add alias=\"N. Abenov\" --set birthDate=1979-04-12\n  valise edit kz-p-001 --set tlp=red --add releasable_to=CARICC",
 		run: func(e *env, args []string) error {
@@ -235,7 +235,7 @@ type conflictView struct {
 
 func init() {
 	o := &conflictsOptions{}
-	register(&command{name: "conflicts", short: "every open conflict, side by side", maxArgs: 0, opts: o,
+	register(&command{name: "conflicts", args: "[--html FILE]", short: "every open conflict, side by side", maxArgs: 0, opts: o,
 		example: "  valise conflicts\n  valise conflicts --html conflicts.html",
 		run: func(e *env, args []string) error {
 			cs, err := e.office.Store.Conflicts(schema.Key{})
@@ -417,7 +417,7 @@ type judgementJSON struct {
 
 func init() {
 	o := &duplicatesOptions{}
-	register(&command{name: "duplicates", short: "likely duplicates: pairs of records that seem to be one, with a score and the evidence",
+	register(&command{name: "duplicates", args: "[--min-score S] [--all]", short: "likely duplicates: pairs of records that seem to be one, with a score and the evidence",
 		maxArgs: 0, opts: o,
 		example: "  valise duplicates\n  valise duplicates --min-score 0.9 --json\n  valise judge ofac-13106 un-sc-110406 --same",
 		run: func(e *env, args []string) error {

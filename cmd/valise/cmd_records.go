@@ -36,7 +36,7 @@ func (o *ingestOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &ingestOptions{}
-	register(&command{name: "ingest", args: "FILE...", short: "add or update this office's records from JSON lines, FtM, CSV, UN or OFAC lists",
+	register(&command{name: "ingest", args: "FILE... [--format F] [--type T] [--tlp LEVEL] [--skip-invalid]", short: "add or update this office's records from JSON lines, FtM, CSV, UN or OFAC lists",
 		minArgs: 1, maxArgs: -1, opts: o,
 		example: "  valise ingest people.csv --type Person\n  valise ingest --format ofac-sdn sdn.csv\n  valise ingest entities.ftm.json",
 		run: func(e *env, args []string) error {
@@ -116,7 +116,7 @@ func (o *showOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &showOptions{}
-	register(&command{name: "show", args: "ID", short: "show one record, its open conflicts and its history", minArgs: 1, maxArgs: 1, opts: o,
+	register(&command{name: "show", args: "ID [--history]", short: "show one record, its open conflicts and its history", minArgs: 1, maxArgs: 1, opts: o,
 		example: "  valise show ofac-36 --history",
 		run: func(e *env, args []string) error {
 			k, err := e.office.Lookup(args[0])
@@ -269,7 +269,7 @@ var errRestricted = errors.New("restricted records")
 
 func init() {
 	o := &exportOptions{}
-	register(&command{name: "export", short: "dump records as JSON lines, FollowTheMoney or CSV", maxArgs: 0, opts: o,
+	register(&command{name: "export", args: "[--format jsonl|ftm|csv] [--type T] [-o FILE]", short: "dump records as JSON lines, FollowTheMoney or CSV", maxArgs: 0, opts: o,
 		example: "  valise export --format ftm > entities.ftm.json\n  valise export --format csv --type Person -o people.csv",
 		run: func(e *env, args []string) error {
 			var err error
