@@ -122,6 +122,9 @@ func init() {
 			sent := []map[string]any{}
 			more := 0
 			for _, b := range rep.Bundles {
+				if report == nil && !e.json {
+					break
+				}
 				var to []string
 				for _, r := range b.Header.Recipients {
 					to = append(to, r.Agency)
@@ -129,23 +132,29 @@ func init() {
 				err := e.office.Store.BundleDisclosures(b.Header.ID.String(), func(d store.Disclosure) error {
 					item := map[string]any{"id": d.ID, "origin": d.Origin, "outcome": d.Outcome, "bundle": b.Header.ID.String(),
 						"recipients": to, "version": d.Version, "version_hash": d.VHash}
-					switch {
-					case report != nil:
+					if report != nil {
 						report.add(item)
-					case !e.json:
-					case len(sent) < exchange.MaxListed:
-						sent = append(sent, item)
-					default:
-						more++
+						return nil
 					}
+					if len(sent) == exchange.MaxListed {
+						return exchange.StopOutcomes
+					}
+					sent = append(sent, item)
 					return nil
 				})
-				if err != nil {
+				if err != nil && !errors.Is(err, exchange.StopOutcomes) {
 					return err
 				}
 			}
 			if err := report.commit(); err != nil {
 				return err
+			}
+			if report == nil {
+				total := 0
+				for _, b := range rep.Bundles {
+					total += int(b.Records)
+				}
+				more = max(0, total-len(sent))
 			}
 			if e.json {
 				doc := packJSON(rep)
@@ -481,21 +490,21 @@ func init() {
 				// check has passed; the report of an import that commits is
 				// read from the register after the commit (a dry run's
 				// register is rolled back with the rest).
-				outcomes := exchange.WithOutcomes(func(h *bundle.Header, d store.Disclosure) error {
-					switch {
-					case report != nil && o.dryRun:
-						return line(h, d)
-					case report != nil:
-					case !e.json:
-					case len(j.Outcomes) < exchange.MaxListed:
-						j.Outcomes = append(j.Outcomes, outcomeJSON{d.ID, d.Origin, d.Outcome, d.Version, d.VHash})
-					default:
-						j.MoreOutcomes++
-					}
-					return nil
-				})
 				bar := e.progress(progressBytes, "import "+f, fileSizes([]string{f}))
-				rep, err := exchange.Import(e.office, f, o.dryRun, exchange.WithProgress(bar.SetMonotonic), outcomes)
+				opts := []exchange.Option{exchange.WithProgress(bar.SetMonotonic)}
+				switch {
+				case report != nil && o.dryRun:
+					opts = append(opts, exchange.WithOutcomes(line))
+				case report == nil && e.json:
+					opts = append(opts, exchange.WithOutcomes(func(h *bundle.Header, d store.Disclosure) error {
+						if len(j.Outcomes) == exchange.MaxListed {
+							return exchange.StopOutcomes
+						}
+						j.Outcomes = append(j.Outcomes, outcomeJSON{d.ID, d.Origin, d.Outcome, d.Version, d.VHash})
+						return nil
+					}))
+				}
+				rep, err := exchange.Import(e.office, f, o.dryRun, opts...)
 				bar.Finish()
 				j.OK, j.Records = err == nil, rep.Records
 				if h := rep.Header; h != nil {
@@ -522,6 +531,9 @@ func init() {
 					j.Conflicts = conflictsJSON(rep.Conflicts)
 					j.Unknown, j.Missing, j.KeyNotes = nonNil(rep.UnknownEndpoints), gapsJSON(rep.Missing), nonNil(rep.KeyNotes)
 					j.Recalled, j.Acknowledged = rep.Recalled, rep.Acknowledged
+					if report == nil {
+						j.MoreOutcomes = max(0, int(rep.Records)-rep.Skipped-len(j.Outcomes))
+					}
 					j.MoreConflicts, j.MoreUnknown = rep.MoreConflicts, rep.MoreUnknown
 					if !rep.DuplicatesSkipped {
 						j.Duplicates = &rep.Duplicates
