@@ -185,8 +185,9 @@ type packer struct {
 	joint     *out
 	extra     []*out // per recipient, made when first needed
 	outDir    string
-	outName   string // the joint bundle's file name
-	explicit  bool   // the name was given
+	outName   string            // the joint bundle's file name
+	explicit  bool              // the name was given
+	vector    map[string]uint64 // the version vector of the record being routed, when known
 }
 
 func newPacker(o *office.Office, opts PackOptions) (*packer, error) {
@@ -344,6 +345,12 @@ func (p *packer) may(r *schema.Record, refused []string) []string {
 // at all — its handling, or refHold[i] false: a record it names — gets the
 // record's recall stub instead.
 func (p *packer) route(r *schema.Record, k schema.Key, line []byte, may []string, need, holds, refHold []bool) error {
+	// The disclosure register names the version sent: from the record
+	// already decoded, else read from the line (send).
+	p.vector = nil
+	if r != nil {
+		p.vector = r.Version.Vector
+	}
 	all, any := true, false
 	recall := make([]bool, len(p.to))
 	for i := range p.to {

@@ -130,20 +130,23 @@ func (p *packer) send(b *out, k schema.Key, line []byte, recall bool) error {
 	if err := b.w.WriteCanonical(line); err != nil {
 		return err
 	}
-	return b.sent.Add(sentKey(k), sentValue(line, recall))
+	vv := p.vector
+	if vv == nil {
+		vv, _, _ = schema.PeekVersion(line)
+	}
+	return b.sent.Add(sentKey(k), sentValue(line, recall, vv))
 }
 
 // sentValue is what the list of records sent keeps of one: its version
 // hash, then NUL, "r" for a recall stub else "s", and its version vector.
-func sentValue(line []byte, recall bool) []byte {
-	v := schema.VersionHash(line) + "\x00s"
+func sentValue(line []byte, recall bool, vv map[string]uint64) []byte {
+	v := make([]byte, 0, 64)
+	v = append(v, schema.VersionHash(line)...)
+	v = append(v, 0, 's')
 	if recall {
-		v = v[:len(v)-1] + "r"
+		v[len(v)-1] = 'r'
 	}
-	if vv, _, err := schema.PeekVersion(line); err == nil {
-		v += store.VectorString(vv)
-	}
-	return []byte(v)
+	return store.AppendVector(v, vv)
 }
 
 // parseSent reads a sentValue back as the register's entry for k.
