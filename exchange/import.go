@@ -197,7 +197,8 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 		// is committed before the reader has read the whole bundle and
 		// every check passed.
 		m := &merger{o: o, tx: tx, rep: rep, now: now, created: h.Created,
-			c: store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
+			auth: newAuthorship(o.Agency(), h.Sender, rr.Manifest, h.ID.String()),
+			c:    store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
 		p, err := startPipeline(rr, carrier, o.Store, m)
 		if err != nil {
 			return err
@@ -215,6 +216,11 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 		rep.Skipped = p.skipped
 		if err := m.ends.finish(tx); err != nil {
 			return err
+		}
+		if !carrier {
+			if err := m.auth.finish(tx, kr, sender, rr.Trees()); err != nil {
+				return err
+			}
 		}
 		if err := m.recallDependents(); err != nil {
 			return err

@@ -14,6 +14,7 @@ import (
 	"valise/handling"
 	"valise/merge"
 	"valise/office"
+	"valise/proof"
 	"valise/schema"
 	"valise/store"
 )
@@ -45,11 +46,12 @@ const (
 // inBatch is a batch of records read from a bundle, in id order, and
 // then what merging it gave.
 type inBatch struct {
-	recs  []*schema.Record
-	lines [][]byte // each record's canonical encoding, as it came
-	keys  []schema.Key
-	arena []byte // holds the lines
-	err   error  // why reading or merging stopped (never io.EOF); the records are not to be written
+	recs   []*schema.Record
+	lines  [][]byte // each record's canonical encoding, as it came
+	proofs [][]byte // each record's proof line (package proof), nil when none
+	keys   []schema.Key
+	arena  []byte // holds the lines
+	err    error  // why reading or merging stopped (never io.EOF); the records are not to be written
 
 	// Made by resolve.
 	hashes   []string // each record's content hash (schema.ContentHashOf, hex)
@@ -70,6 +72,7 @@ type inBatch struct {
 func (b *inBatch) reset() {
 	clear(b.recs)
 	clear(b.lines)
+	clear(b.proofs)
 	clear(b.keys)
 	clear(b.puts)
 	clear(b.known)
@@ -78,13 +81,15 @@ func (b *inBatch) reset() {
 	clear(b.disclosed)
 	b.disclosed = b.disclosed[:0]
 	b.recs, b.lines, b.keys, b.known, b.hashes = b.recs[:0], b.lines[:0], b.keys[:0], b.known[:0], b.hashes[:0]
+	b.proofs = b.proofs[:0]
 	b.puts, b.conflicts, b.ends = b.puts[:0], b.conflicts[:0], b.ends[:0]
 	b.arena, b.err, b.counts = b.arena[:0], nil, [merge.DeleteModify + 1]int{}
 	b.recalled, b.ignored = 0, 0
 	b.recalledIDs = b.recalledIDs[:0]
 }
 
-func (b *inBatch) add(rec *schema.Record, line []byte) {
+func (b *inBatch) add(rec *schema.Record, line, proofLine []byte) {
+	b.proofs = append(b.proofs, proofLine)
 	if len(b.arena)+len(line) > cap(b.arena) {
 		// A new arena: the lines already cut from the old one stay valid.
 		b.arena = make([]byte, 0, max(256<<10, len(line)))
@@ -154,7 +159,7 @@ func startPipeline(rr *bundle.RecordReader, carrier bool, s *store.Store, m *mer
 				p.read.send(b)
 				return
 			}
-			b.add(rec, line)
+			b.add(rec, line, rr.Proof())
 			if len(b.recs) == importBatch {
 				if !p.read.send(b) {
 					return
@@ -214,6 +219,7 @@ type merger struct {
 	c       store.Change
 	now     string
 	created time.Time // the bundle's, for the handling rules
+	auth    *authorship
 	ends    endpoints
 	recalls []recallOf // the records this import recalled, for recallDependents
 }
@@ -299,6 +305,18 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 	}
 	agency := m.o.Agency()
 	for i, rec := range b.recs {
+		hs := held[i]
+		// Every version is its authors', checked before anything else
+		// (and for every record, so that the sender's tree comes out
+		// whole).
+		var heldSelf uint64
+		if hs != nil {
+			heldSelf = hs.Vector[agency]
+		}
+		claims, err := m.auth.record(rec, b.proofs[i], heldSelf)
+		if err != nil {
+			return err
+		}
 		switch {
 		case rec.Recalled == nil:
 			// The whole rule, as the sender should have applied it: a
@@ -315,7 +333,6 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			b.disclosed[i].Outcome = "recall ignored"
 			continue
 		}
-		hs := held[i]
 		if hs != nil && hs.Schema != rec.Schema {
 			return &bundle.Error{Check: "record", Kind: bundle.ErrContent,
 				Msg: fmt.Sprintf("record %s is a %s here but a %s in the bundle", schema.Printable(rec.ID), hs.Schema, rec.Schema)}
@@ -347,6 +364,10 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		if res.Record == nil {
 			continue
 		}
+		rc, err := resultClaims(agency, res.Record, rec, claims, hs)
+		if err != nil {
+			return err
+		}
 		if !mayHold(res.Record, agency) || (res.Record.Recalled != nil && rec.Recalled != nil) {
 			// This office may no longer hold the record: it keeps the
 			// recall stub, and nothing of what the record said.
@@ -354,7 +375,14 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			if rec.Recalled != nil {
 				by = rec.Recalled.By
 			}
-			b.puts = append(b.puts, store.Write{Rec: res.Record.Stub(by, m.now), Held: hs, Purge: true})
+			stub := res.Record.Stub(by, m.now)
+			var sc []proof.Claim
+			for _, c := range rc {
+				if c2, ok := proof.Carry(res.Record, stub, c); ok {
+					sc = append(sc, c2)
+				}
+			}
+			b.puts = append(b.puts, store.Write{Rec: stub, Held: hs, Purge: true, Claims: proof.MarshalClaims(sc)})
 			b.recalled++
 			b.disclosed[i].Outcome = "recalled"
 			b.recalledIDs = append(b.recalledIDs, recallOf{rec.ID, by})
@@ -365,7 +393,7 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			res.Record = res.Record.Clone()
 			res.Record.Recalled = nil
 		}
-		p := store.Write{Rec: res.Record, Held: hs}
+		p := store.Write{Rec: res.Record, Held: hs, Claims: proof.MarshalClaims(rc)}
 		if res.Record == rec {
 			// As it came: already canonical, its hash already made.
 			p.Body, p.Hash = b.lines[i], b.hashes[i]
@@ -407,6 +435,11 @@ func (m *merger) write(b *inBatch) error {
 	}
 	if err := m.tx.Disclose(m.c.Bundle, b.disclosed); err != nil {
 		return err
+	}
+	if leaves := m.auth.takeLeaves(); leaves != nil {
+		if err := m.tx.AddTreeLeaves(m.auth.sender, m.auth.treeID, leaves); err != nil {
+			return err
+		}
 	}
 	for _, p := range b.puts {
 		switch {
@@ -558,4 +591,53 @@ func (h *endpointHeap) Pop() any {
 	old[len(old)-1] = store.Endpoint{}
 	*h = old[:len(old)-1]
 	return x
+}
+
+// resultClaims returns the claims of the authors (but self) of res, the
+// version an import writes: the incoming version's claims when res is it,
+// else, for each author, the claim of the side whose count of that
+// author's changes res takes, carried over to res.
+func resultClaims(self string, res, in *schema.Record, inClaims []proof.Claim, hs *store.Stored) ([]proof.Claim, error) {
+	if res == in {
+		return inClaims, nil
+	}
+	var held *schema.Record
+	var heldClaims []proof.Claim
+	if hs != nil {
+		var err error
+		if held, err = hs.Record(); err != nil {
+			return nil, err
+		}
+		if hs.Claims != nil {
+			if heldClaims, err = proof.ParseClaims(hs.Claims); err != nil {
+				return nil, fmt.Errorf("record %s: its stored claims: %w", res.Key(), err)
+			}
+		}
+	}
+	find := func(cs []proof.Claim, a string) (proof.Claim, bool) {
+		for _, c := range cs {
+			if c.Author == a {
+				return c, true
+			}
+		}
+		return proof.Claim{}, false
+	}
+	var out []proof.Claim
+	for a := range res.Version.Vector {
+		if a == self {
+			continue
+		}
+		if c, ok := find(inClaims, a); ok {
+			if c2, ok := proof.Carry(in, res, c); ok {
+				out = append(out, c2)
+				continue
+			}
+		}
+		if c, ok := find(heldClaims, a); ok && held != nil {
+			if c2, ok := proof.Carry(held, res, c); ok {
+				out = append(out, c2)
+			}
+		}
+	}
+	return out, nil
 }

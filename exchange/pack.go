@@ -72,6 +72,10 @@ type PackReport struct {
 	onWithheld   func(Withheld)
 }
 
+// WithheldNoProof: a record an author changed before bundles carried
+// proofs of authorship, which no receiver can check any more.
+const WithheldNoProof = "no proof of authorship for a change of another office (received in a format v1 bundle)"
+
 // withhold counts that recipient does not get k, for why.
 func (rep *PackReport) withhold(k schema.Key, recipient, why string) {
 	if rep.Withheld[recipient] == nil {
@@ -185,9 +189,8 @@ type packer struct {
 	joint     *out
 	extra     []*out // per recipient, made when first needed
 	outDir    string
-	outName   string            // the joint bundle's file name
-	explicit  bool              // the name was given
-	vector    map[string]uint64 // the version vector of the record being routed, when known
+	outName   string // the joint bundle's file name
+	explicit  bool   // the name was given
 }
 
 func newPacker(o *office.Office, opts PackOptions) (*packer, error) {
@@ -344,13 +347,7 @@ func (p *packer) may(r *schema.Record, refused []string) []string {
 // nil), a recipient that holds a version (holds[i]) it may no longer hold
 // at all — its handling, or refHold[i] false: a record it names — gets the
 // record's recall stub instead.
-func (p *packer) route(r *schema.Record, k schema.Key, line []byte, may []string, need, holds, refHold []bool) error {
-	// The disclosure register names the version sent: from the record
-	// already decoded, else read from the line (send).
-	p.vector = nil
-	if r != nil {
-		p.vector = r.Version.Vector
-	}
+func (p *packer) route(r *schema.Record, k schema.Key, line, claims []byte, may []string, need, holds, refHold []bool) error {
 	all, any := true, false
 	recall := make([]bool, len(p.to))
 	for i := range p.to {
@@ -364,22 +361,23 @@ func (p *packer) route(r *schema.Record, k schema.Key, line []byte, may []string
 		return nil
 	}
 	if all {
-		return p.send(p.joint, k, line, false)
+		return p.send(p.joint, r, line, r, claims, false)
 	}
 	for i := range p.to {
 		switch {
 		case recall[i]:
 			// The recall stub, or the stub this office holds, passed on.
-			stub := line
+			stub, sline := r, line
 			if r.Recalled == nil {
-				stub = r.Stub(r.Origin, p.at).AppendCanonical(nil)
+				stub = r.Stub(r.Origin, p.at)
+				sline = stub.AppendCanonical(nil)
 			}
-			if err := p.send(p.extraFor(i), k, stub, true); err != nil {
+			if err := p.send(p.extraFor(i), stub, sline, r, claims, true); err != nil {
 				return err
 			}
 		case !need[i]:
 		case may[i] == "":
-			if err := p.send(p.extraFor(i), k, line, false); err != nil {
+			if err := p.send(p.extraFor(i), r, line, r, claims, false); err != nil {
 				return err
 			}
 		default:

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"valise/handling"
+	"valise/proof"
 	"valise/schema"
 	"valise/store"
 )
@@ -24,7 +25,7 @@ func (p *packer) fromStore() error {
 		total = n
 		p.opts.Progress(0, total)
 	}
-	err := p.o.Store.ChangedFor(p.since, p.to, func(r *schema.Record, body []byte, held []store.Held) error {
+	err := p.o.Store.ChangedFor(p.since, p.to, func(r *schema.Record, body, claims []byte, held []store.Held) error {
 		if p.opts.Progress != nil {
 			if looked++; looked%1024 == 0 {
 				p.opts.Progress(looked, total)
@@ -48,6 +49,7 @@ func (p *packer) fromStore() error {
 			return fmt.Errorf("store record %s: canonical form larger than %d bytes", r.Key(), schema.MaxRecordBytes)
 		}
 		it.line = bytes.Clone(body)
+		it.claims = bytes.Clone(claims)
 		batch = append(batch, it)
 		if len(batch) == store.BatchSize {
 			err := p.routeBatch(batch)
@@ -69,6 +71,7 @@ func (p *packer) fromStore() error {
 type packItem struct {
 	rec         *schema.Record
 	line        []byte
+	claims      []byte
 	need, holds []bool
 }
 
@@ -87,7 +90,13 @@ func (p *packer) routeBatch(batch []packItem) error {
 	}
 	for _, it := range batch {
 		refused, refHold := p.refsRefused(it.rec, func(id string) []*schema.Record { return named[id] })
-		if err := p.route(it.rec, it.rec.Key(), it.line, p.may(it.rec, refused), it.need, it.holds, refHold); err != nil {
+		may := p.may(it.rec, refused)
+		if why := p.unprovable(it.rec, it.claims); why != "" {
+			for i := range may {
+				may[i] = why
+			}
+		}
+		if err := p.route(it.rec, it.rec.Key(), it.line, it.claims, may, it.need, it.holds, refHold); err != nil {
 			return err
 		}
 	}
@@ -118,4 +127,26 @@ func (p *packer) refsRefused(r *schema.Record, held func(id string) []*schema.Re
 		}
 	}
 	return refused, hold
+}
+
+// unprovable says why r cannot travel with proofs of its authors ("" when
+// it can): an author other than this office of whose changes the store
+// holds no claim (a version received before bundles carried proofs).
+func (p *packer) unprovable(r *schema.Record, claims []byte) string {
+	named := map[string]bool{p.o.Agency(): true}
+	if len(claims) > 0 {
+		cs, err := proof.ParseClaims(claims)
+		if err != nil {
+			return "its stored proofs are damaged"
+		}
+		for _, c := range cs {
+			named[c.Author] = true
+		}
+	}
+	for a := range r.Version.Vector {
+		if !named[a] {
+			return WithheldNoProof
+		}
+	}
+	return ""
 }

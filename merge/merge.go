@@ -491,7 +491,9 @@ var tlpRank = map[string]int{"clear": 0, "green": 1, "amber": 2, "amber+strict":
 // level, every handling code either has (H1, H2, H3 combine) with the
 // conditions of both, both agencies' exclusions, only the agencies
 // both release to (only the originator when there is none), and the
-// earlier retention date. It is commutative, associative and idempotent.
+// earlier retention date. A TLP red or amber+strict handling without
+// releasable_to releases to the originator alone. It is commutative,
+// associative and idempotent.
 func Restrict(a, b schema.Handling, origin string) schema.Handling {
 	out := a
 	if tlpRank[b.TLP] > tlpRank[a.TLP] {
@@ -505,15 +507,24 @@ func Restrict(a, b schema.Handling, origin string) schema.Handling {
 	}
 	out.Conditions = union(a.Conditions, b.Conditions)
 	out.NotReleasableTo = union(a.NotReleasableTo, b.NotReleasableTo)
+	// The agencies each side releases to: none listed means every agency,
+	// unless the TLP keeps it to the originator.
+	ar, br := a.ReleasableTo, b.ReleasableTo
+	if len(ar) == 0 && len(br) > 0 && strict(a.TLP) {
+		ar = []string{origin}
+	}
+	if len(br) == 0 && len(ar) > 0 && strict(b.TLP) {
+		br = []string{origin}
+	}
 	switch {
-	case len(a.ReleasableTo) == 0:
-		out.ReleasableTo = slices.Clone(b.ReleasableTo)
-	case len(b.ReleasableTo) == 0:
-		out.ReleasableTo = slices.Clone(a.ReleasableTo)
+	case len(ar) == 0:
+		out.ReleasableTo = slices.Clone(br)
+	case len(br) == 0:
+		out.ReleasableTo = slices.Clone(ar)
 	default:
 		var both []string
-		for _, x := range a.ReleasableTo {
-			if slices.Contains(b.ReleasableTo, x) {
+		for _, x := range ar {
+			if slices.Contains(br, x) {
 				both = append(both, x)
 			}
 		}
@@ -530,6 +541,10 @@ func Restrict(a, b schema.Handling, origin string) schema.Handling {
 	}
 	return out
 }
+
+// strict reports whether a TLP level limits a record to the agencies its
+// releasable_to names (SPEC §5): red and amber+strict.
+func strict(tlp string) bool { return tlp == "red" || tlp == "amber+strict" }
 
 func union(a, b []string) []string {
 	out := slices.Clone(a)

@@ -197,6 +197,7 @@ func CheckVersion(r *schema.Record, claims []Claim, author string) error {
 // HeadLine and NodeLine are the lines of a bundle's tree section.
 type HeadLine struct {
 	Author    string `json:"a"`
+	Key       string `json:"k"`
 	ID        string `json:"id"`
 	Count     uint64 `json:"n"`
 	Root      string `json:"root"`
@@ -214,7 +215,7 @@ type NodeLine struct {
 
 // MarshalHead writes a head as a tree-section line body.
 func MarshalHead(h *Head) []byte {
-	b, _ := json.Marshal(HeadLine{h.Author, h.ID, h.Count, hex.EncodeToString(h.Root[:]), base64.StdEncoding.EncodeToString(h.Signature)})
+	b, _ := json.Marshal(HeadLine{h.Author, h.Key, h.ID, h.Count, hex.EncodeToString(h.Root[:]), base64.StdEncoding.EncodeToString(h.Signature)})
 	return b
 }
 
@@ -235,7 +236,7 @@ func ParseHead(data []byte) (*Head, error) {
 	if err := schema.CheckAgency(l.Author); err != nil {
 		return nil, fmt.Errorf("%w: tree author: %v", ErrProof, err)
 	}
-	h := &Head{Author: l.Author, ID: l.ID, Count: l.Count, Signature: sig}
+	h := &Head{Author: l.Author, Key: l.Key, ID: l.ID, Count: l.Count, Signature: sig}
 	copy(h.Root[:], root)
 	if !bytes.Equal(MarshalHead(h), data) {
 		return nil, fmt.Errorf("%w: tree head not in canonical form", ErrProof)
@@ -280,4 +281,55 @@ func strictJSON(data []byte, v any) error {
 		return fmt.Errorf("%w: trailing data in a tree line", ErrProof)
 	}
 	return nil
+}
+
+// Carry returns claim c, valid for version from, made valid for version
+// to: the author's items that from holds and to does not become extras
+// (a later change replaced them). It returns false when to counts another
+// number of the author's changes than from: the claim is not to's.
+func Carry(from, to *schema.Record, c Claim) (Claim, bool) {
+	if from.Version.Vector[c.Author] != to.Version.Vector[c.Author] {
+		return Claim{}, false
+	}
+	have := map[[2]string]bool{}
+	for _, it := range Items(to, c.Author) {
+		have[[2]string{it.Key, it.Dot}] = true
+	}
+	out := c
+	out.Extras = slices.Clone(c.Extras)
+	fromConcurrent := len(from.Version.Alts[keyHandling]) > 0
+	for _, it := range Items(from, c.Author) {
+		if it.Key == keyHandling && it.Dot == from.Version.Props[keyHandling] {
+			// The handling item: the value the author wrote, which the
+			// record shows only while no concurrent candidate is there.
+			if !fromConcurrent {
+				out.HV = it.Values[0]
+			}
+		}
+		if have[[2]string{it.Key, it.Dot}] {
+			continue
+		}
+		if it.Key == keyHandling && it.Dot == from.Version.Props[keyHandling] && out.HV != "" {
+			it.Values = []string{out.HV}
+		}
+		out.Extras = append(out.Extras, ItemEntry{Key: it.Key, Dot: it.Dot, Hash: ItemHash(c.Salt, it)})
+	}
+	if len(to.Version.Alts[keyHandling]) == 0 || dotAgency(to.Version.Props[keyHandling]) != c.Author {
+		out.HV = "" // needed only for a winning handling among concurrent ones
+	}
+	// The handling the leaf commits to, when the record shows another.
+	if out.Handling == "" {
+		out.Handling = schema.HandlingString(from.Handling)
+	}
+	if out.Handling == schema.HandlingString(to.Handling) {
+		out.Handling = ""
+	}
+	slices.SortFunc(out.Extras, func(a, b ItemEntry) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Dot, b.Dot)
+	})
+	out.Extras = slices.CompactFunc(out.Extras, func(a, b ItemEntry) bool { return a.Key == b.Key && a.Dot == b.Dot })
+	return out, true
 }

@@ -5,11 +5,11 @@ import (
 	"math/rand"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 	"unicode/utf16"
+
+	"valise/internal/testenv"
 )
 
 // Canonical encoding vectors: any JSON spelling in, the one canonical form
@@ -237,12 +237,7 @@ func TestPublishedCanonicalVectors(t *testing.T) {
 // of random strings mixing ASCII, the upper basic plane and supplementary
 // characters.
 func TestCompareKeysUTF16(t *testing.T) {
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("VALISE_SEED"); s != "" {
-		seed, _ = strconv.ParseInt(s, 10, 64)
-	}
-	t.Logf("seed %d (VALISE_SEED=%d to repeat)", seed, seed)
-	rng := rand.New(rand.NewSource(seed))
+	rng := rand.New(rand.NewSource(testenv.Seed(t)))
 	alphabet := []rune{'a', 'b', 0xe9, 0x7ff, 0xe000, 0xff61, 0xffff, 0x10000, 0x1d11e, 0x1f600, 0x10ffff}
 	gen := func() string {
 		r := make([]rune, rng.Intn(4))

@@ -78,6 +78,7 @@ type Stored struct {
 	schema.Key
 	Schema   string
 	Handling string            // its handling, canonical (schema.HandlingString)
+	Claims   []byte            // its authorship claims (see Write.Claims), nil when none
 	N        int64             // its version number here (1, 2, …; 0 when unknown)
 	Body     []byte            // its canonical encoding (see HeldReader.HeldMany)
 	Vector   map[string]uint64 // its version vector
@@ -106,7 +107,7 @@ func (t *Tx) HeldMany(keys []schema.Key) ([]*Stored, error) {
 }
 
 func heldSQL(rows int) string {
-	return `SELECT r.id, r.origin, r.schema, r.handling, r.body, r.n FROM (VALUES ` + placeholders(rows, 2) +
+	return `SELECT r.id, r.origin, r.schema, r.handling, r.proofs, r.body, r.n FROM (VALUES ` + placeholders(rows, 2) +
 		`) k JOIN records r ON r.id = k.column1 AND r.origin = k.column2`
 }
 
@@ -191,7 +192,7 @@ func heldMany(keys []schema.Key, needBody func(i int, s *Stored) bool, stmt func
 			h := &Stored{}
 			var n sql.NullInt64
 			var body sql.RawBytes // valid until the next row: copied below when needed
-			if err := rows.Scan(&h.ID, &h.Origin, &h.Schema, &h.Handling, &body, &n); err != nil {
+			if err := rows.Scan(&h.ID, &h.Origin, &h.Schema, &h.Handling, &h.Claims, &body, &n); err != nil {
 				rows.Close()
 				return nil, mapErr(err)
 			}

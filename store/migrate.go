@@ -22,7 +22,8 @@ var ErrLayout = errors.New("unknown store layout")
 var migrations = []func(tx *sql.Tx) error{
 	0: migrateLegacy,
 	1: migrateOriginKey,
-	2: migrateDisclosures,
+	2: migrateProofs,
+	3: migrateDisclosures,
 }
 
 // Layout is the store layout this valise writes.
@@ -183,9 +184,6 @@ func fillRefs(tx *sql.Tx) error {
 			return fmt.Errorf("store holds a malformed record: %w", err)
 		}
 		hs = append(hs, [3]string{schema.HandlingString(r.Handling), r.ID, r.Origin})
-		if r.Deleted {
-			continue
-		}
 		for _, id := range r.Refs() {
 			refs = append(refs, [3]string{id, r.ID, r.Origin})
 		}
@@ -207,7 +205,38 @@ func fillRefs(tx *sql.Tx) error {
 	return nil
 }
 
-// migrateDisclosures adds the disclosure register (layout 3): which
+// proofsDDL is what layout 3 adds: the authorship claims of each record's
+// current version (package proof) and the signed trees they point into.
+const proofsDDL = `
+ALTER TABLE records ADD COLUMN proofs TEXT;
+CREATE TABLE trees (
+  author TEXT NOT NULL,
+  id     TEXT NOT NULL,
+  key    TEXT NOT NULL,
+  count  INTEGER NOT NULL,
+  root   TEXT NOT NULL,
+  sig    TEXT NOT NULL,
+  PRIMARY KEY (author, id)
+) WITHOUT ROWID;
+CREATE TABLE tree_parts (
+  author TEXT NOT NULL,
+  id     TEXT NOT NULL,
+  part   INTEGER NOT NULL,
+  leaves BLOB NOT NULL,
+  PRIMARY KEY (author, id, part)
+) WITHOUT ROWID;
+`
+
+// migrateProofs adds the authorship claims and trees (layout 3). Records
+// held from before have no claims: their versions were taken on their
+// senders' word (bundle format v1), and travel on only as this office's
+// word (docs/STORE.md).
+func migrateProofs(tx *sql.Tx) error {
+	_, err := tx.Exec(proofsDDL)
+	return err
+}
+
+// migrateDisclosures adds the disclosure register (layout 4): which
 // version of which record left in which bundle, and came in which. A
 // store of an earlier layout has no register of its earlier bundles; it
 // starts empty.

@@ -13,14 +13,15 @@ import (
 // bundle that version travelled in.
 type Held struct{ VHash, Bundle string }
 
-// ChangedFor calls fn for each record changed since since, in id order,
-// with its stored canonical body and what each of peers holds of it. It
+// ChangedFor calls fn for each record changed since since, in key order,
+// with its stored canonical body, its authorship claims (Write.Claims) and
+// what each of peers holds of it. It
 // asks SQLite to join the peer state rather than loading it: pack's memory
 // does not grow with the number of records the peers hold. held and body
 // are valid only during the call.
-func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record, body []byte, held []Held) error) error {
+func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record, body, claims []byte, held []Held) error) error {
 	var q strings.Builder
-	q.WriteString(`SELECT r.body`)
+	q.WriteString(`SELECT r.body, r.proofs`)
 	for i := range peers {
 		fmt.Fprintf(&q, `, COALESCE(p%d.vhash, ''), COALESCE(p%d.bundle, '')`, i, i)
 	}
@@ -38,9 +39,9 @@ func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record
 	}
 	defer rows.Close()
 	held := make([]Held, len(peers))
-	var body sql.RawBytes
-	dest := make([]any, 0, 1+2*len(peers))
-	dest = append(dest, &body)
+	var body, claims sql.RawBytes
+	dest := make([]any, 0, 2+2*len(peers))
+	dest = append(dest, &body, &claims)
 	for i := range held {
 		dest = append(dest, &held[i].VHash, &held[i].Bundle)
 	}
@@ -52,7 +53,7 @@ func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record
 		if err != nil {
 			return fmt.Errorf("store holds a malformed record: %w", err)
 		}
-		if err := fn(r, body, held); err != nil {
+		if err := fn(r, body, claims, held); err != nil {
 			return err
 		}
 	}

@@ -78,14 +78,14 @@ func scanRecord(row *sql.Row) (*schema.Record, error) {
 // parameters of putSQL: the values the same for every record first (?1
 // source, ?2 time, ?3 action, ?4 agency, ?5 bundle), then seven per
 // record: change counter, id, schema, origin, deleted, recalled,
-// handling, content hash, body.
+// handling, authorship claims, content hash, body.
 const (
 	retireSQL = `INSERT INTO versions(id, origin, n, at, action, agency, bundle, content_hash, body)
 		SELECT r.id, r.origin, r.n, r.updated_at, r.action, r.agency, r.bundle, r.content_hash, r.body
 		FROM (VALUES %s) k JOIN records r ON r.id = k.column1 AND r.origin = k.column2`
-	putSQL = `INSERT INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, recalled, handling, content_hash, body)
+	putSQL = `INSERT INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, recalled, handling, proofs, content_hash, body)
 		VALUES %s ON CONFLICT(id, origin) DO UPDATE SET schema = excluded.schema, deleted = excluded.deleted, recalled = excluded.recalled,
-		handling = excluded.handling,
+		handling = excluded.handling, proofs = excluded.proofs,
 		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
 		changed = excluded.changed, updated_at = excluded.updated_at,
 		n = records.n + 1, action = excluded.action, agency = excluded.agency, bundle = excluded.bundle`

@@ -37,6 +37,9 @@ var (
 	ErrExists = errors.New("store already exists")
 )
 
+// ddlLayout is the layout ddl makes; Create runs the migrations after it.
+const ddlLayout = 2
+
 const ddl = `
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -219,8 +222,14 @@ func Create(path, agency string) (*Store, error) {
 		return nil, err
 	}
 	err = s.write(func(tx *sql.Tx) error {
-		if _, err := tx.Exec(ddl + disclosuresDDL); err != nil {
+		// The base tables, then what each later layout added.
+		if _, err := tx.Exec(ddl); err != nil {
 			return err
+		}
+		for v := ddlLayout; v < Layout; v++ {
+			if err := migrations[v](tx); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, Layout)); err != nil {
 			return err
