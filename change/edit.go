@@ -129,8 +129,13 @@ func apply(r *schema.Record, op Op) error {
 		}
 	default:
 		s, _ := schema.Get(r.Schema)
-		if _, ok := s.Prop(op.Prop); !ok {
+		p, ok := s.Prop(op.Prop)
+		if !ok {
 			return fmt.Errorf("%s has no property %q: %w", r.Schema, schema.Printable(op.Prop), schema.ErrInvalid)
+		}
+		if p.Type == schema.TypeCountry && len(op.Value) == 2 {
+			// The country rule of every input format: KZ is kz.
+			op.Value = strings.ToLower(op.Value)
 		}
 		if r.Properties == nil {
 			r.Properties = map[string][]string{}
@@ -222,22 +227,46 @@ func Delete(o *office.Office, k schema.Key) (*EditReport, error) {
 
 // Resolution says how to settle a record's open conflicts.
 type Resolution struct {
-	Mode     string // ours, theirs or set
+	// Mode: ours, theirs, take (the value Take's change wrote), set, or,
+	// for a delete/modify conflict, keep (the record stays, with the
+	// changes made to it) or delete.
+	Mode     string
 	Property string // only this property ("" for every open conflict of the record)
-	Sets     []Op   // for set: the values to write
+	Sets     []Op   // the values to write (mode set, or with any mode for other properties)
+	Take     string // for take: an agency, or a change "AGENCY:N"
 }
 
 // Resolve settles open conflicts with a version that descends from every
 // candidate: sent to the other offices, it fast-forwards there.
 func Resolve(o *office.Office, k schema.Key, res Resolution) (*EditReport, error) {
+	if res.Mode == "keep" || res.Mode == "delete" {
+		if res.Property != "" && res.Property != merge.KeyDeleted {
+			return nil, fmt.Errorf("--%s settles a delete/modify conflict, not one on %s", res.Mode, schema.Printable(res.Property))
+		}
+		res.Property = merge.KeyDeleted
+	}
 	return change(o, k, "resolve", func(r *schema.Record) ([]string, error) {
 		open := merge.Conflicts(r)
 		if len(open) == 0 {
 			return nil, fmt.Errorf("record %s has no open conflict", k)
 		}
+		deleteModify := false
+		for _, c := range open {
+			deleteModify = deleteModify || c.Property == merge.KeyDeleted
+		}
+		if (res.Mode == "keep" || res.Mode == "delete") && !deleteModify {
+			return nil, fmt.Errorf("record %s has no delete/modify conflict: --%s does not apply", k, res.Mode)
+		}
 		var keys []string
 		for _, c := range open {
 			if res.Property != "" && c.Property != res.Property {
+				continue
+			}
+			if c.Property == merge.KeyDeleted && res.Mode == "set" {
+				// Writing values to a record keeps it: the deletion
+				// loses, the changes made to the record stay.
+				keys = append(keys, c.Property)
+				merge.SetValue(r, c.Property, []string{merge.Present})
 				continue
 			}
 			keys = append(keys, c.Property)
@@ -263,9 +292,35 @@ func Resolve(o *office.Office, k schema.Key, res Resolution) (*EditReport, error
 					distinct[strings.Join(c.Candidates[i].Values, "\x00")] = true
 				}
 				if len(distinct) != 1 {
-					return nil, fmt.Errorf("property %s has %d other candidate values; choose one with --set", c.Property, len(distinct))
+					var who []string
+					for _, i := range others {
+						who = append(who, c.Candidates[i].Dot)
+					}
+					return nil, fmt.Errorf("property %s has %d other candidate values (changes %s): take one with --take AGENCY, or write one with --set",
+						c.Property, len(distinct), strings.Join(who, ", "))
 				}
 				pick = &c.Candidates[others[0]]
+			case "take":
+				for i, cand := range c.Candidates {
+					agency, _, _ := strings.Cut(cand.Dot, ":")
+					if cand.Dot == res.Take || agency == res.Take {
+						if pick != nil && !slices.Equal(pick.Values, cand.Values) {
+							return nil, fmt.Errorf("property %s has several candidates from %s: name the change (%s or %s)", c.Property, res.Take, pick.Dot, cand.Dot)
+						}
+						pick = &c.Candidates[i]
+					}
+				}
+				if pick == nil {
+					var dots []string
+					for _, cand := range c.Candidates {
+						dots = append(dots, cand.Dot)
+					}
+					return nil, fmt.Errorf("no candidate of property %s comes from %s (the changes are %s)", c.Property, schema.Printable(res.Take), strings.Join(dots, ", "))
+				}
+			case "keep":
+				merge.SetValue(r, c.Property, []string{merge.Present})
+			case "delete":
+				merge.SetValue(r, c.Property, []string{merge.Deleted})
 			case "set":
 			default:
 				return nil, fmt.Errorf("unknown resolution %q", res.Mode)
@@ -294,7 +349,7 @@ func Resolve(o *office.Office, k schema.Key, res Resolution) (*EditReport, error
 				for _, op := range res.Sets {
 					found = found || op.Prop == k
 				}
-				if !found && (res.Property == "" || res.Property == k) {
+				if !found && k != merge.KeyDeleted && (res.Property == "" || res.Property == k) {
 					return nil, fmt.Errorf("property %s is in conflict too: give it a value with --set, or resolve it with --property", k)
 				}
 			}

@@ -24,7 +24,7 @@ const (
 	Rotate = "rotate"
 	// Revoke declares an office's key compromised: peers refuse it at
 	// once, whatever a bundle's created time, and trust the successor card
-	// only after comparing its fingerprint out of band (valise peer add).
+	// only after comparing its fingerprint out of band (valise peer confirm).
 	Revoke = "revoke"
 )
 

@@ -78,6 +78,10 @@ type StatusReport struct {
 	Expired []string `json:"expired"`
 }
 
+// keyRank orders the states of a peer's cards, the one that speaks for
+// the peer first.
+var keyRank = map[string]int{"trusted": 0, "retiring": 1, "pending": 2, "revoked": 3, "retired": 4}
+
 // Status reports, per peer, the last sequence sent, acknowledged and
 // received, the gaps, and what waits to be sent.
 func Status(o *office.Office) (*StatusReport, error) {
@@ -98,13 +102,27 @@ func Status(o *office.Office) (*StatusReport, error) {
 		return nil, err
 	}
 	today := o.Now()
-	seen := map[string]bool{}
-	_ = today
+	// A peer's state is that of its best card, in the keyring's words
+	// (valise peer list): trusted, or pending (a new card announced by a
+	// revocation, awaiting valise peer confirm), else revoked. A peer
+	// whose old key was revoked and whose new card was confirmed is
+	// trusted.
+	best := map[string]store.Peer{}
+	var order []string
 	for _, p := range peers {
-		if seen[p.Agency] || (p.Status != "trusted" && p.Status != "revoked") {
+		b, ok := best[p.Agency]
+		if !ok {
+			order = append(order, p.Agency)
+		}
+		if !ok || keyRank[p.Status] < keyRank[b.Status] {
+			best[p.Agency] = p
+		}
+	}
+	for _, a := range order {
+		p := best[a]
+		if p.Status == "retired" {
 			continue
 		}
-		seen[p.Agency] = true
 		ps := PeerStatus{Peer: p.Agency, Status: p.Status, Fingerprint: p.Fingerprint, Missing: []Gap{}, Statements: []string{}}
 		lastWithheld := 0
 		for _, e := range entries {

@@ -75,7 +75,8 @@ var errDryRun = errors.New("dry run")
 // Import verifies, decrypts, validates and merges one bundle. Nothing of
 // it is committed unless every check passed; a refusal is written to the
 // ledger and the audit log only.
-func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
+func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*ImportReport, error) {
+	opt := buildOptions(opts)
 	rep := &ImportReport{File: path, Counts: map[merge.Kind]int{}, DryRun: dryRun, changed: map[string]bool{},
 		DuplicatesSkipped: dryRun}
 	refuse := func(h *bundle.Header, err error) (*ImportReport, error) {
@@ -103,7 +104,7 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 	}
 	defer done()
 	defer func() { rep.Volumes = volumeNote(set) }()
-	r, err := bundle.Open(f)
+	r, err := bundle.Open(metered(f, opt))
 	if err != nil {
 		return refuse(nil, err)
 	}
@@ -257,6 +258,11 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 			}
 		}
 		rep.UnknownEndpoints, rep.MoreUnknown = m.ends.report()
+		if opt.outcomes != nil {
+			if err := tx.BundleDisclosures(h.ID.String(), func(d store.Disclosure) error { return opt.outcomes(h, d) }); err != nil && !errors.Is(err, StopOutcomes) {
+				return err
+			}
+		}
 		if dryRun {
 			return errDryRun
 		}

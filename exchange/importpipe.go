@@ -64,6 +64,9 @@ type inBatch struct {
 	ignored     int // recalls of records this office may hold
 	conflicts   []store.Conflict
 	ends        []store.Endpoint // the ends of the live links, in order (Seq unset)
+	// disclosed registers every record as it came, with what the import
+	// made of it.
+	disclosed []store.Disclosure
 }
 
 func (b *inBatch) reset() {
@@ -75,6 +78,8 @@ func (b *inBatch) reset() {
 	clear(b.known)
 	clear(b.conflicts)
 	clear(b.ends)
+	clear(b.disclosed)
+	b.disclosed = b.disclosed[:0]
 	b.recs, b.lines, b.keys, b.known, b.hashes = b.recs[:0], b.lines[:0], b.keys[:0], b.known[:0], b.hashes[:0]
 	b.proofs = b.proofs[:0]
 	b.puts, b.conflicts, b.ends = b.puts[:0], b.conflicts[:0], b.ends[:0]
@@ -284,8 +289,11 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		if err != nil {
 			return fmt.Errorf("record %s: %w", schema.Printable(b.keys[i].String()), err)
 		}
-		b.known = append(b.known, store.Known{Key: b.keys[i], VHash: schema.VersionHash(line)})
+		vh := schema.VersionHash(line)
+		b.known = append(b.known, store.Known{Key: b.keys[i], VHash: vh})
 		b.hashes = append(b.hashes, hex.EncodeToString(sum[:]))
+		b.disclosed = append(b.disclosed, store.Disclosure{Key: b.keys[i], VHash: vh,
+			Version: store.VectorString(b.recs[i].Version.Vector)})
 	}
 	// The held body is needed only when the vectors do not settle the
 	// case (see mergeStored).
@@ -344,6 +352,7 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			// A recall of a record this office may hold under the
 			// handling the recall carries: there is nothing to purge.
 			b.ignored++
+			b.disclosed[i].Outcome = "recall ignored"
 			continue
 		}
 		// The type of a record changes only in a version that descends
@@ -389,6 +398,7 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			res = merge.Merge(held, rec)
 		}
 		b.counts[res.Kind]++
+		b.disclosed[i].Outcome = res.Kind.String()
 		if res.Record == nil {
 			continue
 		}
@@ -413,6 +423,7 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			}
 			b.puts = append(b.puts, store.Write{Rec: stub, Held: hs, Purge: true, Claims: proof.MarshalClaims(sc)})
 			b.recalled++
+			b.disclosed[i].Outcome = "recalled"
 			b.recalledIDs = append(b.recalledIDs, recallOf{rec.ID, by})
 			continue
 		}
@@ -459,6 +470,9 @@ func (m *merger) write(b *inBatch) error {
 		m.ends.add(e.Link, e.Target)
 	}
 	if err := m.tx.Apply(m.c, b.puts, b.known); err != nil {
+		return err
+	}
+	if err := m.tx.Disclose(m.c.Bundle, b.disclosed); err != nil {
 		return err
 	}
 	if leaves := m.auth.takeLeaves(); leaves != nil {

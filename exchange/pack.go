@@ -36,6 +36,12 @@ type PackOptions struct {
 	// pass 4 GiB.
 	VolumeSize int64
 	Parity     int // parity volumes in percent of the data volumes; -1 for DefaultParity
+	// Progress, when set, is told as the pack goes how many of the
+	// records to look at it has looked at (total -1 when not known).
+	Progress func(done, total int64)
+	// Withheld, when set, is told of every record withheld from a
+	// recipient (the report names only the first MaxListed).
+	Withheld func(Withheld)
 }
 
 // Packed is one bundle file Pack wrote.
@@ -70,6 +76,7 @@ type PackReport struct {
 	Statements   []string          // keyring statements carried ("rotate KEY", …)
 	Receipts     map[string]string // recipient → the sequences acknowledged to it
 	Note         string
+	onWithheld   func(Withheld)
 }
 
 // WithheldNoProof: a record an author changed before bundles carried
@@ -82,6 +89,9 @@ func (rep *PackReport) withhold(k schema.Key, recipient, why string) {
 		rep.Withheld[recipient] = map[string]int{}
 	}
 	rep.Withheld[recipient][why]++
+	if rep.onWithheld != nil {
+		rep.onWithheld(Withheld{Key: k, Recipient: recipient, Reason: why})
+	}
 	if len(rep.WithheldList) < MaxListed {
 		rep.WithheldList = append(rep.WithheldList, Withheld{Key: k, Recipient: recipient, Reason: why})
 	} else {
@@ -202,7 +212,7 @@ func newPacker(o *office.Office, opts PackOptions) (*packer, error) {
 		return nil, errors.New("pack needs at least one recipient")
 	}
 	p := &packer{o: o, opts: opts, today: o.Now(),
-		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}}}
+		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}, onWithheld: opts.Withheld}}
 	p.at = p.today.UTC().Format(time.RFC3339)
 	p.to = slices.Clone(opts.To)
 	sort.Strings(p.to)

@@ -25,7 +25,7 @@ type out struct {
 	file       string
 	pub        packOutput // the bundle being written (packdest.go)
 	w          *bundle.Writer
-	sent       *spill.Sorter // the records written, for the peer state: key → version hash
+	sent       *spill.Sorter // the records written, for the peer state and the disclosure register: key → sentValue
 	recalls    int
 	count      int                    // records written
 	own        proof.Builder          // this office's leaves
@@ -112,9 +112,7 @@ func (p *packer) open(b *out) error {
 	if b.w, err = bundle.NewWriter(b.pub, h, p.signer.Signing, p.ageRecipients(b.recipients), opts...); err != nil {
 		return err
 	}
-	if p.opts.Input == nil {
-		b.sent = spill.New(p.tmp, 8<<20)
-	}
+	b.sent = spill.New(p.tmp, 8<<20)
 	return nil
 }
 
@@ -151,10 +149,7 @@ func (p *packer) send(b *out, r *schema.Record, line []byte, full *schema.Record
 	if err := p.prove(b, r, full, claims); err != nil {
 		return err
 	}
-	if b.sent != nil {
-		return b.sent.Add(sentKey(r.Key()), []byte(schema.VersionHash(line)))
-	}
-	return nil
+	return b.sent.Add(sentKey(r.Key()), sentValue(line, recall, r.Version.Vector))
 }
 
 // prove adds this office's leaf for r to b's tree and writes the claims
@@ -236,6 +231,31 @@ func (p *packer) writeTrees(b *out) error {
 		}
 	}
 	return nil
+}
+
+// sentValue is what the list of records sent keeps of one: its version
+// hash, then NUL, "r" for a recall stub else "s", and its version vector.
+func sentValue(line []byte, recall bool, vv map[string]uint64) []byte {
+	v := make([]byte, 0, 64)
+	v = append(v, schema.VersionHash(line)...)
+	v = append(v, 0, 's')
+	if recall {
+		v[len(v)-1] = 'r'
+	}
+	return store.AppendVector(v, vv)
+}
+
+// parseSent reads a sentValue back as the register's entry for k.
+func parseSent(k schema.Key, v []byte) store.Disclosure {
+	vhash, rest, _ := strings.Cut(string(v), "\x00")
+	d := store.Disclosure{Key: k, VHash: vhash, Outcome: "sent"}
+	if rest != "" {
+		if rest[0] == 'r' {
+			d.Outcome = "recall"
+		}
+		d.Version = rest[1:]
+	}
+	return d
 }
 
 func sentKey(k schema.Key) []byte { return []byte(k.ID + "\x00" + k.Origin) }
@@ -349,18 +369,29 @@ func (p *packer) record(tx *store.Tx, b *out, highWater int64) error {
 		}
 	}
 	if b.sent != nil {
+		// Every record sent is registered as disclosed; the peer state
+		// says what the recipients hold only of a pack from the store.
 		known := make([]store.Known, 0, store.BatchSize)
+		disclosed := make([]store.Disclosure, 0, store.BatchSize)
 		flush := func() error {
+			if err := tx.Disclose(id, disclosed); err != nil {
+				return err
+			}
 			for _, r := range b.h.Recipients {
+				if p.opts.Input != nil {
+					break
+				}
 				if err := tx.PeerHolds(r.Agency, id, known); err != nil {
 					return err
 				}
 			}
-			known = known[:0]
+			known, disclosed = known[:0], disclosed[:0]
 			return nil
 		}
 		err := b.sent.Each(func(k, v []byte) error {
-			known = append(known, store.Known{Key: parseSentKey(k), VHash: string(v)})
+			d := parseSent(parseSentKey(k), v)
+			known = append(known, store.Known{Key: d.Key, VHash: d.VHash})
+			disclosed = append(disclosed, d)
 			if len(known) == cap(known) {
 				return flush()
 			}

@@ -16,7 +16,21 @@ import (
 // sending the canonical bytes the store holds.
 func (p *packer) fromStore() error {
 	var batch []packItem
+	var looked, total int64 = 0, -1
+	if p.opts.Progress != nil {
+		n, err := p.o.Store.CountChanged(p.since)
+		if err != nil {
+			return err
+		}
+		total = n
+		p.opts.Progress(0, total)
+	}
 	err := p.o.Store.ChangedFor(p.since, p.to, func(r *schema.Record, body, claims []byte, held []store.Held) error {
+		if p.opts.Progress != nil {
+			if looked++; looked%1024 == 0 {
+				p.opts.Progress(looked, total)
+			}
+		}
 		vh := schema.VersionHash(body)
 		it := packItem{rec: r, need: make([]bool, len(p.to)), held: make([]string, len(p.to))}
 		look := false
@@ -46,6 +60,9 @@ func (p *packer) fromStore() error {
 	})
 	if err != nil {
 		return err
+	}
+	if p.opts.Progress != nil {
+		p.opts.Progress(looked, total)
 	}
 	return p.routeBatch(batch)
 }

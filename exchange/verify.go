@@ -47,7 +47,7 @@ func senderError(err error) error {
 
 // Verify checks a bundle with public cards only: structure, the sender's
 // card, signature, payload hash and trailer. It never decrypts.
-func Verify(path string, kr *crypto.Keyring) *Verdict {
+func Verify(path string, kr *crypto.Keyring, opts ...Option) *Verdict {
 	v := &Verdict{File: path, RecipientCards: map[string]string{}}
 	f, set, done, err := openBundle(path, true)
 	if err != nil {
@@ -56,7 +56,7 @@ func Verify(path string, kr *crypto.Keyring) *Verdict {
 	}
 	defer done()
 	defer func() { v.Volumes = volumeNote(set) }()
-	r, err := bundle.Open(f)
+	r, err := bundle.Open(metered(f, buildOptions(opts)))
 	if err != nil {
 		v.Err = err
 		return v

@@ -441,6 +441,7 @@ func (c *collector) add(line int, r *schema.Record) bool {
 	} else if h.TLP == "" {
 		h.TLP = c.opts.Handling.TLP
 	}
+	normalize(r)
 	if ps := r.Validate(); len(ps) > 0 {
 		for _, p := range ps {
 			c.problem(line, p.ID, p.Property, p.Rule)
@@ -453,6 +454,27 @@ func (c *collector) add(line int, r *schema.Record) bool {
 	}
 	c.send(Item{Line: line, Record: r})
 	return true
+}
+
+// normalize writes what every input format may spell either way in the
+// one form valise keeps, so that the formats share one rule: country
+// codes in lowercase ("KZ" is "kz", as in a CSV cell), the TLP level in
+// lowercase.
+func normalize(r *schema.Record) {
+	r.Handling.TLP = strings.ToLower(r.Handling.TLP)
+	s, ok := schema.Get(r.Schema)
+	if !ok {
+		return
+	}
+	for name, vals := range r.Properties {
+		if p, ok := s.Prop(name); ok && p.Type == schema.TypeCountry {
+			for i, v := range vals {
+				if len(v) == 2 {
+					vals[i] = strings.ToLower(v)
+				}
+			}
+		}
+	}
 }
 
 // tooLarge reports a record whose canonical encoding exceeds

@@ -105,8 +105,8 @@ func applyStatement(o *office.Office, tx *store.Tx, kr *crypto.Keyring, st *cryp
 			changed = true
 		}
 		if changed {
-			*notes = append(*notes, fmt.Sprintf("%s REVOKED its key %s; its new card %s is pending: compare the fingerprint with %s by phone, then valise peer add CARD --fingerprint %s",
-				st.Agency, old.Fingerprint(), next.Fingerprint(), st.Agency, next.Fingerprint()))
+			*notes = append(*notes, fmt.Sprintf("%s REVOKED its key %s; its new card %s is pending: compare the fingerprint with %s by phone, then valise peer confirm %s --fingerprint %s",
+				st.Agency, old.Fingerprint(), next.Fingerprint(), st.Agency, st.Agency, next.Fingerprint()))
 			return tx.Audit("peer key revoke", fmt.Sprintf("%s revoked %s, announced %s (pending)", st.Agency, old.Fingerprint(), next.Fingerprint()))
 		}
 	}

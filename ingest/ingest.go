@@ -2,11 +2,13 @@ package ingest
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"io"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 	"valise/handling"
@@ -93,8 +95,8 @@ func Ingest(o *office.Office, files []IngestFile, skipInvalid bool) (*IngestRepo
 			return errRefused
 		}
 		g.rep.Skipped = g.rep.ProblemCount
-		return tx.Audit("ingest", fmt.Sprintf("%d files: %d added, %d updated, %d unchanged, %d deleted, %d invalid skipped",
-			len(files), g.rep.Added, g.rep.Updated, g.rep.Unchanged, g.rep.Deleted, g.rep.Skipped))
+		return tx.Audit("ingest", fmt.Sprintf("%s: %d added, %d updated, %d unchanged, %d deleted, %d invalid skipped",
+			strings.Join(g.sums, ", "), g.rep.Added, g.rep.Updated, g.rep.Unchanged, g.rep.Deleted, g.rep.Skipped))
 	})
 	rep := g.rep
 	switch {
@@ -107,7 +109,11 @@ func Ingest(o *office.Office, files []IngestFile, skipInvalid bool) (*IngestRepo
 	// report of what was.
 	rep.Added, rep.Updated, rep.Unchanged, rep.Deleted, rep.Skipped = 0, 0, 0, 0, 0
 	if errors.Is(err, errRefused) {
-		return rep, fmt.Errorf("%d problems; nothing ingested (use --skip-invalid to ingest the valid records): %w", rep.ProblemCount, schema.ErrInvalid)
+		what := fmt.Sprintf("%d problems", rep.ProblemCount)
+		if rep.ProblemCount == 1 {
+			what = "1 problem"
+		}
+		return rep, fmt.Errorf("%s; nothing ingested (use --skip-invalid to ingest the valid records): %w", what, schema.ErrInvalid)
 	}
 	return rep, err
 }
@@ -122,7 +128,8 @@ type ingester struct {
 	skipInvalid bool
 	defaults    string // IngestDefaults, canonical
 	ids         *idSet
-	fileProbs   []int // problems per file
+	fileProbs   []int    // problems per file
+	sums        []string // "NAME sha256 HEX" of each file read
 	// storeErr is the first error of merging into the store (a schema
 	// change, a widening of handling, the store itself): from then on
 	// nothing more is written, the files are only read on for their
@@ -151,9 +158,13 @@ func (g *ingester) file(tx *store.Tx, i int, files []IngestFile, f IngestFile) e
 		return err
 	}
 	defer rc.Close()
+	// The audit entry names each file by its SHA-256: what was read,
+	// byte for byte.
+	sum := sha256.New()
+	tee := io.TeeReader(rc, sum)
 	// The format is needed before the first record is written: a list
 	// edition's records are written with their source.
-	br := bufio.NewReaderSize(rc, 1<<20)
+	br := bufio.NewReaderSize(tee, 1<<20)
 	format := f.Format
 	if format == "" {
 		head, err := br.Peek(64 << 10)
@@ -213,6 +224,10 @@ func (g *ingester) file(tx *store.Tx, i int, files []IngestFile, f IngestFile) e
 	if err := <-done; err != nil {
 		return err
 	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return fmt.Errorf("reading %s: %w", schema.Printable(f.Name), err)
+	}
+	g.sums = append(g.sums, fmt.Sprintf("%s sha256 %x", f.Name, sum.Sum(nil)))
 	// A list edition with invalid entries is not complete: those entries
 	// are missing from it, so nothing is removed by absence.
 	if c.Source == "" || g.fileProbs[i] > 0 || !g.writing() {

@@ -23,6 +23,7 @@ var migrations = []func(tx *sql.Tx) error{
 	0: migrateLegacy,
 	1: migrateOriginKey,
 	2: migrateProofs,
+	3: migrateDisclosures,
 }
 
 // Layout is the store layout this valise writes.
@@ -232,5 +233,14 @@ CREATE TABLE tree_parts (
 // word (docs/STORE.md).
 func migrateProofs(tx *sql.Tx) error {
 	_, err := tx.Exec(proofsDDL)
+	return err
+}
+
+// migrateDisclosures adds the disclosure register (layout 4): which
+// version of which record left in which bundle, and came in which. A
+// store of an earlier layout has no register of its earlier bundles; it
+// starts empty.
+func migrateDisclosures(tx *sql.Tx) error {
+	_, err := tx.Exec(disclosuresDDL)
 	return err
 }

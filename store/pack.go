@@ -78,3 +78,11 @@ func (s *Store) UnacknowledgedBundles(peer string) (map[string]bool, error) {
 	}
 	return out, mapErr(rows.Err())
 }
+
+// CountChanged counts the records changed after since (store.ChangedFor's
+// records), from the index of changes: the total of a pack's progress.
+func (s *Store) CountChanged(since int64) (int64, error) {
+	var n int64
+	err := s.db.QueryRow(`SELECT COUNT(*) FROM records WHERE changed > ?`, since).Scan(&n)
+	return n, mapErr(err)
+}

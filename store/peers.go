@@ -16,7 +16,7 @@ type Peer struct {
 	// Status: trusted (current key), retiring (replaced by a rotation,
 	// still accepted until a bundle signed by the new key arrives), retired,
 	// revoked, or pending (introduced by a revocation; trusted only once
-	// its fingerprint is compared out of band with valise peer add).
+	// its fingerprint is compared out of band with valise peer confirm).
 	Status    string
 	AddedAt   string
 	RevokedAt string

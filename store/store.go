@@ -161,6 +161,23 @@ CREATE TABLE audit (
 );
 `
 
+// disclosuresDDL is the disclosure register (migrateDisclosures): one
+// row per record and bundle, keyed by bundle first. Bundle ids are
+// UUIDv7, in time order, so that a pack or an import appends at the
+// b-tree's right edge; who the bundle went to or came from, its sequence
+// and time are the ledger's rows of the bundle.
+const disclosuresDDL = `
+CREATE TABLE disclosures (
+  bundle  TEXT NOT NULL,
+  id      TEXT NOT NULL,
+  origin  TEXT NOT NULL,
+  vhash   TEXT NOT NULL,
+  version TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  PRIMARY KEY (bundle, id, origin)
+) WITHOUT ROWID;
+`
+
 // Store is an open store.
 type Store struct {
 	db     *sql.DB

@@ -148,7 +148,7 @@ func TestMigrateLayout1(t *testing.T) {
 	v := []*schema.Record{person("p-1", "A", 1), person("p-1", "B", 2), person("p-1", "C", 3)}
 	stmts := []string{
 		`DROP TABLE records`, `DROP TABLE versions`, `DROP TABLE conflicts`, `DROP TABLE peer_state`, `DROP TABLE ledger`, `DROP TABLE refs`,
-		`DROP TABLE trees`, `DROP TABLE tree_parts`,
+		`DROP TABLE trees`, `DROP TABLE tree_parts`, `DROP TABLE disclosures`,
 		`CREATE TABLE ledger (n INTEGER PRIMARY KEY, bundle TEXT NOT NULL, direction TEXT NOT NULL, peer TEXT NOT NULL, sequence INTEGER,
 		  records INTEGER NOT NULL DEFAULT 0, payload_sha256 TEXT, file TEXT, high_water INTEGER, signer TEXT, at TEXT NOT NULL,
 		  result TEXT NOT NULL, acked_at TEXT)`,

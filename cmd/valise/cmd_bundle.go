@@ -34,10 +34,11 @@ type packOptions struct {
 	output     string
 	volumeSize string
 	parity     string
+	report     string
 }
 
 func (o *packOptions) AddFlags(fs *pflag.FlagSet) {
-	fs.StringArrayVar(&o.to, "to", nil, "recipient agency (repeat for several)")
+	fs.StringArrayVar(&o.to, "to", nil, "recipient agency (repeat, or separate with commas, for several)")
 	fs.BoolVar(&o.all, "all", false, "send every record the recipients may receive, not only what they lack")
 	fs.BoolVar(&o.resend, "resend", false, "also send again what went in bundles the recipients have not acknowledged")
 	fs.StringVar(&o.input, "input", "", "pack the records of FILE (valise JSON lines or FtM) instead of the store's")
@@ -45,6 +46,7 @@ func (o *packOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.output, "output", "o", "", "bundle file to create (default AGENCY-DATE-ID.valise)")
 	fs.StringVar(&o.volumeSize, "volume-size", "", "split the bundle into volumes of at most SIZE (650M, 4GiB, bytes) with Reed-Solomon parity; automatic below 4 GiB on FAT")
 	fs.StringVar(&o.parity, "parity", "10%", "parity volumes as a share of the data volumes (e.g. 10%, 50%, 0 for none)")
+	fs.StringVar(&o.report, "report", "", "write what became of every record (sent, recall, withheld and why) to FILE, one JSON object a line")
 }
 
 // parseVolumeFlags reads --volume-size and --parity.
@@ -63,13 +65,36 @@ func (o *packOptions) parseVolumeFlags() (size int64, parity int, err error) {
 	return size, p, nil
 }
 
+// agencies reads repeated and comma-separated agency ids, in capitals.
+func agencies(flag string, vals []string) ([]string, error) {
+	var out []string
+	for _, v := range vals {
+		for _, a := range strings.Split(v, ",") {
+			a = strings.ToUpper(strings.TrimSpace(a))
+			if a == "" {
+				continue
+			}
+			if err := schema.CheckAgency(a); err != nil {
+				return nil, usagef("%s %q: %v", flag, schema.Printable(a), err)
+			}
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
 func init() {
 	o := &packOptions{}
-	register(&command{name: "pack", short: "pack records into a signed, encrypted bundle for peers", maxArgs: 0, opts: o,
-		example: "  valise pack --to CARICC --to KG-NCB -o /media/usb/kz-week48.valise",
+	register(&command{name: "pack", args: "--to ID[,ID...] [-o FILE|DIR] [--all] [--resend] [--input FILE] [--report FILE]",
+		short: "pack records into a signed, encrypted bundle for peers", maxArgs: 0, opts: o,
+		example: "  valise pack --to CARICC --to KG-NCB -o /media/usb/kz-week48.valise\n  valise pack --to CARICC,KG-NCB --json --report week48-outcomes.jsonl",
 		run: func(e *env, args []string) error {
-			if len(o.to) == 0 {
-				return usagef("--to is required")
+			to, err := agencies("--to", o.to)
+			if err != nil {
+				return err
+			}
+			if len(to) == 0 {
+				return usagef("--to is required: the agency (or agencies) to pack for")
 			}
 			if o.output != "" {
 				if _, err := os.Lstat(o.output); err == nil {
@@ -80,31 +105,97 @@ func init() {
 			if err != nil {
 				return err
 			}
-			opts := exchange.PackOptions{To: o.to, All: o.all, Resend: o.resend, Output: o.output, VolumeSize: volSize, Parity: parity}
+			report, err := newReportFile(o.report)
+			if err != nil {
+				return err
+			}
+			defer report.abort()
+			opts := exchange.PackOptions{To: to, All: o.all, Resend: o.resend, Output: o.output, VolumeSize: volSize, Parity: parity}
+			if report != nil {
+				opts.Withheld = func(w exchange.Withheld) {
+					report.add(map[string]any{"id": w.Key.ID, "origin": w.Key.Origin, "outcome": "withheld",
+						"recipient": w.Recipient, "reason": w.Reason})
+				}
+			}
+			var bar *meter
 			if o.input != "" {
+				if o.format != "" {
+					if o.format, err = normalizeEnum("--format", o.format, exportFormats); err != nil {
+						return err
+					}
+				}
 				f, err := os.Open(o.input)
 				if err != nil {
 					return err
 				}
 				defer f.Close()
-				opts.Input = &exchange.PackInput{Name: o.input, R: f, Format: o.format,
+				bar = e.progress(progressBytes, "pack "+o.input, fileSizes([]string{o.input}))
+				opts.Input = &exchange.PackInput{Name: o.input, R: meteredReader{f, bar}, Format: o.format,
 					Problem: func(p *formats.Problem) { fmt.Fprintf(e.stderr, "%s\n", schema.Sanitize(p.Error())) }}
+			} else if e.interactive() {
+				bar = e.progress(progressRecords, "pack", -1)
+				opts.Progress = func(done, total int64) {
+					bar.SetTotal(total)
+					bar.Set(done)
+				}
 			}
 			rep, err := exchange.Pack(e.office, opts)
+			bar.Finish()
 			if err != nil {
 				return err
 			}
+			// What each record became: from the disclosure register, where
+			// the pack's transaction put every record it sent.
+			sent := []map[string]any{}
+			more := 0
+			for _, b := range rep.Bundles {
+				if report == nil && !e.json {
+					break
+				}
+				var to []string
+				for _, r := range b.Header.Recipients {
+					to = append(to, r.Agency)
+				}
+				err := e.office.Store.BundleDisclosures(b.Header.ID.String(), func(d store.Disclosure) error {
+					item := map[string]any{"id": d.ID, "origin": d.Origin, "outcome": d.Outcome, "bundle": b.Header.ID.String(),
+						"recipients": to, "version": d.Version, "version_hash": d.VHash}
+					if report != nil {
+						report.add(item)
+						return nil
+					}
+					if len(sent) == exchange.MaxListed {
+						return exchange.StopOutcomes
+					}
+					sent = append(sent, item)
+					return nil
+				})
+				if err != nil && !errors.Is(err, exchange.StopOutcomes) {
+					return err
+				}
+			}
+			if err := report.commit(); err != nil {
+				return err
+			}
+			if report == nil {
+				total := 0
+				for _, b := range rep.Bundles {
+					total += int(b.Records)
+				}
+				more = max(0, total-len(sent))
+			}
 			if e.json {
-				return printJSON(e.stdout, packJSON(rep))
+				doc := packJSON(rep)
+				doc["sent_records"], doc["more_sent"], doc["report"] = sent, more, o.report
+				return printDoc(e, doc)
 			}
 			for _, b := range rep.Bundles {
 				if len(b.Volumes) > 0 {
-					fmt.Fprintf(e.stdout, "packed %d records into a bundle of %d bytes in %d volumes\n", b.Records, b.Size, len(b.Volumes))
+					fmt.Fprintf(e.stdout, "packed %s into a bundle of %d bytes in %d volumes\n", plural(int(b.Records), "record"), b.Size, len(b.Volumes))
 					for _, v := range b.Volumes {
 						fmt.Fprintf(e.stdout, "  volume     %s\n", v)
 					}
 				} else {
-					fmt.Fprintf(e.stdout, "packed %d records into %s (%d bytes)\n", b.Records, b.File, b.Size)
+					fmt.Fprintf(e.stdout, "packed %s into %s (%d bytes)\n", plural(int(b.Records), "record"), b.File, b.Size)
 				}
 				fmt.Fprintf(e.stdout, "  bundle     %s\n", b.Header.ID)
 				for _, r := range b.Header.Recipients {
@@ -112,13 +203,13 @@ func init() {
 				}
 				fmt.Fprintf(e.stdout, "  payload    hash %s\n", b.PayloadSHA)
 				if b.Recalls > 0 {
-					fmt.Fprintf(e.stdout, "  recalls    %d records the recipient may no longer hold (recall stubs)\n", b.Recalls)
+					fmt.Fprintf(e.stdout, "  recalls    %s the recipient may no longer hold (recall stubs)\n", plural(b.Recalls, "record"))
 				}
 			}
 			if len(rep.Bundles) > 1 {
 				fmt.Fprintf(e.stdout, "%d bundles: records that some recipients may receive and others not went in a bundle for each recipient that may\n", len(rep.Bundles))
 			}
-			for _, a := range o.to {
+			for _, a := range to {
 				if r := rep.Receipts[a]; r != "" {
 					fmt.Fprintf(e.stdout, "  receipts   %s's bundles imported here: %s\n", a, r)
 				}
@@ -129,6 +220,9 @@ func init() {
 			printWithheld(e, rep.Withheld)
 			if rep.Note != "" {
 				fmt.Fprintf(e.stdout, "note: %s\n", rep.Note)
+			}
+			if o.report != "" {
+				fmt.Fprintf(e.stdout, "wrote what became of every record to %s\n", o.report)
 			}
 			return nil
 		}})
@@ -145,19 +239,23 @@ func packJSON(rep *exchange.PackReport) map[string]any {
 	}
 	withheld := []map[string]any{}
 	for _, w := range rep.WithheldList {
-		withheld = append(withheld, map[string]any{"id": w.Key.ID, "origin": w.Key.Origin, "recipient": w.Recipient, "reason": w.Reason})
+		withheld = append(withheld, map[string]any{"id": w.Key.ID, "origin": w.Key.Origin, "outcome": "withheld", "recipient": w.Recipient, "reason": w.Reason})
 	}
 	out := map[string]any{}
 	for k, v := range bundles[0] {
 		out[k] = v
 	}
+	receipts := map[string]string{}
+	for k, v := range rep.Receipts {
+		receipts[k] = v
+	}
 	out["bundles"] = bundles
 	out["withheld"] = rep.Withheld
 	out["withheld_records"] = withheld
-	out["withheld_more"] = rep.MoreWithheld
+	out["more_withheld"] = rep.MoreWithheld
 	out["note"] = rep.Note
-	out["statements"] = rep.Statements
-	out["receipts"] = rep.Receipts
+	out["statements"] = nonNil(rep.Statements)
+	out["receipts"] = receipts
 	out["signer"] = rep.Bundles[0].Header.SenderKey
 	return out
 }
@@ -184,7 +282,7 @@ func printWithheld(e *env, w map[string]map[string]int) {
 		}
 		sort.Strings(reasons)
 		for _, r := range reasons {
-			fmt.Fprintf(e.stdout, "  withheld   %d records from %s: %s\n", w[p][r], p, r)
+			fmt.Fprintf(e.stdout, "  withheld   %s from %s: %s\n", plural(w[p][r], "record"), p, r)
 		}
 	}
 }
@@ -196,23 +294,21 @@ func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 }
 
 type verifyJSON struct {
-	File          string            `json:"file"`
-	OK            bool              `json:"ok"`
-	Check         string            `json:"check,omitempty"`
-	Error         string            `json:"error,omitempty"`
-	Bundle        string            `json:"bundle,omitempty"`
-	Sender        string            `json:"sender,omitempty"`
-	SenderKey     string            `json:"sender_key,omitempty"`
-	Created       string            `json:"created,omitempty"`
-	Recipients    []recipientJSON   `json:"recipients,omitempty"`
-	Records       *uint64           `json:"records,omitempty"`
-	PayloadOffset int64             `json:"payload_offset,omitempty"`
-	PayloadLength int64             `json:"payload_length,omitempty"`
-	PayloadSHA256 string            `json:"payload_hash,omitempty"`
-	Schema        string            `json:"schema,omitempty"`
-	Encryption    string            `json:"encryption,omitempty"`
-	Volumes       *volumesJSON      `json:"volumes,omitempty"`
-	Extra         map[string]string `json:"-"`
+	File          string          `json:"file"`
+	OK            bool            `json:"ok"`
+	Error         *errorObject    `json:"error,omitempty"`
+	Bundle        string          `json:"bundle"`
+	Sender        string          `json:"sender"`
+	SenderKey     string          `json:"sender_key"`
+	Created       string          `json:"created"`
+	Recipients    []recipientJSON `json:"recipients"`
+	Records       *uint64         `json:"records"`
+	PayloadOffset int64           `json:"payload_offset"`
+	PayloadLength int64           `json:"payload_length"`
+	PayloadSHA256 string          `json:"payload_hash"`
+	Schema        string          `json:"schema"`
+	Encryption    string          `json:"encryption"`
+	Volumes       *volumesJSON    `json:"volumes,omitempty"`
 }
 
 // volumesJSON tells what reading a bundle from volumes found and rebuilt.
@@ -258,25 +354,30 @@ type recipientJSON struct {
 
 func init() {
 	o := &verifyOptions{}
-	register(&command{name: "verify", args: "FILE...", short: "auditor check of bundles with public cards only: signature, integrity, addressing",
+	register(&command{name: "verify", args: "FILE|DIR... (--card CARD... | --home DIR)", short: "auditor check of bundles with public cards only: signature, integrity, addressing",
 		noHome: true, minArgs: 1, maxArgs: -1, opts: o,
 		example: "  valise verify --card kz-ncb.card /media/usb/*.valise",
 		run: func(e *env, args []string) error {
 			kr := crypto.NewKeyring()
 			have := false
-			if off, err := office.Open(e.home); err == nil {
-				defer off.Close()
-				k, err := off.Keyring()
-				if err != nil {
+			// The auditor's answer must not depend on the machine: the
+			// cards given, and an office's keyring only when its home is
+			// named (--home or $VALISE_HOME), never ~/.valise by default.
+			if e.homeExplicit || len(o.cards) == 0 {
+				if off, err := office.Open(e.home); err == nil {
+					defer off.Close()
+					k, err := off.Keyring()
+					if err != nil {
+						return err
+					}
+					kr, have = k, true
+				} else if !errors.Is(err, office.ErrNoHome) {
+					// A home that holds an office but cannot be read: the
+					// auditor must learn it rather than get a verdict without
+					// its keyring (and its revocations). A directory with no
+					// office at all is an auditor's, who has only cards.
 					return err
 				}
-				kr, have = k, true
-			} else if !errors.Is(err, office.ErrNoHome) {
-				// A home that holds an office but cannot be read: the
-				// auditor must learn it rather than get a verdict without
-				// its keyring (and its revocations). A directory with no
-				// office at all is an auditor's, who has only cards.
-				return err
 			}
 			for _, path := range o.cards {
 				c, err := office.ReadCard(path)
@@ -290,9 +391,11 @@ func init() {
 				return usagef("no cards to verify against: pass --card FILE (an auditor needs only the offices' public cards)")
 			}
 			var first error
-			var out []verifyJSON
+			out := []verifyJSON{}
 			for _, path := range exchange.OneVolumePerSet(args) {
-				v := exchange.Verify(path, kr)
+				bar := e.progress(progressBytes, "verify "+path, fileSizes([]string{path}))
+				v := exchange.Verify(path, kr, exchange.WithProgress(bar.SetMonotonic))
+				bar.Finish()
 				j := verdictJSON(v)
 				out = append(out, j)
 				if v.Err != nil && (first == nil || exitCode(v.Err) > exitCode(first)) {
@@ -303,10 +406,7 @@ func init() {
 				}
 			}
 			if e.json {
-				printJSON(e.stdout, out)
-				if first != nil {
-					return silent{first}
-				}
+				return printResult(e, map[string]any{"files": out, "ok": first == nil}, first)
 			}
 			return first
 		}})
@@ -318,9 +418,9 @@ type silent struct{ error }
 func (s silent) Unwrap() error { return s.error }
 
 func verdictJSON(v *exchange.Verdict) verifyJSON {
-	j := verifyJSON{File: v.File, OK: v.OK(), Volumes: volumesOf(v.Volumes)}
+	j := verifyJSON{File: v.File, OK: v.OK(), Recipients: []recipientJSON{}, Volumes: volumesOf(v.Volumes)}
 	if v.Err != nil {
-		j.Error, j.Check = v.Err.Error(), checkOf(v.Err)
+		j.Error = newErrorObject(v.Err)
 	}
 	if h := v.Header; h != nil {
 		j.Bundle, j.Sender, j.SenderKey, j.Created = h.ID.String(), h.Sender, h.SenderKey, h.Created.Format(time.RFC3339)
@@ -365,44 +465,62 @@ func recipients(v *exchange.Verdict) string {
 	return strings.Join(s, ", ")
 }
 
-type importOptions struct{ dryRun bool }
+type importOptions struct {
+	dryRun bool
+	report string
+}
 
 func (o *importOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.dryRun, "dry-run", false, "check and merge, report, then roll back: the store is not changed")
+	fs.StringVar(&o.report, "report", "", "write what became of every record (inserted, updated, conflict, stale, …) to FILE, one JSON object a line")
 }
 
 type importJSON struct {
 	File      string         `json:"file"`
 	OK        bool           `json:"ok"`
-	Error     string         `json:"error,omitempty"`
-	Check     string         `json:"check,omitempty"`
-	Bundle    string         `json:"bundle,omitempty"`
-	Sender    string         `json:"sender,omitempty"`
-	Sequence  uint64         `json:"sequence,omitempty"`
+	Error     *errorObject   `json:"error,omitempty"`
+	Bundle    string         `json:"bundle"`
+	Sender    string         `json:"sender"`
+	Sequence  uint64         `json:"sequence"`
+	Created   string         `json:"created"`
 	Records   uint64         `json:"records"`
-	Counts    map[string]int `json:"counts,omitempty"`
-	Conflicts []any          `json:"conflicts,omitempty"`
-	Unknown   []string       `json:"unknown_endpoints,omitempty"`
+	Counts    map[string]int `json:"counts"`
+	Conflicts []conflictJSON `json:"conflicts"`
+	Unknown   []string       `json:"unknown_endpoints"`
 	// More* count what the lists above leave out (exchange.MaxListed).
-	MoreConflicts int            `json:"more_conflicts,omitempty"`
-	MoreUnknown   int            `json:"more_unknown_endpoints,omitempty"`
-	Missing       []exchange.Gap `json:"missing,omitempty"`
-	KeyNotes      []string       `json:"keyring,omitempty"`
-	Recalled      int            `json:"recalled"`
-	DryRun        bool           `json:"dry_run,omitempty"`
+	MoreConflicts int       `json:"more_conflicts"`
+	MoreUnknown   int       `json:"more_unknown_endpoints"`
+	Missing       []gapJSON `json:"missing"`
+	KeyNotes      []string  `json:"keyring"`
+	Acknowledged  int       `json:"acknowledged"`
+	Recalled      int       `json:"recalled"`
+	DryRun        bool      `json:"dry_run"`
 	// Duplicates counts the likely duplicates of the records imported;
 	// null when the import did not look (valise duplicates lists them).
 	Duplicates *int         `json:"likely_duplicates"`
 	Volumes    *volumesJSON `json:"volumes,omitempty"`
+	// Outcomes says what became of each record, the first MaxListed
+	// (all of them go to --report FILE instead).
+	Outcomes     []outcomeJSON `json:"outcomes"`
+	MoreOutcomes int           `json:"more_outcomes"`
+}
+
+// outcomeJSON is what an import made of one record of a bundle.
+type outcomeJSON struct {
+	ID          string `json:"id"`
+	Origin      string `json:"origin"`
+	Outcome     string `json:"outcome"`
+	Version     string `json:"version"`
+	VersionHash string `json:"version_hash"`
 }
 
 func init() {
 	o := &importOptions{}
-	register(&command{name: "import", args: "FILE|DIR...", short: "verify, decrypt, validate and merge bundles from peers",
+	register(&command{name: "import", args: "FILE|DIR... [--dry-run] [--report FILE]", short: "verify, decrypt, validate and merge bundles from peers",
 		minArgs: 1, maxArgs: -1, opts: o,
-		example: "  valise import /media/usb\n  valise import --dry-run kz-week48.valise",
+		example: "  valise import /media/usb\n  valise import --dry-run kz-week48.valise\n  valise import --json --report week48-records.jsonl /media/usb",
 		run: func(e *env, args []string) error {
-			var files []string
+			var files, skippedFiles []string
 			for _, a := range args {
 				st, err := os.Stat(a)
 				if err != nil {
@@ -421,35 +539,73 @@ func init() {
 						fmt.Fprintf(e.stdout, "%s: skipped, not a valise bundle\n", schema.Printable(s))
 					}
 				}
+				skippedFiles = append(skippedFiles, skipped...)
 				files = append(files, b...)
 			}
 			files = exchange.OneVolumePerSet(files)
+			report, err := newReportFile(o.report)
+			if err != nil {
+				return err
+			}
+			defer report.abort()
 			var first error
-			var out []importJSON
+			out := []importJSON{}
 			for _, f := range files {
-				rep, err := exchange.Import(e.office, f, o.dryRun)
-				j := importJSON{File: f, OK: err == nil, DryRun: o.dryRun, Records: rep.Records, Volumes: volumesOf(rep.Volumes)}
+				j := importJSON{File: f, DryRun: o.dryRun, Counts: map[string]int{}, Conflicts: []conflictJSON{}, Unknown: []string{},
+					Missing: []gapJSON{}, KeyNotes: []string{}, Outcomes: []outcomeJSON{}}
+				line := func(h *bundle.Header, d store.Disclosure) error {
+					report.add(map[string]any{"file": f, "bundle": h.ID.String(), "sender": h.Sender, "id": d.ID, "origin": d.Origin,
+						"outcome": d.Outcome, "version": d.Version, "version_hash": d.VHash, "dry_run": o.dryRun})
+					return nil
+				}
+				// The outcomes come from the import's transaction once every
+				// check has passed; the report of an import that commits is
+				// read from the register after the commit (a dry run's
+				// register is rolled back with the rest).
+				bar := e.progress(progressBytes, "import "+f, fileSizes([]string{f}))
+				opts := []exchange.Option{exchange.WithProgress(bar.SetMonotonic)}
+				switch {
+				case report != nil && o.dryRun:
+					opts = append(opts, exchange.WithOutcomes(line))
+				case report == nil && e.json:
+					opts = append(opts, exchange.WithOutcomes(func(h *bundle.Header, d store.Disclosure) error {
+						if len(j.Outcomes) == exchange.MaxListed {
+							return exchange.StopOutcomes
+						}
+						j.Outcomes = append(j.Outcomes, outcomeJSON{d.ID, d.Origin, d.Outcome, d.Version, d.VHash})
+						return nil
+					}))
+				}
+				rep, err := exchange.Import(e.office, f, o.dryRun, opts...)
+				bar.Finish()
+				j.OK, j.Records, j.Volumes = err == nil, rep.Records, volumesOf(rep.Volumes)
 				if h := rep.Header; h != nil {
-					j.Bundle, j.Sender = h.ID.String(), h.Sender
+					j.Bundle, j.Sender, j.Created = h.ID.String(), h.Sender, h.Created.Format(time.RFC3339)
 					if r, ok := h.Recipient(e.office.Agency()); ok {
 						j.Sequence = r.Sequence
 					}
 				}
 				if err != nil {
-					j.Error, j.Check = err.Error(), checkOf(err)
+					j.Error = newErrorObject(err)
+					j.Outcomes, j.MoreOutcomes = []outcomeJSON{}, 0
 					if first == nil || exitCode(err) > exitCode(first) {
 						first = fmt.Errorf("%s: %w", f, err)
 					}
 				} else {
-					j.Counts = map[string]int{}
+					if report != nil && !o.dryRun {
+						if err := e.office.Store.BundleDisclosures(j.Bundle, func(d store.Disclosure) error { return line(rep.Header, d) }); err != nil {
+							return err
+						}
+					}
 					for k := merge.Inserted; k <= merge.DeleteModify; k++ {
 						j.Counts[k.String()] = rep.Counts[k]
 					}
-					for _, c := range rep.Conflicts {
-						j.Conflicts = append(j.Conflicts, c)
+					j.Conflicts = conflictsJSON(rep.Conflicts)
+					j.Unknown, j.Missing, j.KeyNotes = nonNil(rep.UnknownEndpoints), gapsJSON(rep.Missing), nonNil(rep.KeyNotes)
+					j.Recalled, j.Acknowledged = rep.Recalled, rep.Acknowledged
+					if report == nil {
+						j.MoreOutcomes = max(0, int(rep.Records)-rep.Skipped-len(j.Outcomes))
 					}
-					j.Unknown, j.Missing, j.KeyNotes = rep.UnknownEndpoints, rep.Missing, rep.KeyNotes
-					j.Recalled = rep.Recalled
 					j.MoreConflicts, j.MoreUnknown = rep.MoreConflicts, rep.MoreUnknown
 					if !rep.DuplicatesSkipped {
 						j.Duplicates = &rep.Duplicates
@@ -460,11 +616,17 @@ func init() {
 					printImport(e, rep, err)
 				}
 			}
-			if e.json {
-				printJSON(e.stdout, out)
-				if first != nil {
-					return silent{first}
+			if err := report.commit(); err != nil {
+				if first == nil {
+					first = err
 				}
+			}
+			if e.json {
+				return printResult(e, map[string]any{"bundles": out, "skipped": nonNil(skippedFiles), "ok": first == nil,
+					"dry_run": o.dryRun, "report": o.report}, first)
+			}
+			if o.report != "" && first == nil {
+				fmt.Fprintf(e.stdout, "wrote what became of every record to %s\n", o.report)
 			}
 			return first
 		}})

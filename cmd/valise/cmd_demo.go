@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +20,7 @@ func (o *demoOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &demoOptions{}
-	register(&command{name: "demo", short: "a self-contained walk-through of an exchange, in a temporary directory",
+	register(&command{name: "demo", args: "[--keep]", short: "a self-contained walk-through of an exchange, in a temporary directory",
 		noHome: true, maxArgs: 0, opts: o, example: "  valise demo",
 		run: func(e *env, args []string) error { return runDemo(e, o.keep) }})
 }
@@ -48,11 +49,24 @@ func runDemo(e *env, keep bool) error {
 		return err
 	}
 	if keep {
-		fmt.Fprintf(e.stdout, "(working in %s)\n", dir)
+		if !e.json {
+			fmt.Fprintf(e.stdout, "(working in %s)\n", dir)
+		}
 	} else {
 		defer os.RemoveAll(dir)
 	}
+	// With --json the story is not told: the document lists each step,
+	// its command, exit code and output.
 	w := e.stdout
+	type stepJSON struct {
+		Args   []string `json:"args"`
+		Exit   int      `json:"exit"`
+		Output string   `json:"output"`
+	}
+	steps := []stepJSON{}
+	if e.json {
+		w = io.Discard
+	}
 	say := func(format string, args ...any) { fmt.Fprintf(w, "\n"+format+"\n", args...) }
 	step := func(wantFail bool, env []string, args ...string) (string, error) {
 		fmt.Fprintf(w, "  $ valise %s\n", strings.Join(args, " "))
@@ -62,6 +76,11 @@ func runDemo(e *env, keep bool) error {
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
+		code := -1
+		if cmd.ProcessState != nil {
+			code = cmd.ProcessState.ExitCode()
+		}
+		steps = append(steps, stepJSON{Args: args, Exit: code, Output: out.String()})
 		for _, line := range strings.Split(strings.TrimRight(out.String(), "\n"), "\n") {
 			fmt.Fprintf(w, "    %s\n", line)
 		}
@@ -236,13 +255,23 @@ func runDemo(e *env, keep bool) error {
 		return err
 	}
 
-	say("14. The ledger and the audit log record every bundle, accepted or refused.")
+	say("14. The ledger and the audit log record every bundle, accepted or refused, and the\n    disclosure register which version of each record went to whom, in which bundle.")
 	if _, err := run("log", "--home", "caricc"); err != nil {
 		return err
 	}
 	if _, err := run("audit", "--home", "caricc"); err != nil {
 		return err
 	}
+	if _, err := run("disclosures", "--home", "kz", "kz-p-002"); err != nil {
+		return err
+	}
 	say("The exchange is complete: both offices hold the same records and no open conflict,\nand each can prove where every version came from.")
+	if e.json {
+		doc := map[string]any{"steps": steps, "ok": true, "dir": ""}
+		if keep {
+			doc["dir"] = dir
+		}
+		return printDoc(e, doc)
+	}
 	return nil
 }

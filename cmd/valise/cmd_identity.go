@@ -30,7 +30,7 @@ func (o *initOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &initOptions{}
-	register(&command{name: "init", short: "create this office's identity, card and store", noHome: true, maxArgs: 0,
+	register(&command{name: "init", args: "--agency ID [--name NAME] [--passphrase]", short: "create this office's identity, card and store", noHome: true, maxArgs: 0,
 		example: "  valise init --agency KZ-NCB --name \"Kazakhstan NCB\" --passphrase",
 		opts:    o, run: func(e *env, args []string) error {
 			if o.agency == "" {
@@ -52,7 +52,7 @@ func init() {
 			}
 			defer off.Close()
 			if e.json {
-				return printJSON(e.stdout, map[string]any{"agency": off.Agency(), "home": e.home,
+				return printDoc(e, map[string]any{"agency": off.Agency(), "home": e.home,
 					"fingerprint": off.Card.Fingerprint(), "recipients": off.Card.Recipients, "passphrase": o.passphrase})
 			}
 			fmt.Fprintf(e.stdout, "created office %s in %s\n", off.Agency(), e.home)
@@ -80,7 +80,7 @@ func (o *cardOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &cardOptions{}
-	register(&command{name: "card", short: "write this office's public card and print its fingerprint", maxArgs: 0,
+	register(&command{name: "card", args: "[-o FILE]", short: "write this office's public card and print its fingerprint", maxArgs: 0,
 		example: "  valise card -o kz-ncb.card\n  # read the fingerprint to the peer over the phone", opts: o,
 		run: func(e *env, args []string) error {
 			c := e.office.Card
@@ -94,7 +94,7 @@ func init() {
 				}
 			}
 			if e.json {
-				return printJSON(e.stdout, map[string]any{"agency": c.Agency, "name": c.Name, "fingerprint": c.Fingerprint(),
+				return printDoc(e, map[string]any{"agency": c.Agency, "name": c.Name, "fingerprint": c.Fingerprint(),
 					"file": o.out, "recipients": c.Recipients})
 			}
 			if o.out == "" {
@@ -144,7 +144,7 @@ func init() {
 					return err
 				}
 				if e.json {
-					return printJSON(e.stdout, map[string]any{"agency": c.Agency, "fingerprint": c.Fingerprint(), "status": "trusted"})
+					return printDoc(e, map[string]any{"agency": c.Agency, "fingerprint": c.Fingerprint(), "status": "trusted"})
 				}
 				fmt.Fprintf(e.stdout, "trusted %s (%s), fingerprint %s\n", c.Agency, c.Name, c.Fingerprint())
 				return nil
@@ -155,13 +155,17 @@ func init() {
 				}
 				if e.json {
 					type p struct {
-						Agency, Fingerprint, Status, Added, Revoked string
+						Agency      string `json:"agency"`
+						Fingerprint string `json:"fingerprint"`
+						Status      string `json:"status"`
+						Added       string `json:"added"`
+						Revoked     string `json:"revoked"`
 					}
 					out := []p{}
 					for _, x := range peers {
 						out = append(out, p{x.Agency, x.Fingerprint, x.Status, x.AddedAt, x.RevokedAt})
 					}
-					return printJSON(e.stdout, out)
+					return printDoc(e, map[string]any{"peers": out})
 				}
 				if len(peers) == 0 {
 					fmt.Fprintln(e.stdout, "no peers yet: valise peer add CARD --fingerprint FPR")
@@ -185,6 +189,9 @@ func init() {
 				if err != nil {
 					return err
 				}
+				if e.json {
+					return printDoc(e, map[string]any{"agency": c.Agency, "fingerprint": c.Fingerprint(), "status": "trusted"})
+				}
 				fmt.Fprintf(e.stdout, "trusted the new card of %s, fingerprint %s\n", c.Agency, c.Fingerprint())
 				return nil
 			case "revoke":
@@ -193,6 +200,9 @@ func init() {
 				}
 				if err := e.office.Store.RevokePeer(args[1]); err != nil {
 					return err
+				}
+				if e.json {
+					return printDoc(e, map[string]any{"agency": args[1], "status": "revoked"})
 				}
 				fmt.Fprintf(e.stdout, "revoked %s: its bundles are refused from now on\n", args[1])
 				return nil
@@ -215,7 +225,7 @@ func init() {
 				return err
 			}
 			if e.json {
-				return printJSON(e.stdout, map[string]any{"kind": kind, "old": ch.Old.Fingerprint(), "new": ch.New.Fingerprint(), "generation": ch.Generation})
+				return printDoc(e, map[string]any{"kind": kind, "old_fingerprint": ch.Old.Fingerprint(), "new_fingerprint": ch.New.Fingerprint(), "generation": ch.Generation})
 			}
 			fmt.Fprintf(e.stdout, "new keys for %s (generation %d), fingerprint %s, replacing %s\n", ch.New.Agency, ch.Generation, ch.New.Fingerprint(), ch.Old.Fingerprint())
 			if kind == crypto.Rotate {

@@ -19,7 +19,11 @@ func init() {
 				return err
 			}
 			if e.json {
-				return printJSON(e.stdout, entries)
+				out := []ledgerJSON{}
+				for _, l := range entries {
+					out = append(out, newLedgerJSON(l))
+				}
+				return printDoc(e, map[string]any{"entries": out})
 			}
 			if len(entries) == 0 {
 				fmt.Fprintln(e.stdout, "no bundles sent or received yet")
@@ -50,7 +54,7 @@ func init() {
 				return err
 			}
 			if e.json {
-				return printJSON(e.stdout, st)
+				return printDoc(e, statusJSON(e, st))
 			}
 			w := e.stdout
 			fmt.Fprintf(w, "office %s: %d records (fingerprint %s)\n", st.Agency, st.Records, e.office.Card.Fingerprint())
@@ -104,7 +108,7 @@ func (o *auditOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &auditOptions{}
-	register(&command{name: "audit", short: "verify the tamper-evident audit log; export it signed; check an export",
+	register(&command{name: "audit", args: "[--export FILE | --check FILE --card CARD]", short: "verify the tamper-evident audit log; export it signed; check an export",
 		maxArgs: 0, noHome: true, opts: o,
 		example: "  valise audit\n  valise audit --export kz-audit-2026-11.txt\n  valise audit --check kz-audit-2026-11.txt --card kz-ncb.card",
 		run: func(e *env, args []string) error {
@@ -125,7 +129,7 @@ func init() {
 					return err
 				}
 				if e.json {
-					return printJSON(e.stdout, map[string]any{"agency": card.Agency, "entries": len(entries), "ok": true})
+					return printDoc(e, map[string]any{"agency": card.Agency, "fingerprint": card.Fingerprint(), "entries": len(entries), "first_broken": 0, "ok": true})
 				}
 				fmt.Fprintf(e.stdout, "%s: audit log of %s, %d entries, signed by key %s, hash chain intact\n", o.check, card.Agency, len(entries), card.Fingerprint())
 				return nil
@@ -141,6 +145,9 @@ func init() {
 				if err != nil {
 					return err
 				}
+				if e.json {
+					return printDoc(e, map[string]any{"agency": off.Agency(), "fingerprint": off.Card.Fingerprint(), "file": o.export, "entries": n})
+				}
 				fmt.Fprintf(e.stdout, "wrote %d audit entries to %s, signed by %s key %s\n", n, o.export, off.Agency(), off.Card.Fingerprint())
 				return nil
 			}
@@ -148,19 +155,40 @@ func init() {
 			if err != nil {
 				return err
 			}
-			if e.json {
-				printJSON(e.stdout, map[string]any{"entries": len(entries), "first_broken": broken, "ok": broken == 0})
-			} else {
-				for _, a := range entries {
-					fmt.Fprintf(e.stdout, "%5d  %s  %-15s %s\n", a.N, a.At, a.Action, schema.Printable(a.Detail))
-				}
-			}
+			var bad error
 			if broken != 0 {
-				return fmt.Errorf("%w at entry %d: it was changed, removed or reordered after it was written", audit.ErrAuditBroken, broken)
+				bad = fmt.Errorf("%w at entry %d: it was changed, removed or reordered after it was written", audit.ErrAuditBroken, broken)
+			}
+			if e.json {
+				list := []map[string]any{}
+				for _, a := range entries {
+					list = append(list, map[string]any{"n": a.N, "at": a.At, "action": a.Action, "detail": a.Detail, "hash": a.Hash})
+				}
+				return printResult(e, map[string]any{"agency": off.Agency(), "fingerprint": off.Card.Fingerprint(),
+					"entries": len(entries), "log": list, "first_broken": broken, "ok": broken == 0}, bad)
+			}
+			for _, a := range entries {
+				fmt.Fprintf(e.stdout, "%5d  %s  %-15s %s\n", a.N, a.At, a.Action, schema.Printable(a.Detail))
+			}
+			if bad != nil {
+				return bad
 			}
 			if !e.json {
 				fmt.Fprintf(e.stdout, "audit log intact: %d entries, hash chain verified\n", len(entries))
 			}
 			return nil
 		}})
+}
+
+// statusJSON is status --json: the office, and per peer its channel.
+func statusJSON(e *env, st *exchange.StatusReport) map[string]any {
+	peers := []map[string]any{}
+	for _, p := range st.Peers {
+		peers = append(peers, map[string]any{"peer": p.Peer, "status": p.Status, "fingerprint": p.Fingerprint,
+			"last_sent": p.LastSent, "acknowledged": p.Acknowledged, "last_received": p.LastReceived,
+			"missing": gapsJSON(p.Missing), "waiting": p.Waiting, "recalls_waiting": p.Recalls, "withheld": p.Withheld,
+			"statements_pending": nonNil(p.Statements)})
+	}
+	return map[string]any{"agency": st.Agency, "fingerprint": e.office.Card.Fingerprint(), "records": st.Records,
+		"recalled": st.Recalled, "peers": peers, "expired": nonNil(st.Expired)}
 }

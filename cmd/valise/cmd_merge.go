@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -47,8 +48,9 @@ func (o *editOptions) ops() ([]change.Op, error) {
 
 func printEdit(e *env, what string, rep *change.EditReport) error {
 	if e.json {
-		return printJSON(e.stdout, map[string]any{"id": rep.Record.ID, "changed": !rep.Unchanged,
-			"version": rep.Record.Version.Vector, "content_hash": contentHash(rep.Record)})
+		return printDoc(e, map[string]any{"id": rep.Record.ID, "origin": rep.Record.Origin, "changed": !rep.Unchanged,
+			"deleted": rep.Record.Deleted, "version": store.VectorString(rep.Record.Version.Vector), "content_hash": contentHash(rep.Record),
+			"record": recordJSON(rep.Record)})
 	}
 	if rep.Unchanged {
 		fmt.Fprintf(e.stdout, "%s: nothing changed\n", schema.Printable(rep.Record.ID))
@@ -62,7 +64,7 @@ func printEdit(e *env, what string, rep *change.EditReport) error {
 
 func init() {
 	o := &editOptions{}
-	register(&command{name: "edit", args: "ID", short: "change a record held, own or received; the change travels with the next pack",
+	register(&command{name: "edit", args: "ID (--set|--add|--remove PROP=VALUE)...", short: "change a record held, own or received; the change travels with the next pack",
 		minArgs: 1, maxArgs: 1, opts: o,
 		example: "  valise edit kz-p-001 --add alias=\"N. Abenov\" --set birthDate=1979-04-12\n  valise edit kz-p-001 --set tlp=red --add releasable_to=CARICC",
 		run: func(e *env, args []string) error {
@@ -99,33 +101,42 @@ func init() {
 }
 
 type resolveOptions struct {
-	ours, theirs bool
-	set          []string
-	property     string
+	ours, theirs, keep, del bool
+	take                    string
+	set                     []string
+	property                string
 }
 
 func (o *resolveOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&o.ours, "ours", false, "keep this office's value (or the value shown now)")
-	fs.BoolVar(&o.theirs, "theirs", false, "take the other office's value")
-	fs.StringArrayVar(&o.set, "set", nil, "write PROP=VALUE (repeat for several values)")
+	fs.BoolVar(&o.theirs, "theirs", false, "take the other office's value (when the other offices agree on one)")
+	fs.StringVar(&o.take, "take", "", "take the value that AGENCY (or the change AGENCY:N) wrote: for a split between several offices")
+	fs.BoolVar(&o.keep, "keep", false, "delete/modify conflict: keep the record, with the changes made to it")
+	fs.BoolVar(&o.del, "delete", false, "delete/modify conflict: delete the record")
+	fs.StringArrayVar(&o.set, "set", nil, "write PROP=VALUE (repeat for several values); a record given values is kept")
 	fs.StringVar(&o.property, "property", "", "resolve only this property")
 }
 
 func init() {
 	o := &resolveOptions{}
-	register(&command{name: "resolve", args: "ID (--ours | --theirs | --set PROP=VALUE...)",
+	register(&command{name: "resolve", args: "ID (--ours | --theirs | --take AGENCY | --keep | --delete | --set PROP=VALUE...) [--property PROP]",
 		short: "resolve a conflict with a version that descends from every candidate", minArgs: 1, maxArgs: 1, opts: o,
-		example: "  valise resolve kz-p-001 --theirs\n  valise resolve kz-p-001 --set birthDate=1979-04-12",
+		example: "  valise resolve kz-p-001 --theirs\n  valise resolve kz-p-001 --set birthDate=1979-04-12\n  valise resolve kz-p-001 --property birthDate --take KG-NCB\n  valise resolve kz-m-001 --keep     # a delete/modify conflict",
 		run: func(e *env, args []string) error {
 			modes := 0
 			res := change.Resolution{Property: o.property}
-			if o.ours {
-				modes++
-				res.Mode = "ours"
+			for _, m := range []struct {
+				on   bool
+				name string
+			}{{o.ours, "ours"}, {o.theirs, "theirs"}, {o.take != "", "take"}, {o.keep, "keep"}, {o.del, "delete"}} {
+				if m.on {
+					modes++
+					res.Mode = m.name
+				}
 			}
-			if o.theirs {
-				modes++
-				res.Mode = "theirs"
+			res.Take = o.take
+			if res.Take != "" && !strings.Contains(res.Take, ":") {
+				res.Take = strings.ToUpper(res.Take)
 			}
 			if len(o.set) > 0 {
 				if modes == 0 {
@@ -140,7 +151,7 @@ func init() {
 				}
 			}
 			if modes > 1 || res.Mode == "" {
-				return usagef("give exactly one of --ours, --theirs or --set PROP=VALUE")
+				return usagef("give one of --ours, --theirs, --take AGENCY, --keep, --delete or --set PROP=VALUE")
 			}
 			k, err := e.office.Lookup(args[0])
 			if err != nil {
@@ -152,6 +163,62 @@ func init() {
 			}
 			return printEdit(e, "resolved", rep)
 		}})
+}
+
+// resolveCommands are the commands that settle conflict c of record k,
+// as conflicts suggests them: each works as it is.
+func resolveCommands(e *env, k schema.Key, c store.Conflict) []string {
+	ref := k.ID
+	if found, err := e.office.Store.Find(k.ID); err != nil || len(found) != 1 {
+		ref = k.String()
+	}
+	ref = shellQuote(ref)
+	if c.Property == merge.KeyDeleted {
+		return []string{"valise resolve " + ref + " --keep", "valise resolve " + ref + " --delete"}
+	}
+	me := e.office.Agency()
+	prop := shellQuote(c.Property)
+	base := "valise resolve " + ref + " --property " + prop
+	var out []string
+	others := map[string]bool{}
+	var agencies []string
+	ours := false
+	for _, cand := range c.Candidates {
+		a, _, _ := strings.Cut(cand.Dot, ":")
+		if a == me {
+			ours = true
+			continue
+		}
+		v := strings.Join(cand.Values, "\x00")
+		if !others[v] {
+			others[v] = true
+		}
+		if !slices.Contains(agencies, a) {
+			agencies = append(agencies, a)
+		}
+	}
+	if ours {
+		out = append(out, base+" --ours")
+	}
+	if len(others) == 1 {
+		out = append(out, base+" --theirs")
+	} else {
+		for _, a := range agencies {
+			out = append(out, base+" --take "+a)
+		}
+	}
+	if !strings.HasPrefix(c.Property, "@") {
+		out = append(out, "valise resolve "+ref+" --set "+prop+"=VALUE")
+	}
+	return out
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.@:/+=,") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 type conflictsOptions struct{ html string }
@@ -168,7 +235,7 @@ type conflictView struct {
 
 func init() {
 	o := &conflictsOptions{}
-	register(&command{name: "conflicts", short: "every open conflict, side by side", maxArgs: 0, opts: o,
+	register(&command{name: "conflicts", args: "[--html FILE]", short: "every open conflict, side by side", maxArgs: 0, opts: o,
 		example: "  valise conflicts\n  valise conflicts --html conflicts.html",
 		run: func(e *env, args []string) error {
 			cs, err := e.office.Store.Conflicts(schema.Key{})
@@ -193,41 +260,15 @@ func init() {
 				}
 			}
 			if e.json {
-				type cand struct {
-					Agency string   `json:"agency"`
-					Change string   `json:"change"`
-					Values []string `json:"values"`
-					Shown  bool     `json:"shown"`
-				}
-				type item struct {
-					ID       string   `json:"id"`
-					Origin   string   `json:"origin"`
-					Handling string   `json:"handling"`
-					Conds    []string `json:"conditions"`
-					Schema   string   `json:"schema"`
-					Property string   `json:"property"`
-					Bundle   string   `json:"bundle,omitempty"`
-					Opened   string   `json:"opened"`
-					Cands    []cand   `json:"candidates"`
-				}
-				out := []item{}
+				out := []map[string]any{}
 				for _, v := range views {
-					it := item{ID: v.ID, Origin: v.Origin, Handling: handlingLine(v.Record.Handling), Conds: v.Record.Handling.Conditions,
-						Schema: v.Record.Schema, Property: v.Property, Bundle: v.Bundle, Opened: v.At}
-					if it.Conds == nil {
-						it.Conds = []string{}
-					}
-					for i, c := range v.Candidates {
-						a, _, _ := strings.Cut(c.Dot, ":")
-						vals := c.Values
-						if vals == nil {
-							vals = []string{}
-						}
-						it.Cands = append(it.Cands, cand{a, c.Dot, vals, i == 0})
-					}
-					out = append(out, it)
+					c := newConflictJSON(v.Conflict)
+					out = append(out, map[string]any{"id": c.ID, "origin": c.Origin, "property": c.Property, "kind": c.Kind,
+						"bundle": c.Bundle, "opened": c.Opened, "candidates": c.Candidates, "schema": v.Record.Schema,
+						"handling": handlingLine(v.Record.Handling), "conditions": nonNil(v.Record.Handling.Conditions),
+						"resolve": resolveCommands(e, v.Key, v.Conflict)})
 				}
-				return printJSON(e.stdout, out)
+				return printDoc(e, map[string]any{"conflicts": out, "html": o.html})
 			}
 			if len(views) == 0 {
 				fmt.Fprintln(e.stdout, "no open conflicts")
@@ -237,7 +278,9 @@ func init() {
 				for _, c := range v.Record.Handling.Conditions {
 					fmt.Fprintf(e.stdout, "    condition: %s\n", schema.Printable(c))
 				}
-				fmt.Fprintf(e.stdout, "    resolve: valise resolve %s --ours | --theirs | --set %s=VALUE\n", v.ID, v.Property)
+				for _, c := range resolveCommands(e, v.Key, v.Conflict) {
+					fmt.Fprintf(e.stdout, "    resolve: %s\n", schema.Printable(c))
+				}
 			}
 			if o.html != "" {
 				fmt.Fprintf(e.stdout, "wrote %s\n", o.html)
@@ -361,7 +404,7 @@ type judgementJSON struct {
 
 func init() {
 	o := &duplicatesOptions{}
-	register(&command{name: "duplicates", short: "likely duplicates: pairs of records that seem to be one, with a score and the evidence",
+	register(&command{name: "duplicates", args: "[--min-score S] [--all]", short: "likely duplicates: pairs of records that seem to be one, with a score and the evidence",
 		maxArgs: 0, opts: o,
 		example: "  valise duplicates\n  valise duplicates --min-score 0.9 --json\n  valise judge ofac-13106 un-sc-110406 --same",
 		run: func(e *env, args []string) error {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -37,17 +38,45 @@ func (o *ingestOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &ingestOptions{}
-	register(&command{name: "ingest", args: "FILE...", short: "add or update this office's records from JSON lines, FtM, CSV, UN or OFAC lists",
+	register(&command{name: "ingest", args: "FILE... [--format F] [--type T] [--tlp LEVEL] [--skip-invalid]", short: "add or update this office's records from JSON lines, FtM, CSV, UN or OFAC lists",
 		minArgs: 1, maxArgs: -1, opts: o,
 		example: "  valise ingest people.csv --type Person\n  valise ingest --format ofac-sdn sdn.csv\n  valise ingest entities.ftm.json",
 		run: func(e *env, args []string) error {
-			ingest.IngestDefaults = schema.Handling{TLP: o.tlp}
+			tlp, err := normalizeEnum("--tlp", o.tlp, tlpLevels)
+			if err != nil {
+				return err
+			}
+			format := o.format
+			if format != "" {
+				if format, err = normalizeEnum("--format", format, ingestFormats); err != nil {
+					return err
+				}
+			}
+			typ := o.typ
+			if typ != "" {
+				if typ, err = normalizeEnum("--type", typ, schema.Names()); err != nil {
+					return err
+				}
+			}
+			ingest.IngestDefaults = schema.Handling{TLP: tlp}
 			var files []ingest.IngestFile
+			bar := e.progress(progressBytes, "ingest", fileSizes(args))
 			for _, path := range args {
-				files = append(files, ingest.IngestFile{Name: path, Format: o.format, Type: o.typ,
-					Open: func() (io.ReadCloser, error) { return os.Open(path) }})
+				files = append(files, ingest.IngestFile{Name: path, Format: format, Type: typ,
+					Open: func() (io.ReadCloser, error) {
+						f, err := os.Open(path)
+						if err != nil {
+							return nil, err
+						}
+						bar.Describe("ingest " + path)
+						return struct {
+							io.Reader
+							io.Closer
+						}{meteredReader{f, bar}, f}, nil
+					}})
 			}
 			rep, err := ingest.Ingest(e.office, files, o.skipInvalid)
+			bar.Finish()
 			if rep == nil {
 				// A file unreadable as a whole: nothing was read into the store.
 				if errors.Is(err, formats.ErrOptions) {
@@ -56,27 +85,23 @@ func init() {
 				return err
 			}
 			if e.json {
-				var probs []string
+				probs := []problemJSON{}
 				for _, p := range rep.Problems {
-					probs = append(probs, p.Error())
+					probs = append(probs, newProblemJSON(p))
 				}
-				printJSON(e.stdout, map[string]any{"added": rep.Added, "updated": rep.Updated, "unchanged": rep.Unchanged,
-					"deleted": rep.Deleted, "problems": probs, "problem_count": rep.ProblemCount, "ingested": err == nil})
-				if err != nil {
-					return silent{err}
-				}
-				return nil
+				return printResult(e, map[string]any{"files": len(files), "added": rep.Added, "updated": rep.Updated, "unchanged": rep.Unchanged,
+					"deleted": rep.Deleted, "skipped": rep.Skipped, "problems": probs, "problem_count": rep.ProblemCount, "ingested": err == nil}, err)
 			}
 			for _, p := range rep.Problems {
 				fmt.Fprintf(e.stderr, "%s\n", schema.Sanitize(p.Error()))
 			}
 			if n := rep.ProblemCount - len(rep.Problems); n > 0 {
-				fmt.Fprintf(e.stderr, "... and %d more problems, not shown (the first %d are)\n", n, len(rep.Problems))
+				fmt.Fprintf(e.stderr, "... and %d more %s, not shown (the first %d are)\n", n, strings.TrimPrefix(plural(n, "problem"), fmt.Sprint(n)+" "), len(rep.Problems))
 			}
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "ingested %d files: %d added, %d updated, %d unchanged, %d deleted", len(files), rep.Added, rep.Updated, rep.Unchanged, rep.Deleted)
+			fmt.Fprintf(e.stdout, "ingested %s: %d added, %d updated, %d unchanged, %d deleted", plural(len(files), "file"), rep.Added, rep.Updated, rep.Unchanged, rep.Deleted)
 			if rep.Skipped > 0 {
 				fmt.Fprintf(e.stdout, ", %d invalid skipped", rep.Skipped)
 			}
@@ -93,7 +118,7 @@ func (o *showOptions) AddFlags(fs *pflag.FlagSet) {
 
 func init() {
 	o := &showOptions{}
-	register(&command{name: "show", args: "ID", short: "show one record, its open conflicts and its history", minArgs: 1, maxArgs: 1, opts: o,
+	register(&command{name: "show", args: "ID [--history]", short: "show one record, its open conflicts and its history", minArgs: 1, maxArgs: 1, opts: o,
 		example: "  valise show ofac-36 --history",
 		run: func(e *env, args []string) error {
 			k, err := e.office.Lookup(args[0])
@@ -116,16 +141,20 @@ func init() {
 			}
 			if e.json {
 				type ver struct {
-					N                                int64
-					At, Action, Agency, Bundle, Hash string
-					Changed                          []string
+					N       int64    `json:"n"`
+					At      string   `json:"at"`
+					Action  string   `json:"action"`
+					Agency  string   `json:"agency"`
+					Bundle  string   `json:"bundle"`
+					Hash    string   `json:"content_hash"`
+					Changed []string `json:"changed"`
 				}
-				var vs []ver
+				vs := []ver{}
 				for i, v := range hist {
-					vs = append(vs, ver{v.N, v.At, v.Action, v.Agency, v.Bundle, v.Hash, changedProps(hist, i)})
+					vs = append(vs, ver{v.N, v.At, v.Action, v.Agency, v.Bundle, v.Hash, nonNil(changedProps(hist, i))})
 				}
-				var raw any = string(r.AppendCanonical(nil))
-				return printJSON(e.stdout, map[string]any{"record": raw, "content_hash": contentHash(r), "conflicts": cs, "history": vs})
+				return printDoc(e, map[string]any{"record": recordJSON(r), "content_hash": contentHash(r),
+					"conflicts": conflictsJSON(cs), "history": vs})
 			}
 			printRecord(e, r)
 			for _, c := range cs {
@@ -256,10 +285,22 @@ var errRestricted = errors.New("restricted records")
 
 func init() {
 	o := &exportOptions{}
-	register(&command{name: "export", short: "dump records as JSON lines, FollowTheMoney or CSV", maxArgs: 0, opts: o,
+	register(&command{name: "export", args: "[--format jsonl|ftm|csv] [--type T] [-o FILE|DIR/]", short: "dump records as JSON lines, FollowTheMoney or CSV", maxArgs: 0, opts: o,
 		example: "  valise export --format ftm > entities.ftm.json\n  valise export --format csv --type Person -o people.csv\n" +
 			"  valise export --format csv --bom -o sheets/",
 		run: func(e *env, args []string) error {
+			var err error
+			if o.format, err = normalizeEnum("--format", o.format, exportFormats); err != nil {
+				return err
+			}
+			if o.typ != "" {
+				if o.typ, err = normalizeEnum("--type", o.typ, schema.Names()); err != nil {
+					return err
+				}
+			}
+			if e.json && o.output == "" && o.format == formats.CSV {
+				return usagef("--json writes records as JSON objects: give --format jsonl or ftm, or write the CSV to a file with -o FILE")
+			}
 			if _, err := formats.NewWriter(io.Discard, o.format, o.writerOptions()...); err != nil {
 				return usagef("%v", err)
 			}
@@ -326,6 +367,13 @@ func checkRestricted(e *env, o *exportOptions) error {
 // replacing another.
 func exportFile(e *env, o *exportOptions, typ, path string) error {
 	out := e.stdout
+	var arr *jsonArrayWriter
+	if e.json && path == "" {
+		// The records themselves are the document: an object with the
+		// records as a list of objects.
+		arr = &jsonArrayWriter{w: e.stdout}
+		out = arr
+	}
 	var f *publish.File
 	if path != "" {
 		// Record content: 0600, published whole or not at all, never over
@@ -346,17 +394,40 @@ func exportFile(e *env, o *exportOptions, typ, path string) error {
 		// Restricted records leave in FtM with their handling beside them.
 		w = formats.NewFtMEnvelopeWriter(bw)
 	}
-	if err := e.office.Store.Each(store.Filter{Type: typ, IncludeDeleted: o.deleted}, w.Write); err != nil {
+	if arr != nil {
+		fmt.Fprintf(e.stdout, "{\n  \"format_version\": %d,\n  \"format\": %q,\n  \"records\": [", jsonFormatVersion, o.format)
+	}
+	filter := store.Filter{Type: typ, IncludeDeleted: o.deleted}
+	count := 0
+	bar := e.progress(progressRecords, "export", total(e, filter))
+	if err := e.office.Store.Each(filter, func(r *schema.Record) error {
+		count++
+		bar.Add(1)
+		return w.Write(r)
+	}); err != nil {
 		return err
 	}
+	bar.Finish()
 	if err := w.Close(); err != nil {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
 		return err
 	}
+	if arr != nil {
+		if err := arr.close(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(e.stdout, "],\n  \"count\": %d\n}\n", count)
+		return err
+	}
 	if f != nil {
-		return f.Commit()
+		if err := f.Commit(); err != nil {
+			return err
+		}
+	}
+	if e.json {
+		return printDoc(e, map[string]any{"file": path, "format": o.format, "count": count})
 	}
 	return nil
 }
@@ -436,4 +507,62 @@ func handlingLine(h schema.Handling) string {
 		hs += " retain until " + h.RetainUntil
 	}
 	return hs
+}
+
+// jsonArrayWriter turns the JSON lines written to it into the elements of
+// a JSON list: a comma between lines, the newlines dropped.
+type jsonArrayWriter struct {
+	w       io.Writer
+	n       int
+	pending []byte // the line begun and not ended yet
+}
+
+func (a *jsonArrayWriter) Write(p []byte) (int, error) {
+	total := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			a.pending = append(a.pending, p...)
+			break
+		}
+		line := p[:i]
+		if len(a.pending) > 0 {
+			line = append(a.pending, line...)
+		}
+		if err := a.element(line); err != nil {
+			return 0, err
+		}
+		a.pending = a.pending[:0]
+		p = p[i+1:]
+	}
+	return total, nil
+}
+
+func (a *jsonArrayWriter) element(line []byte) error {
+	if len(bytes.TrimSpace(line)) == 0 {
+		return nil
+	}
+	sep := ",\n    "
+	if a.n == 0 {
+		sep = "\n    "
+	}
+	a.n++
+	if _, err := io.WriteString(a.w, sep); err != nil {
+		return err
+	}
+	_, err := a.w.Write(line)
+	return err
+}
+
+// close writes the last line, if it had no newline, and ends the list's
+// last line.
+func (a *jsonArrayWriter) close() error {
+	if err := a.element(a.pending); err != nil {
+		return err
+	}
+	if a.n > 0 {
+		_, err := io.WriteString(a.w, "\n  ")
+		return err
+	}
+	return nil
 }

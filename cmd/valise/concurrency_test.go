@@ -101,26 +101,38 @@ func TestConcurrentImports(t *testing.T) {
 			if r.code != exitOK && r.code != exitReplay && r.code != exitBusy {
 				t.Errorf("round %d process %d: exit %d, want 0, 6 or 8\n%s%s", round, i, r.code, r.out, r.errOut)
 			}
-			var per []struct {
-				File, Error, Check string
-				OK                 bool
+			type errorObject struct{ Class, Check, Message string }
+			var doc struct {
+				Bundles []struct {
+					File  string
+					OK    bool
+					Error *errorObject
+				}
+				Error *errorObject
 			}
-			if err := json.Unmarshal([]byte(r.out), &per); err != nil {
+			if err := json.Unmarshal([]byte(r.out), &doc); err != nil {
 				t.Errorf("round %d process %d: output is not JSON: %v\n%s%s", round, i, err, r.out, r.errOut)
 				continue
 			}
-			for _, f := range per {
+			for _, f := range doc.Bundles {
+				msg := ""
+				if f.Error != nil {
+					msg = f.Error.Message
+				}
 				switch {
 				case f.OK:
 					landed[f.File]++
 					outcomes["imported"]++
-				case strings.Contains(f.Error, "already imported"):
+				case strings.Contains(msg, "already imported"):
 					outcomes["already imported"]++
-				case strings.Contains(f.Error, "store is busy"):
+				case strings.Contains(msg, "store is busy"):
 					outcomes["store busy"]++
 				default:
-					t.Errorf("round %d process %d: %s: %s", round, i, filepath.Base(f.File), f.Error)
+					t.Errorf("round %d process %d: %s: %s", round, i, filepath.Base(f.File), msg)
 				}
+			}
+			if len(doc.Bundles) == 0 && doc.Error != nil && strings.Contains(doc.Error.Message, "store is busy") {
+				outcomes["store busy"]++
 			}
 		}
 		for _, b := range bundles {

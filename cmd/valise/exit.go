@@ -89,3 +89,40 @@ func advice(err error) string {
 	}
 	return ""
 }
+
+// jsonFormatVersion is the version of the --json contract (docs/JSON.md),
+// in every JSON document valise prints. It changes only when a field is
+// removed or changes meaning; new fields may appear in any version.
+const jsonFormatVersion = 1
+
+// exitClasses names each exit code in JSON errors.
+var exitClasses = map[int]string{
+	exitOK:         "ok",
+	exitError:      "error",
+	exitUsage:      "usage",
+	exitMalformed:  "malformed",
+	exitAuth:       "authentication",
+	exitNotAddress: "not_addressed",
+	exitReplay:     "replay",
+	exitInvalid:    "invalid",
+	exitBusy:       "busy",
+	exitIO:         "io",
+}
+
+// errorObject is the "error" member of a JSON document: the error's class
+// (its exit code's name), the check that failed when it names one, and
+// the message.
+type errorObject struct {
+	Class   string `json:"class"`
+	Check   string `json:"check"`
+	Message string `json:"message"`
+}
+
+func newErrorObject(err error) *errorObject {
+	return &errorObject{Class: exitClasses[exitCode(err)], Check: checkOf(err), Message: err.Error()}
+}
+
+// errorJSON is the document a command that failed prints with --json.
+func errorJSON(err error, code int) map[string]any {
+	return map[string]any{"format_version": jsonFormatVersion, "error": newErrorObject(err), "exit": code}
+}
