@@ -7,8 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
+	"valise/crypto"
 	"valise/identity"
 	"valise/office"
 
@@ -335,19 +337,36 @@ func countsLine(c map[merge.Kind]int) string {
 // CountsLine renders import counts for people.
 func CountsLine(c map[merge.Kind]int) string { return countsLine(c) }
 
-// BundleFiles lists the bundles in dir in import order (sender, then
-// sequence number for this office), and the files that are not bundles.
-func BundleFiles(o *office.Office, dir string) (bundles []string, skipped []string, err error) {
+// StickFile is a file of a directory given to import (a courier's stick)
+// and what to do with it.
+type StickFile struct {
+	Path string
+	// Skip says why the file is not to be imported ("" to import it): not
+	// a bundle, this office's own outgoing bundle, or a bundle already
+	// imported here (checked: same signature and payload as the one the
+	// ledger recorded). Skipped files are no refusal: nothing goes to the
+	// ledger or the audit log.
+	Skip string
+}
+
+// BundleFiles lists the files of dir in import order (the bundles by
+// sender, then the sequence number of this office's channel; a volume set
+// once, through its first volume), each with why it is skipped, if it is.
+func BundleFiles(o *office.Office, dir string) ([]StickFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
+	}
+	kr, err := o.Keyring()
+	if err != nil {
+		return nil, err
 	}
 	type item struct {
-		path   string
+		StickFile
 		sender string
 		seq    uint64
 	}
-	var items []item
+	var items, skipped []item
 	seenSets := map[string]bool{}
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
@@ -360,20 +379,28 @@ func BundleFiles(o *office.Office, dir string) (bundles []string, skipped []stri
 			}
 			seenSets[id] = true
 		}
-		f, _, done, err := openBundle(p, false)
+		it := item{StickFile: StickFile{Path: p}}
+		h, err := readHeader(p)
 		if err != nil {
-			skipped = append(skipped, p)
+			it.Skip = "not a valise bundle"
+			skipped = append(skipped, it)
 			continue
 		}
-		r, err := bundle.Open(f)
-		done()
-		if err != nil {
-			skipped = append(skipped, p)
-			continue
-		}
-		it := item{path: p, sender: r.Header.Sender}
-		if me, ok := r.Header.Recipient(o.Agency()); ok {
+		it.sender = h.Sender
+		if me, ok := h.Recipient(o.Agency()); ok {
 			it.seq = me.Sequence
+		}
+		switch prev, err := o.Store.Received(h.ID.String()); {
+		case err != nil:
+			return nil, err
+		case h.Sender == o.Agency():
+			var to []string
+			for _, r := range h.Recipients {
+				to = append(to, r.Agency)
+			}
+			it.Skip = "this office's own bundle, to " + strings.Join(to, ", ")
+		case prev != nil && sameAsImported(p, prev, kr):
+			it.Skip = fmt.Sprintf("already imported on %s (bundle %d from %s)", prev.At, prev.Sequence, h.Sender)
 		}
 		items = append(items, it)
 	}
@@ -385,12 +412,36 @@ func BundleFiles(o *office.Office, dir string) (bundles []string, skipped []stri
 		if a.seq != b.seq {
 			return a.seq < b.seq
 		}
-		return a.path < b.path
+		return a.Path < b.Path
 	})
-	for _, it := range items {
-		bundles = append(bundles, it.path)
+	var out []StickFile
+	for _, it := range append(items, skipped...) {
+		out = append(out, it.StickFile)
 	}
-	return bundles, skipped, nil
+	return out, nil
+}
+
+// readHeader reads a bundle's header (through a volume set's first
+// volume).
+func readHeader(path string) (*bundle.Header, error) {
+	f, _, done, err := openBundle(path, false)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	r, err := bundle.Open(f)
+	if err != nil {
+		return nil, err
+	}
+	return r.Header, nil
+}
+
+// sameAsImported reports whether the bundle at path is, signature and
+// payload, the one the ledger entry prev recorded as imported: a genuine
+// copy left on the stick, not a bundle reusing its id.
+func sameAsImported(path string, prev *store.LedgerEntry, kr *crypto.Keyring) bool {
+	v := Verify(path, kr)
+	return v.OK() && v.PayloadSHA() == prev.PayloadSHA256
 }
 
 // openRegular opens a bundle file, refusing at once anything that is not

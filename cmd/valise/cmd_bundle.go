@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -235,7 +237,7 @@ func packJSON(rep *exchange.PackReport) map[string]any {
 	var bundles []map[string]any
 	for _, b := range rep.Bundles {
 		bundles = append(bundles, map[string]any{"file": b.File, "bundle": b.Header.ID.String(), "recipients": recipientsJSON(b.Header.Recipients),
-			"records": b.Records, "recalls": b.Recalls, "bytes": b.Size, "payload_hash": b.PayloadSHA, "volumes": b.Volumes})
+			"records": b.Records, "recalls": b.Recalls, "bytes": b.Size, "payload_hash": b.PayloadSHA, "volumes": nonNil(b.Volumes)})
 	}
 	withheld := []map[string]any{}
 	for _, w := range rep.WithheldList {
@@ -356,7 +358,7 @@ func init() {
 	o := &verifyOptions{}
 	register(&command{name: "verify", args: "FILE|DIR... (--card CARD... | --home DIR)", short: "auditor check of bundles with public cards only: signature, integrity, addressing",
 		noHome: true, minArgs: 1, maxArgs: -1, opts: o,
-		example: "  valise verify --card kz-ncb.card /media/usb/*.valise",
+		example: "  valise verify --card kz-ncb.card /media/usb\n  valise verify --card kz-ncb.card --card caricc.card kz-week48.valise",
 		run: func(e *env, args []string) error {
 			kr := crypto.NewKeyring()
 			have := false
@@ -390,23 +392,40 @@ func init() {
 			if !have {
 				return usagef("no cards to verify against: pass --card FILE (an auditor needs only the offices' public cards)")
 			}
+			// A directory (a courier's stick) is every file in it: a line
+			// for each, and a totals line.
+			paths, skipped, err := expandDirs(args)
+			if err != nil {
+				return err
+			}
 			var first error
 			out := []verifyJSON{}
-			for _, path := range exchange.OneVolumePerSet(args) {
+			var t totals
+			for _, path := range exchange.OneVolumePerSet(paths) {
 				bar := e.progress(progressBytes, "verify "+path, fileSizes([]string{path}))
 				v := exchange.Verify(path, kr, exchange.WithProgress(bar.SetMonotonic))
 				bar.Finish()
 				j := verdictJSON(v)
 				out = append(out, j)
-				if v.Err != nil && (first == nil || exitCode(v.Err) > exitCode(first)) {
+				t.add(v.Err)
+				if v.Err != nil && moreSerious(v.Err, first) {
 					first = fmt.Errorf("%s: %w", path, v.Err)
 				}
 				if !e.json {
 					printVerdict(e, v)
 				}
 			}
+			for _, s := range skipped {
+				t.skipped++
+				if !e.json {
+					fmt.Fprintf(e.stdout, "%s: skipped, not a valise bundle\n", schema.Printable(s))
+				}
+			}
 			if e.json {
-				return printResult(e, map[string]any{"files": out, "ok": first == nil}, first)
+				return printResult(e, map[string]any{"files": out, "skipped": nonNil(skipped), "totals": t.json(), "ok": first == nil}, first)
+			}
+			if len(args) > 1 || len(paths) > 1 || len(skipped) > 0 || len(paths) != len(args) {
+				fmt.Fprintf(e.stdout, "%s\n", t.line("verified"))
 			}
 			return first
 		}})
@@ -520,7 +539,13 @@ func init() {
 		minArgs: 1, maxArgs: -1, opts: o,
 		example: "  valise import /media/usb\n  valise import --dry-run kz-week48.valise\n  valise import --json --report week48-records.jsonl /media/usb",
 		run: func(e *env, args []string) error {
-			var files, skippedFiles []string
+			// A directory (a courier's stick): its bundles in import
+			// order; this office's own outgoing bundles and those already
+			// imported are skipped with a note, no refusal (a file named
+			// on its own is imported, and a replay refused).
+			var files []string
+			skippedFiles := []map[string]string{}
+			var t totals
 			for _, a := range args {
 				st, err := os.Stat(a)
 				if err != nil {
@@ -530,17 +555,21 @@ func init() {
 					files = append(files, a)
 					continue
 				}
-				b, skipped, err := exchange.BundleFiles(e.office, a)
+				found, err := exchange.BundleFiles(e.office, a)
 				if err != nil {
 					return err
 				}
-				for _, s := range skipped {
+				for _, sf := range found {
+					if sf.Skip == "" {
+						files = append(files, sf.Path)
+						continue
+					}
+					t.skipped++
+					skippedFiles = append(skippedFiles, map[string]string{"file": sf.Path, "reason": sf.Skip})
 					if !e.json {
-						fmt.Fprintf(e.stdout, "%s: skipped, not a valise bundle\n", schema.Printable(s))
+						fmt.Fprintf(e.stdout, "%s: skipped, %s\n", schema.Printable(sf.Path), sf.Skip)
 					}
 				}
-				skippedFiles = append(skippedFiles, skipped...)
-				files = append(files, b...)
 			}
 			files = exchange.OneVolumePerSet(files)
 			report, err := newReportFile(o.report)
@@ -585,10 +614,11 @@ func init() {
 						j.Sequence = r.Sequence
 					}
 				}
+				t.add(err)
 				if err != nil {
 					j.Error = newErrorObject(err)
 					j.Outcomes, j.MoreOutcomes = []outcomeJSON{}, 0
-					if first == nil || exitCode(err) > exitCode(first) {
+					if moreSerious(err, first) {
 						first = fmt.Errorf("%s: %w", f, err)
 					}
 				} else {
@@ -622,8 +652,11 @@ func init() {
 				}
 			}
 			if e.json {
-				return printResult(e, map[string]any{"bundles": out, "skipped": nonNil(skippedFiles), "ok": first == nil,
+				return printResult(e, map[string]any{"bundles": out, "skipped": skippedFiles, "totals": t.json(), "ok": first == nil,
 					"dry_run": o.dryRun, "report": o.report}, first)
+			}
+			if len(files) > 1 || t.skipped > 0 {
+				fmt.Fprintf(e.stdout, "%s\n", t.line("imported"))
 			}
 			if o.report != "" && first == nil {
 				fmt.Fprintf(e.stdout, "wrote what became of every record to %s\n", o.report)
@@ -728,3 +761,91 @@ func printConflict(w io.Writer, indent string, c store.Conflict) {
 }
 
 var errNoOverwrite = errors.New("file exists; valise never overwrites a file")
+
+// totals counts the files of a verify or import of several files.
+type totals struct {
+	ok, skipped int
+	failed      map[int]int // exit code → files
+}
+
+func (t *totals) add(err error) {
+	if err == nil {
+		t.ok++
+		return
+	}
+	if t.failed == nil {
+		t.failed = map[int]int{}
+	}
+	t.failed[exitCode(err)]++
+}
+
+// line is the totals line: "5 files: 2 verified, 3 failed (1 authentication failed, 2 replay or ordering), 1 skipped".
+func (t *totals) line(ok string) string {
+	n, bad := t.ok+t.skipped, 0
+	var parts []string
+	for _, c := range exitOrder {
+		if k := t.failed[c]; k > 0 {
+			bad += k
+			parts = append(parts, fmt.Sprintf("%d %s", k, exitPhrases[c]))
+		}
+	}
+	n += bad
+	s := fmt.Sprintf("%s: %d %s, %d failed", plural(n, "file"), t.ok, ok, bad)
+	if bad > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	if t.skipped > 0 {
+		s += fmt.Sprintf(", %d skipped", t.skipped)
+	}
+	return s
+}
+
+func (t *totals) json() map[string]any {
+	failed := map[string]int{}
+	for c, k := range t.failed {
+		failed[strconv.Itoa(c)] = k
+	}
+	return map[string]any{"ok": t.ok, "skipped": t.skipped, "failed": failed}
+}
+
+// expandDirs replaces each directory of args by the regular files in it,
+// in name order, and returns, apart, the files that are no bundle (nor
+// volume).
+func expandDirs(args []string) (paths, skipped []string, err error) {
+	for _, a := range args {
+		st, err := os.Stat(a)
+		if err != nil || !st.IsDir() {
+			paths = append(paths, a) // Verify says what is wrong with it
+			continue
+		}
+		entries, err := os.ReadDir(a)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			p := filepath.Join(a, e.Name())
+			if isBundleFile(p) {
+				paths = append(paths, p)
+			} else {
+				skipped = append(skipped, p)
+			}
+		}
+	}
+	return paths, skipped, nil
+}
+
+// isBundleFile reports whether a file starts like a bundle or a volume.
+func isBundleFile(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 32)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	return bytes.HasPrefix(head, []byte("valise-bundle/")) || bytes.HasPrefix(head, []byte(volume.Magic))
+}

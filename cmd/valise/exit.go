@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 
 	"valise/audit"
 	"valise/bundle"
@@ -39,7 +40,27 @@ const exitTable = `exit codes:
   7  invalid content: a record or input file fails validation
   8  store busy: another valise command holds the store
   9  I/O: a file cannot be read or written
+when several files fail (verify, import), the exit code is the most
+serious class among them, in this order: 4, 3, 7, 5, 6, 9, 8, 1
 `
+
+// exitOrder ranks the classes of failure for a command given several
+// files (verify, import): the exit code is the most serious class among
+// them, in this order. Authentication comes first, so that a forged or
+// tampered bundle never hides behind a replay or a file for another
+// office; then malformed, invalid content, not addressed, replay or
+// ordering, I/O, busy, any other error.
+var exitOrder = []int{exitAuth, exitMalformed, exitInvalid, exitNotAddress, exitReplay, exitIO, exitBusy, exitError, exitUsage}
+
+// moreSerious reports whether err is a more serious failure than than
+// (nil when there is none yet) in exitOrder.
+func moreSerious(err, than error) bool {
+	if than == nil {
+		return true
+	}
+	rank := func(e error) int { return slices.Index(exitOrder, exitCode(e)) }
+	return rank(err) < rank(than)
+}
 
 // exitCode maps an error to its exit code; the first matching class wins.
 func exitCode(err error) int {
@@ -94,6 +115,20 @@ func advice(err error) string {
 // in every JSON document valise prints. It changes only when a field is
 // removed or changes meaning; new fields may appear in any version.
 const jsonFormatVersion = 1
+
+// exitPhrases names each failing exit code in a totals line, as the
+// exit-code table does.
+var exitPhrases = map[int]string{
+	exitError:      "error",
+	exitUsage:      "usage",
+	exitMalformed:  "malformed",
+	exitAuth:       "authentication failed",
+	exitNotAddress: "not addressed to this office",
+	exitReplay:     "replay or ordering",
+	exitInvalid:    "invalid content",
+	exitBusy:       "store busy",
+	exitIO:         "I/O",
+}
 
 // exitClasses names each exit code in JSON errors.
 var exitClasses = map[int]string{
