@@ -3,6 +3,7 @@ package exchange
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -150,6 +151,11 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		last = got[len(got)-1]
 	}
 	jump := me.Sequence > last+MaxSequenceJump
+	// reused: the sequence number was used by another bundle. Only a
+	// bundle carrying the revocation of the key that signed it goes on
+	// (decided once it is decrypted): when a thief holding the key sent a
+	// bundle first, the owner's revocation takes the same number.
+	reused := false
 	if prevID != nil || prevSeq != nil || jump {
 		t, err := r.Verify(sender.SigningKey)
 		if err != nil {
@@ -162,9 +168,16 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		case prevID != nil:
 			return refuse(h, fmt.Errorf("%w: ALERT: %s signed two different bundles with the same id %s", ErrReplay, h.Sender, h.ID))
 		case prevSeq != nil:
-			return refuse(h, fmt.Errorf("%w: ALERT: sequence %d from %s was already used by bundle %s; bundle %s reuses it with different content", ErrReplay, me.Sequence, h.Sender, prevSeq.Bundle, h.ID))
+			reused = true
 		default:
 			return refuse(h, fmt.Errorf("%w: ALERT: sequence from %s jumps from %d to %d, more than %d ahead: refused; a bundle this far ahead is not a lost stick", ErrReplay, h.Sender, last, me.Sequence, MaxSequenceJump))
+		}
+		// Verify read the file to its end: read it again to decrypt.
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return rep, err
+		}
+		if r, err = bundle.Open(f); err != nil {
+			return refuse(h, err)
 		}
 	}
 	keys, err := o.Keys()
@@ -184,12 +197,19 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 			return err
 		} else if byID {
 			return fmt.Errorf("%w: bundle %s from %s (sequence %d) was already imported (by another valise command just now); nothing changed", ErrReplay, h.ID, h.Sender, me.Sequence)
-		} else if bySeq {
+		} else if bySeq && !reused {
 			return fmt.Errorf("%w: ALERT: sequence %d from %s was used by another bundle imported just now; bundle %s reuses it", ErrReplay, me.Sequence, h.Sender, h.ID)
 		}
 		carrier, err := identity.ApplyStatements(o, tx, kr, h, rr.Manifest.Statements, &rep.KeyNotes)
 		if err != nil {
 			return err
+		}
+		if reused {
+			if !carrier {
+				return fmt.Errorf("%w: ALERT: sequence %d from %s was already used by bundle %s; bundle %s reuses it with different content", ErrReplay, me.Sequence, h.Sender, prevSeq.Bundle, h.ID)
+			}
+			rep.KeyNotes = append(rep.KeyNotes, fmt.Sprintf("ALERT: sequence %d from %s was already used by bundle %s: key %s signed two different bundles; this one revokes it, and only the revocation was applied",
+				me.Sequence, h.Sender, prevSeq.Bundle, h.SenderKey))
 		}
 		// Two goroutines read the records and merge them with what the
 		// store holds (see importpipe.go), this one writes them. Nothing

@@ -91,15 +91,29 @@ func (t *Tx) putBatch(ws []Write, c Change) error {
 	if c.Bundle != "" {
 		bundle = c.Bundle
 	}
-	args := make([]any, 0, 5+9*n)
+	if t.seal == nil {
+		var err error
+		if t.seal, err = t.s.sealer(); err != nil {
+			return err
+		}
+	}
+	args := make([]any, 0, 5+11*n)
 	args = append(args, source, at, c.Action, c.Agency, bundle)
 	for i, w := range ws {
 		r := w.Rec
-		args = append(args, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, r.Recalled != nil, schema.HandlingString(r.Handling), w.Hash, w.Body)
+		// The version number here: the one held plus one. It is set
+		// here rather than in SQL because the row's MAC covers it.
+		vn := int64(1)
+		if w.Held != nil {
+			vn = w.Held.N + 1
+		}
+		h := schema.HandlingString(r.Handling)
+		t.seal.record(r.ID, r.Origin, vn, r.Schema, r.Deleted, r.Recalled != nil, h, w.Hash, w.Body)
+		args = append(args, vn, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, r.Recalled != nil, h, w.Hash, w.Body, t.seal.sum())
 	}
 	t.changed += int64(n)
 	st, err := t.multi("put", n, func(rows int) string {
-		return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "1", "?", "?", "?", "?", "?", "?", "?", "?", "?"))
+		return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?"))
 	})
 	if err != nil {
 		return err

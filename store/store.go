@@ -58,6 +58,7 @@ CREATE TABLE records (
   action       TEXT NOT NULL,
   agency       TEXT NOT NULL,
   bundle       TEXT,
+  mac          BLOB,
   PRIMARY KEY (id, origin)
 );
 CREATE INDEX records_recalled ON records(id, origin) WHERE recalled = 1;
@@ -99,14 +100,19 @@ CREATE TABLE peers (
   status      TEXT NOT NULL CHECK (status IN ('trusted', 'retiring', 'retired', 'revoked', 'pending')),
   added_at    TEXT NOT NULL,
   revoked_at  TEXT,
+  introduced_by TEXT,
+  revoked_by  TEXT,
+  mac         BLOB,
   PRIMARY KEY (agency, fingerprint)
 );
+CREATE UNIQUE INDEX peers_one_trusted ON peers(agency) WHERE status = 'trusted';
 CREATE TABLE own_cards (
   generation  INTEGER PRIMARY KEY,
   fingerprint TEXT NOT NULL,
   card        TEXT NOT NULL,
   status      TEXT NOT NULL CHECK (status IN ('current', 'retiring', 'revoked')),
-  created_at  TEXT NOT NULL
+  created_at  TEXT NOT NULL,
+  mac         BLOB
 );
 CREATE TABLE statements (
   n          INTEGER PRIMARY KEY,
@@ -115,7 +121,8 @@ CREATE TABLE statements (
   key        TEXT NOT NULL,
   body       TEXT NOT NULL,
   own        INTEGER NOT NULL,
-  at         TEXT NOT NULL
+  at         TEXT NOT NULL,
+  mac        BLOB
 );
 CREATE TABLE statement_sent (
   statement INTEGER NOT NULL,
@@ -164,6 +171,8 @@ type Store struct {
 	path   string
 	agency string
 	now    func() time.Time
+	keyFn  func() ([]byte, error) // the MAC key (seal.go), asked for once
+	key    []byte
 }
 
 // Page size of a new store, and the page cache of each connection.
@@ -186,8 +195,9 @@ func dsn(path string) string {
 		path, pageSize, cacheKiB)
 }
 
-// Create makes a new store at path for agency. It refuses an existing file.
-func Create(path, agency string) (*Store, error) {
+// Create makes a new store at path for agency. It refuses an existing
+// file. It needs the MAC key (WithMACKey) to seal the empty trust tables.
+func Create(path, agency string, opts ...Option) (*Store, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -196,7 +206,7 @@ func Create(path, agency string) (*Store, error) {
 		return nil, err
 	}
 	f.Close()
-	s, err := open(path)
+	s, err := open(path, opts)
 	if err != nil {
 		os.Remove(path)
 		return nil, err
@@ -214,6 +224,11 @@ func Create(path, agency string) (*Store, error) {
 				return err
 			}
 		}
+		for _, t := range trustTables {
+			if err := sealTable(tx, s, t); err != nil {
+				return err
+			}
+		}
 		return appendAudit(tx, s.now(), "init", "store created for "+agency)
 	})
 	if err != nil {
@@ -227,12 +242,13 @@ func Create(path, agency string) (*Store, error) {
 	return s, nil
 }
 
-// Open opens an existing store.
-func Open(path string) (*Store, error) {
+// Open opens an existing store. Without WithMACKey it can read what is
+// not sealed, and nothing else (ErrNoMACKey).
+func Open(path string, opts ...Option) (*Store, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	s, err := open(path)
+	s, err := open(path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -247,7 +263,7 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-func open(path string) (*Store, error) {
+func open(path string, opts []Option) (*Store, error) {
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, err
@@ -260,7 +276,11 @@ func open(path string) (*Store, error) {
 		db.Close()
 		return nil, mapErr(err)
 	}
-	return &Store{db: db, path: path, now: time.Now}, nil
+	s := &Store{db: db, path: path, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Close closes the store.
@@ -291,6 +311,12 @@ func mapErr(err error) error {
 		}
 	}
 	return err
+}
+
+// isUnique reports whether err is SQLite's refusal of a duplicate key.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 // write runs fn in one immediate transaction, committed only when fn

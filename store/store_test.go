@@ -97,7 +97,7 @@ func putThree(t *testing.T, s *store.Store) {
 
 func TestVersionsKeepEveryBody(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	s, err := store.Create(path, "CARICC")
+	s, err := store.Create(path, "CARICC", testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +136,7 @@ func TestVersionsKeepEveryBody(t *testing.T) {
 // by id and origin, and the store then reads and writes as one made new.
 func TestMigrateLayout1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	s, err := store.Create(path, "CARICC")
+	s, err := store.Create(path, "CARICC", testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +148,14 @@ func TestMigrateLayout1(t *testing.T) {
 	v := []*schema.Record{person("p-1", "A", 1), person("p-1", "B", 2), person("p-1", "C", 3)}
 	stmts := []string{
 		`DROP TABLE records`, `DROP TABLE versions`, `DROP TABLE conflicts`, `DROP TABLE peer_state`, `DROP TABLE ledger`, `DROP TABLE refs`,
+		`DROP TABLE peers`, `DROP TABLE own_cards`, `DROP TABLE statements`, `DELETE FROM meta WHERE key LIKE 'mac:%'`,
+		`CREATE TABLE peers (agency TEXT NOT NULL, fingerprint TEXT NOT NULL, card TEXT NOT NULL,
+		  status TEXT NOT NULL CHECK (status IN ('trusted', 'retiring', 'retired', 'revoked', 'pending')), added_at TEXT NOT NULL, revoked_at TEXT,
+		  PRIMARY KEY (agency, fingerprint))`,
+		`CREATE TABLE own_cards (generation INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, card TEXT NOT NULL,
+		  status TEXT NOT NULL CHECK (status IN ('current', 'retiring', 'revoked')), created_at TEXT NOT NULL)`,
+		`CREATE TABLE statements (n INTEGER PRIMARY KEY, agency TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+		  own INTEGER NOT NULL, at TEXT NOT NULL)`,
 		`CREATE TABLE ledger (n INTEGER PRIMARY KEY, bundle TEXT NOT NULL, direction TEXT NOT NULL, peer TEXT NOT NULL, sequence INTEGER,
 		  records INTEGER NOT NULL DEFAULT 0, payload_sha256 TEXT, file TEXT, high_water INTEGER, signer TEXT, at TEXT NOT NULL,
 		  result TEXT NOT NULL, acked_at TEXT)`,
@@ -188,7 +196,7 @@ func TestMigrateLayout1(t *testing.T) {
 		}
 	}
 	db.Close()
-	if s, err = store.Open(path); err != nil {
+	if s, err = store.Open(path, testKey); err != nil {
 		t.Fatal(err)
 	}
 	k := schema.Key{ID: "p-1", Origin: "KZ-NCB"}
@@ -244,7 +252,7 @@ func TestMigrateLayout1(t *testing.T) {
 	}
 	db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, store.Layout+1))
 	db.Close()
-	if _, err := store.Open(path); !errors.Is(err, store.ErrLayout) {
+	if _, err := store.Open(path, testKey); !errors.Is(err, store.ErrLayout) {
 		t.Errorf("a store of a newer layout: %v", err)
 	}
 }
