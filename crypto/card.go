@@ -294,4 +294,3 @@ func (c *Card) HasHybrid() bool {
 	}
 	return false
 }
-
