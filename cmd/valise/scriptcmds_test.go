@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -110,6 +111,25 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		d, err := st.Snapshot()
 		ts.Check(err)
 		ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(d+"\n"), 0o644))
+	},
+	// sqlexec HOME SQL: run SQL on the store of HOME through the SQLite
+	// driver valise links, as a hand edit with the sqlite3 shell would (a
+	// script needs no sqlite3 on PATH). It fails when the SQL changes no
+	// row, so that a script cannot test an edit that did nothing.
+	"sqlexec": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) != 2 {
+			ts.Fatalf("usage: sqlexec HOME SQL")
+		}
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(ts.MkAbs(args[0]), office.StoreFile)+"?_pragma=busy_timeout(10000)")
+		ts.Check(err)
+		defer db.Close()
+		res, err := db.Exec(args[1])
+		ts.Check(err)
+		n, err := res.RowsAffected()
+		ts.Check(err)
+		if n == 0 {
+			ts.Fatalf("sqlexec: %q changed no row", args[1])
+		}
 	},
 	// mode FILE PERM: assert the file's permission bits, e.g. mode key 0600.
 	"mode": func(ts *testscript.TestScript, neg bool, args []string) {
