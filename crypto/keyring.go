@@ -149,8 +149,10 @@ func (r Refusal) err(agency, fpr string) error {
 // before the switch stays valid); a revocation refuses the old key from
 // the statement's time on, and every card introduced by it through a
 // rotation, and notes its successor as pending. It returns what it did,
-// one line each, and the statements it could not check.
-func (k *Keyring) Apply(sts []*Statement) (notes []string, unchecked []*Statement) {
+// one line each, and the statements it could not check (no card for the
+// key they are about); it fails on a statement whose signature does not
+// verify (ErrStatement), applying nothing more.
+func (k *Keyring) Apply(sts []*Statement) (notes []string, unchecked []*Statement, err error) {
 	todo := append([]*Statement(nil), sts...)
 	sort.SliceStable(todo, func(i, j int) bool { return todo[i].Created.Before(todo[j].Created) })
 	// Revocations first: a revoked key's rotations do not count.
@@ -165,9 +167,7 @@ func (k *Keyring) Apply(sts []*Statement) (notes []string, unchecked []*Statemen
 			}
 			next, err := st.Verify(old)
 			if err != nil {
-				notes = append(notes, fmt.Sprintf("statement of %s about key %s refused: %v", st.Agency, st.Key, err))
-				progress = true
-				continue
+				return notes, nil, fmt.Errorf("statement of %s about key %s refused: %w", st.Agency, st.Key, err)
 			}
 			progress = true
 			switch st.Kind {
@@ -191,7 +191,7 @@ func (k *Keyring) Apply(sts []*Statement) (notes []string, unchecked []*Statemen
 		}
 		todo = rest
 	}
-	return notes, todo
+	return notes, todo, nil
 }
 
 // known returns a card the keyring knows, accepted or refused (a

@@ -230,9 +230,12 @@ func init() {
 				if err != nil {
 					return fmt.Errorf("%s: %w", path, err)
 				}
-				notes, unchecked := kr.Apply(sts)
+				notes, unchecked, err := kr.Apply(sts)
 				for _, n := range notes {
 					fmt.Fprintf(e.stderr, "%s: %s\n", path, schema.Sanitize(n))
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", path, err)
 				}
 				for _, st := range unchecked {
 					fmt.Fprintf(e.stderr, "%s: statement of %s about key %s not checked: no card given for that key\n", path, st.Agency, st.Key)
