@@ -90,10 +90,11 @@ func (s *Store) macKey() ([]byte, error) {
 const macLen = 16
 
 // sealer computes MACs. It is not safe for concurrent use: each
-// goroutine makes its own.
+// goroutine makes its own. The fields of a row are gathered in buf and
+// hashed in one write.
 type sealer struct {
 	h   hash.Hash
-	n   [binary.MaxVarintLen64]byte
+	buf []byte
 	out [sha256.Size]byte
 }
 
@@ -102,33 +103,33 @@ func (s *Store) sealer() (*sealer, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &sealer{h: hmac.New(sha256.New, k)}, nil
+	return &sealer{h: hmac.New(sha256.New, k), buf: make([]byte, 0, 1024)}, nil
 }
 
 // The MAC input is a domain string, the table name, then each field as
-// its length (unsigned varint) and bytes.
+// its length (unsigned varint) and bytes; integers as 8 bytes big-endian,
+// booleans as the integers 0 and 1.
 const sealDomain = "valise-row-mac/v1"
 
 func (m *sealer) begin(table string) {
-	m.h.Reset()
+	m.buf = m.buf[:0]
 	m.str(sealDomain)
 	m.str(table)
 }
 
 func (m *sealer) str(v string) {
-	m.h.Write(m.n[:binary.PutUvarint(m.n[:], uint64(len(v)))])
-	m.h.Write([]byte(v))
+	m.buf = binary.AppendUvarint(m.buf, uint64(len(v)))
+	m.buf = append(m.buf, v...)
 }
 
 func (m *sealer) bytes(v []byte) {
-	m.h.Write(m.n[:binary.PutUvarint(m.n[:], uint64(len(v)))])
-	m.h.Write(v)
+	m.buf = binary.AppendUvarint(m.buf, uint64(len(v)))
+	m.buf = append(m.buf, v...)
 }
 
 func (m *sealer) int(v int64) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(v))
-	m.bytes(b[:])
+	m.buf = binary.AppendUvarint(m.buf, 8)
+	m.buf = binary.BigEndian.AppendUint64(m.buf, uint64(v))
 }
 
 func (m *sealer) bool(v bool) {
@@ -139,14 +140,20 @@ func (m *sealer) bool(v bool) {
 	}
 }
 
+func (m *sealer) mac() []byte {
+	m.h.Reset()
+	m.h.Write(m.buf)
+	return m.h.Sum(m.out[:0])
+}
+
 // sum returns the MAC of what was written since begin.
 func (m *sealer) sum() []byte {
-	return append([]byte(nil), m.h.Sum(m.out[:0])[:macLen]...)
+	return append([]byte(nil), m.mac()[:macLen]...)
 }
 
 // check reports whether mac is the MAC of what was written since begin.
 func (m *sealer) check(mac []byte) bool {
-	return len(mac) == macLen && hmac.Equal(m.h.Sum(m.out[:0])[:macLen], mac)
+	return len(mac) == macLen && hmac.Equal(m.mac()[:macLen], mac)
 }
 
 func (m *sealer) peer(p *Peer) {
@@ -202,7 +209,7 @@ func (m *sealer) table(name string, rows [][]byte) string {
 	for _, r := range rows {
 		m.bytes(r)
 	}
-	return hex.EncodeToString(m.h.Sum(m.out[:0]))
+	return hex.EncodeToString(m.mac())
 }
 
 // trustTables are the tables sealed as a whole.
