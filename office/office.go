@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,6 +54,11 @@ type InitOptions struct {
 	Name       string
 	Passphrase string // "" for unencrypted key files
 	Now        time.Time
+	// Keys and Card, when set, adopt an existing identity (keys restored
+	// from a backup, published test vectors) instead of generating one;
+	// Card must be Keys' card for Agency.
+	Keys *crypto.Keys
+	Card *crypto.Card
 }
 
 // Init creates an office in home: keys, card and store. It refuses to touch
@@ -73,16 +79,20 @@ func Init(home string, o InitOptions) (*Office, error) {
 			return nil, fmt.Errorf("%s already holds an office (%s exists); valise never overwrites keys", home, f)
 		}
 	}
-	keys, err := crypto.Generate()
-	if err != nil {
-		return nil, err
-	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	card, err := crypto.NewCard(o.Agency, o.Name, o.Now, keys)
-	if err != nil {
-		return nil, err
+	keys, card := o.Keys, o.Card
+	if keys == nil {
+		var err error
+		if keys, err = crypto.Generate(); err != nil {
+			return nil, err
+		}
+		if card, err = crypto.NewCard(o.Agency, o.Name, o.Now, keys); err != nil {
+			return nil, err
+		}
+	} else if card == nil || card.Agency != o.Agency || !card.SigningKey.Equal(keys.Public()) || !slices.Equal(card.Recipients, keys.Recipients()) {
+		return nil, fmt.Errorf("the card to adopt is not the card of these keys for %s", o.Agency)
 	}
 	created := []string{}
 	cleanup := func() {
