@@ -19,10 +19,13 @@ import (
 // Format constants.
 const (
 	headerMagic   = "valise-bundle/v1"
-	manifestMagic = "valise-manifest/v1"
-	trailerMagic  = "valise-trailer/v1"
-	endMark       = "---"
-	sigContext    = "valise-bundle-signature/v1\x00"
+	manifestMagic = "valise-manifest/v2"
+	// manifestV1 is the manifest of bundles written before authorship
+	// proofs (FORMAT.md §3.4): read, not written.
+	manifestV1   = "valise-manifest/v1"
+	trailerMagic = "valise-trailer/v1"
+	endMark      = "---"
+	sigContext   = "valise-bundle-signature/v1\x00"
 
 	// Compression is the only compression v1 knows.
 	Compression = "zstd"
@@ -279,11 +282,22 @@ type Manifest struct {
 	// Statements are signed keyring statements by the sender (key rotation
 	// or revocation), each in its own canonical text form.
 	Statements [][]byte
+	// TreeSecret derives the salts of the leaves of the sender's own
+	// authorship tree (package proof). A v1 manifest has none.
+	TreeSecret []byte
 	HeaderHash [32]byte // SHA-256 of the exact header bytes
+	// V1 is set for a manifest of format v1, which carries no authorship
+	// proofs.
+	V1 bool
 }
 
 // Limits of the manifest's extras.
 const (
+	TreeSecretSize = 16
+	// MaxProofLine bounds a proof or tree line, MaxTreeSection the tree
+	// section of a bundle (held in memory until the end).
+	MaxProofLine     = 1 << 20
+	MaxTreeSection   = 64 << 20
 	MaxReceiptRanges = 256
 	MaxStatements    = 16
 	MaxStatementSize = 24 << 10
@@ -380,7 +394,11 @@ func parseReceipt(s string) (Receipt, error) {
 
 func (m *Manifest) marshal() []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\nid: %s\nsender: %s %s\n", manifestMagic, m.ID, m.Sender, m.SenderKey)
+	magic := manifestMagic
+	if m.V1 {
+		magic = manifestV1
+	}
+	fmt.Fprintf(&b, "%s\nid: %s\nsender: %s %s\n", magic, m.ID, m.Sender, m.SenderKey)
 	for _, r := range m.Recipients {
 		fmt.Fprintf(&b, "recipient: %s %s %d\n", r.Agency, r.Fingerprint, r.Sequence)
 	}
@@ -389,6 +407,9 @@ func (m *Manifest) marshal() []byte {
 	}
 	for _, st := range m.Statements {
 		fmt.Fprintf(&b, "statement: %s\n", base64.StdEncoding.EncodeToString(st))
+	}
+	if !m.V1 {
+		fmt.Fprintf(&b, "tree-secret: %s\n", hex.EncodeToString(m.TreeSecret))
 	}
 	fmt.Fprintf(&b, "header-sha256: %s\n%s\n", hex.EncodeToString(m.HeaderHash[:]), endMark)
 	return b.Bytes()
@@ -399,11 +420,11 @@ func parseManifest(data []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest does not end with a %q line", endMark)
 	}
 	all := strings.Split(string(data[:len(data)-len(endMark)-2]), "\n")
-	if all[0] != manifestMagic {
+	if all[0] != manifestMagic && all[0] != manifestV1 {
 		return nil, fmt.Errorf("payload does not start with %q", manifestMagic)
 	}
 	p := &lines{l: all, i: 1, what: "manifest"}
-	m := &Manifest{}
+	m := &Manifest{V1: all[0] == manifestV1}
 	id, err := p.next("id")
 	if err != nil {
 		return nil, err
@@ -450,6 +471,15 @@ func parseManifest(data []byte) (*Manifest, error) {
 			return nil, fmt.Errorf("manifest: statement is not canonical base64")
 		}
 		m.Statements = append(m.Statements, st)
+	}
+	if !m.V1 {
+		ts, err := p.next("tree-secret")
+		if err != nil {
+			return nil, err
+		}
+		if m.TreeSecret, err = hex.DecodeString(ts); err != nil || len(m.TreeSecret) != TreeSecretSize {
+			return nil, fmt.Errorf("manifest: tree-secret is not %d bytes of hex", TreeSecretSize)
+		}
 	}
 	hh, err := p.next("header-sha256")
 	if err != nil {

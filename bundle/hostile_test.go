@@ -56,7 +56,7 @@ func zstdOf(t testing.TB, parts ...[]byte) []byte {
 }
 
 func manifestOf(h *Header, hdr []byte) []byte {
-	m := &Manifest{ID: h.ID, Sender: h.Sender, SenderKey: h.SenderKey, Recipients: h.Recipients, HeaderHash: sha256.Sum256(hdr)}
+	m := &Manifest{ID: h.ID, Sender: h.Sender, SenderKey: h.SenderKey, Recipients: h.Recipients, TreeSecret: make([]byte, TreeSecretSize), HeaderHash: sha256.Sum256(hdr)}
 	return m.marshal()
 }
 
@@ -134,7 +134,7 @@ func TestManifestBindsHeader(t *testing.T) {
 	// A payload whose manifest names another sender: the signature is
 	// valid (made by a), the manifest says the content was sealed by c.
 	data := rawBundle(t, a, b, func(h *Header, hdr []byte) io.Reader {
-		m := &Manifest{ID: h.ID, Sender: c.card.Agency, SenderKey: c.card.Fingerprint(), Recipients: h.Recipients, HeaderHash: sha256.Sum256(hdr)}
+		m := &Manifest{ID: h.ID, Sender: c.card.Agency, SenderKey: c.card.Fingerprint(), Recipients: h.Recipients, TreeSecret: make([]byte, TreeSecretSize), HeaderHash: sha256.Sum256(hdr)}
 		return bytes.NewReader(zstdOf(t, m.marshal()))
 	}, 0)
 	if _, err := readAll(data, a, b); !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "re-signed") {
@@ -276,4 +276,97 @@ func FuzzReader(f *testing.F) {
 			t.Fatalf("import accepted a bundle that verify refuses: %v", verr)
 		}
 	})
+}
+
+// TestProofLines reads back what WriteProof and WriteTree wrote, and
+// refuses the payloads that break their order: a proof line before any
+// record, a record after the tree section; and reads a v1 manifest, which
+// has no tree secret.
+func TestProofLines(t *testing.T) {
+	a, b := newOffice(t, "KZ-NCB"), newOffice(t, "CARICC")
+	id, _ := uuid.NewV7()
+	h := &Header{ID: id, Created: time.Now().UTC().Truncate(time.Second), Sender: a.card.Agency,
+		SenderKey: a.card.Fingerprint(), Recipients: []Recipient{{Agency: b.card.Agency, Fingerprint: b.card.Fingerprint(), Sequence: 1}},
+		Schema: schema.ModelVersion, Compression: Compression, Encryption: EncryptionHybrid}
+	var buf bytes.Buffer
+	secret := bytes.Repeat([]byte{7}, TreeSecretSize)
+	w, err := NewWriter(&buf, h, a.keys.Signing, b.card.AgeRecipients(true), WithTreeSecret(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs := testRecords(3)
+	if err := w.WriteProof([]byte(`[]`)); err == nil {
+		t.Fatal("a proof line before any record was written")
+	}
+	buf.Reset()
+	w, _ = NewWriter(&buf, h, a.keys.Signing, b.card.AgeRecipients(true), WithTreeSecret(secret))
+	for i, r := range recs {
+		if err := w.Write(r); err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			if err := w.WriteProof([]byte(`[{"p":1}]`)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := w.WriteTree("tree", []byte(`{"t":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteTree("node", []byte(`{"n":1}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr, err := r.Decrypt(a.card.SigningKey, b.keys.Identities...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(rr.Manifest.TreeSecret, secret) {
+		t.Errorf("tree secret %x, want %x", rr.Manifest.TreeSecret, secret)
+	}
+	var proofs []string
+	for {
+		rec, _, err := rr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		proofs = append(proofs, rec.ID+"="+string(rr.Proof()))
+	}
+	if fmt.Sprint(proofs) != `[p-000000= p-000001=[{"p":1}] p-000002=]` {
+		t.Errorf("proofs %v", proofs)
+	}
+	if tr := rr.Trees(); len(tr) != 2 || string(tr[0]) != `tree {"t":1}` || string(tr[1]) != `node {"n":1}` {
+		t.Errorf("tree section %q", tr)
+	}
+
+	// Out of order: refused.
+	line := func(r *schema.Record) []byte { return append(r.AppendCanonical(nil), '\n') }
+	for name, lines := range map[string][][]byte{
+		"proof first":         {[]byte("proof []\n"), line(recs[0])},
+		"record after a tree": {line(recs[0]), []byte("tree {}\n"), line(recs[1])},
+	} {
+		data := rawBundle(t, a, b, func(h *Header, hdr []byte) io.Reader {
+			return bytes.NewReader(zstdOf(t, append([][]byte{manifestOf(h, hdr)}, lines...)...))
+		}, 2)
+		if _, err := readAll(data, a, b); !errors.Is(err, ErrContent) {
+			t.Errorf("%s: got %v, want a content failure", name, err)
+		}
+	}
+	// A v1 manifest is read, without a tree secret.
+	data := rawBundle(t, a, b, func(h *Header, hdr []byte) io.Reader {
+		m := &Manifest{ID: h.ID, Sender: h.Sender, SenderKey: h.SenderKey, Recipients: h.Recipients, HeaderHash: sha256.Sum256(hdr), V1: true}
+		return bytes.NewReader(zstdOf(t, m.marshal(), line(recs[0])))
+	}, 1)
+	if got, err := readAll(data, a, b); err != nil || len(got) != 1 {
+		t.Errorf("a v1 payload: %d records, %v", len(got), err)
+	}
 }

@@ -364,6 +364,9 @@ type RecordReader struct {
 	out      *capReader
 	br       *bufio.Reader
 	Manifest *Manifest
+	proof    []byte   // the proof line of the record returned last
+	trees    [][]byte // the tree section, once read
+	treeSize int
 	count    uint64
 	last     schema.Key
 	err      error
@@ -504,12 +507,32 @@ func (e *errReader) Read(p []byte) (int, error) {
 }
 
 // Next returns the next record, or io.EOF once every record has been read
-// and every check of the bundle has passed.
+// and every check of the bundle has passed. Proof returns the record's
+// authorship claims, Trees the tree section (FORMAT.md §3.4).
 func (rr *RecordReader) Next() (*schema.Record, []byte, error) {
 	if rr.err != nil {
 		return nil, nil, rr.err
 	}
+	rr.proof = nil
 	line, err := rr.readLine()
+	for err == nil && len(rr.trees) > 0 || err == nil && (bytes.HasPrefix(line, []byte("tree ")) || bytes.HasPrefix(line, []byte("node "))) {
+		// The tree section: only tree lines up to the end.
+		if !bytes.HasPrefix(line, []byte("tree ")) && !bytes.HasPrefix(line, []byte("node ")) {
+			rr.err = rr.r.diagnose(rr.pub, fail("tree section", ErrContent, "a line that is no tree line after the tree section began"))
+			return nil, nil, rr.err
+		}
+		rr.treeSize += len(line)
+		if rr.treeSize > MaxTreeSection {
+			rr.err = rr.r.diagnose(rr.pub, fail("tree section", ErrMalformed, "tree section longer than %d bytes", MaxTreeSection))
+			return nil, nil, rr.err
+		}
+		rr.trees = append(rr.trees, bytes.Clone(line))
+		line, err = rr.readLine()
+	}
+	if err == nil && bytes.HasPrefix(line, []byte("proof ")) {
+		rr.err = rr.r.diagnose(rr.pub, fail("proof", ErrContent, "a proof line without its record"))
+		return nil, nil, rr.err
+	}
 	if err == io.EOF {
 		rr.err = rr.end()
 		if rr.err == nil {
@@ -542,8 +565,26 @@ func (rr *RecordReader) Next() (*schema.Record, []byte, error) {
 		return nil, nil, rr.err
 	}
 	rr.last = rec.Key()
+	// The record's proof line, when it has one, comes right after it.
+	if next, _ := rr.br.Peek(len("proof ")); string(next) == "proof " {
+		line = bytes.Clone(line)
+		p, err := rr.readLine()
+		if err != nil {
+			rr.err = rr.r.diagnose(rr.pub, err)
+			return nil, nil, rr.err
+		}
+		rr.proof = bytes.Clone(p[len("proof "):])
+	}
 	return rec, line, nil
 }
+
+// Proof returns the authorship claims that came with the record Next
+// returned last (nil when none did).
+func (rr *RecordReader) Proof() []byte { return rr.proof }
+
+// Trees returns the lines of the tree section (each "tree …" or
+// "node …"), complete once Next has returned io.EOF.
+func (rr *RecordReader) Trees() [][]byte { return rr.trees }
 
 func (rr *RecordReader) readLine() ([]byte, error) {
 	line, err := rr.br.ReadSlice('\n')

@@ -3,11 +3,13 @@ package bundle
 import (
 	"bufio"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"filippo.io/age"
 	"github.com/klauspost/compress/zstd"
@@ -29,6 +31,7 @@ func unb64(s string, n int) ([]byte, error) {
 type WriterOption func(*writerOptions) error
 
 type writerOptions struct {
+	treeSecret []byte
 	receipts   []Receipt
 	statements [][]byte
 }
@@ -46,6 +49,18 @@ func WithReceipts(rs []Receipt) WriterOption {
 			}
 		}
 		o.receipts = rs
+		return nil
+	}
+}
+
+// WithTreeSecret sets the secret of the sender's authorship tree (else a
+// random one).
+func WithTreeSecret(secret []byte) WriterOption {
+	return func(o *writerOptions) error {
+		if len(secret) != TreeSecretSize {
+			return fmt.Errorf("bundle: a tree secret of %d bytes, want %d", len(secret), TreeSecretSize)
+		}
+		o.treeSecret = secret
 		return nil
 	}
 }
@@ -93,11 +108,15 @@ type Writer struct {
 	age     io.WriteCloser
 	zw      *zstd.Encoder
 	buf     *bufio.Writer
-	records uint64
-	last    schema.Key
-	line    []byte
-	err     error
-	closed  bool
+	// TreeSecret is the secret of the sender's authorship tree, written in
+	// the manifest (package proof derives the leaf salts from it).
+	TreeSecret []byte
+	trees      bool // the tree section has begun: no more records
+	records    uint64
+	last       schema.Key
+	line       []byte
+	err        error
+	closed     bool
 }
 
 // NewWriter writes h to dst and returns a Writer for the records. The
@@ -134,8 +153,16 @@ func NewWriter(dst io.Writer, h *Header, key ed25519.PrivateKey, recipients []ag
 	}
 	w.zw = zw
 	w.buf = bufio.NewWriterSize(zw, 256<<10)
+	secret := wo.treeSecret
+	if secret == nil {
+		secret = make([]byte, TreeSecretSize)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, err
+		}
+	}
+	w.TreeSecret = secret
 	m := &Manifest{ID: h.ID, Sender: h.Sender, SenderKey: h.SenderKey, Recipients: h.Recipients,
-		Receipts: wo.receipts, Statements: wo.statements, HeaderHash: sha256.Sum256(w.header)}
+		Receipts: wo.receipts, Statements: wo.statements, TreeSecret: secret, HeaderHash: sha256.Sum256(w.header)}
 	if _, err := w.buf.Write(m.marshal()); err != nil {
 		return nil, err
 	}
@@ -167,6 +194,9 @@ func (w *Writer) WriteCanonical(line []byte) error {
 	if w.err != nil {
 		return w.err
 	}
+	if w.trees {
+		return w.broken(errors.New("bundle: a record after the tree section"))
+	}
 	if _, err := w.buf.Write(line); err != nil {
 		return w.broken(err)
 	}
@@ -180,6 +210,47 @@ func (w *Writer) WriteCanonical(line []byte) error {
 func (w *Writer) broken(err error) error {
 	w.err = fmt.Errorf("%w: %v", ErrBroken, err)
 	return err
+}
+
+// WriteProof adds the authorship claims of the record written last
+// (FORMAT.md §3.4): a line "proof " + claims.
+func (w *Writer) WriteProof(claims []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.trees || w.records == 0 {
+		return w.broken(errors.New("bundle: a proof line without its record"))
+	}
+	return w.writeLine("proof ", claims)
+}
+
+// WriteTree adds a line of the tree section, after the records: kind is
+// "tree" (a signed tree head) or "node" (a multiproof node).
+func (w *Writer) WriteTree(kind string, body []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if kind != "tree" && kind != "node" {
+		return w.broken(fmt.Errorf("bundle: unknown tree line %q", kind))
+	}
+	w.trees = true
+	return w.writeLine(kind+" ", body)
+}
+
+func (w *Writer) writeLine(prefix string, body []byte) error {
+	if len(prefix)+len(body) > MaxProofLine {
+		return w.broken(fmt.Errorf("bundle: a %s line of %d bytes, at most %d", strings.TrimSpace(prefix), len(body), MaxProofLine))
+	}
+	if _, err := w.buf.WriteString(prefix); err != nil {
+		return w.broken(err)
+	}
+	if _, err := w.buf.Write(body); err != nil {
+		return w.broken(err)
+	}
+	if err := w.buf.WriteByte('\n'); err != nil {
+		return w.broken(err)
+	}
+	return nil
 }
 
 // Close finishes the payload and writes the signed trailer. It does not
