@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -190,6 +191,9 @@ func TestMigrateLayout1(t *testing.T) {
 		{`INSERT INTO records VALUES ('p-1', 'Person', 'KZ-NCB', 0, NULL, ?, ?, 3, '2026-11-01T00:00:00Z')`, []any{schema.HexContentHash(last), last}},
 		{`INSERT INTO conflicts VALUES ('p-1', 'name', '[]', 'b-1', '2026-11-01T00:00:00Z')`, nil},
 		{`INSERT INTO peer_state VALUES ('KZ-NCB', 'p-1', 'abcd', 'b-1')`, nil},
+		// An earlier valise could leave two trusted cards for one agency.
+		{`INSERT INTO peers VALUES ('KZ-NCB', 'AAAA', 'card 1', 'trusted', '2026-11-01T00:00:00Z', NULL),
+		  ('KZ-NCB', 'BBBB', 'card 2', 'trusted', '2026-11-02T00:00:00Z', NULL), ('KG-NCB', 'CCCC', 'card 3', 'trusted', '2026-11-01T00:00:00Z', NULL)`, nil},
 	} {
 		if _, err := db.Exec(q.q, q.args...); err != nil {
 			t.Fatalf("%s: %v", q.q, err)
@@ -214,6 +218,22 @@ func TestMigrateLayout1(t *testing.T) {
 	}
 	if cs, err := s.Conflicts(k); err != nil || len(cs) != 1 || cs[0].Origin != "KZ-NCB" {
 		t.Errorf("conflicts after the migration: %+v %v", cs, err)
+	}
+	// Sealed: every row checks, and both trusted cards of KZ-NCB wait
+	// for the operator's confirmation.
+	if found, _, err := s.CheckSeals(); err != nil || len(found) != 0 {
+		t.Errorf("seals after the migration: %+v %v", found, err)
+	}
+	ps, err := s.Peers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, p := range ps {
+		states = append(states, p.Agency+" "+p.Fingerprint+" "+p.Status)
+	}
+	if want := "KG-NCB CCCC trusted,KZ-NCB AAAA pending,KZ-NCB BBBB pending"; strings.Join(states, ",") != want {
+		t.Errorf("peers after the migration: %s, want %s", strings.Join(states, ","), want)
 	}
 	err = s.Update(func(tx *store.Tx) error {
 		held, err := tx.HeldMany(keys("p-1"))
