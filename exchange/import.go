@@ -200,7 +200,7 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		} else if bySeq && !reused {
 			return fmt.Errorf("%w: ALERT: sequence %d from %s was used by another bundle imported just now; bundle %s reuses it", ErrReplay, me.Sequence, h.Sender, h.ID)
 		}
-		carrier, err := identity.ApplyStatements(o, tx, kr, h, rr.Manifest.Statements, &rep.KeyNotes)
+		carrier, err := identity.ApplyStatements(o, tx, h, rr.Manifest.Statements, &rep.KeyNotes)
 		if err != nil {
 			return err
 		}

@@ -80,8 +80,8 @@ func AddPeer(o *office.Office, data []byte, fpr string) (*crypto.Card, error) {
 // only with the key that introduced it, or trusted through a rotation
 // (then it is marked confirmed: a later revocation of the key that
 // introduced it leaves it trusted). Any other card of agency that was
-// trusted becomes retired, and any other pending card revoked: one card
-// of an agency is trusted at a time.
+// trusted becomes retired (a retiring one stays retiring), and any other
+// pending card revoked: one card of an agency is trusted at a time.
 func ConfirmPeer(o *office.Office, agency, fpr string) (*crypto.Card, []string, error) {
 	want := crypto.NormalizeFingerprint(fpr)
 	var card *crypto.Card
@@ -145,7 +145,7 @@ func confirm(tx *store.Tx, peers []store.Peer, p store.Peer) ([]string, error) {
 			continue
 		}
 		switch q.Status {
-		case store.Trusted, store.Retiring:
+		case store.Trusted:
 			q.Status = store.Retired
 			notes = append(notes, fmt.Sprintf("%s card %s is now retired", q.Agency, q.Fingerprint))
 		case store.Pending:
@@ -193,10 +193,12 @@ func RevokePeer(o *office.Office, agency string) error {
 }
 
 // ApplyStatements verifies the keyring statements a bundle carries and
-// applies them inside the import transaction. It reports whether the
+// applies them inside the import transaction, in order: each is checked
+// against the keyring as the ones before it left it (a rotation and then
+// a rotation by the key it introduced both count). It reports whether the
 // bundle only carries the revocation of the key that signed it, whose
 // records are then not imported.
-func ApplyStatements(o *office.Office, tx *store.Tx, kr *crypto.Keyring, h *bundle.Header, raw [][]byte, notes *[]string) (bool, error) {
+func ApplyStatements(o *office.Office, tx *store.Tx, h *bundle.Header, raw [][]byte, notes *[]string) (bool, error) {
 	carrier := false
 	for i, data := range raw {
 		st, err := crypto.ParseStatement(data)
@@ -207,7 +209,10 @@ func ApplyStatements(o *office.Office, tx *store.Tx, kr *crypto.Keyring, h *bund
 			return false, &bundle.Error{Check: "statement", Kind: bundle.ErrContent,
 				Msg: fmt.Sprintf("statement %d is about %s; a bundle from %s may only carry its own", i+1, schema.Printable(st.Agency), h.Sender)}
 		}
-		old, ok := kr.Known(st.Key)
+		old, ok, err := accepted(tx, st.Agency, st.Key)
+		if err != nil {
+			return false, err
+		}
 		if !ok {
 			// A statement about a key this office does not accept says
 			// nothing it can check.
@@ -226,6 +231,25 @@ func ApplyStatements(o *office.Office, tx *store.Tx, kr *crypto.Keyring, h *bund
 		}
 	}
 	return carrier, nil
+}
+
+// accepted returns the card of agency with fingerprint fpr if the
+// keyring accepts its signatures (trusted or retiring).
+func accepted(tx *store.Tx, agency, fpr string) (*crypto.Card, bool, error) {
+	peers, err := tx.Peers()
+	if err != nil {
+		return nil, false, err
+	}
+	for _, p := range peers {
+		if p.Agency == agency && p.Fingerprint == fpr && (p.Status == store.Trusted || p.Status == store.Retiring) {
+			c, err := crypto.ParseCard(p.Card)
+			if err != nil {
+				return nil, false, fmt.Errorf("keyring holds a bad card for %s: %w", p.Agency, err)
+			}
+			return c, true, nil
+		}
+	}
+	return nil, false, nil
 }
 
 func applyStatement(tx *store.Tx, st *crypto.Statement, data []byte, old, next *crypto.Card, notes *[]string) error {
