@@ -100,6 +100,16 @@ func (k *Keyring) Known(fpr string) (*Card, bool) {
 	return c, ok
 }
 
+// Retired returns the card with fingerprint fpr if a rotation retired it
+// (and the keyring was given the card: Accept, then Refuse).
+func (k *Keyring) Retired(fpr string) (*Card, bool) {
+	if r, ok := k.refused[fpr]; !ok || r.State != StateRetired {
+		return nil, false
+	}
+	c, ok := k.accept[fpr]
+	return c, ok
+}
+
 // Refused returns why the card with fingerprint fpr is refused, if it is.
 func (k *Keyring) Refused(fpr string) (Refusal, bool) {
 	r, ok := k.refused[fpr]

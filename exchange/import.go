@@ -14,6 +14,7 @@ import (
 	"valise/office"
 
 	"valise/bundle"
+	"valise/crypto"
 	"valise/match"
 	"valise/merge"
 	"valise/schema"
@@ -125,6 +126,16 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		return rep, err
 	}
 	sender, err := kr.Lookup(h.Sender, h.SenderKey)
+	// A key retired by a rotation may still revoke itself: its owner can
+	// learn that it was stolen after a rotation the thief made with it
+	// took over. Such a bundle goes on only as the carrier of that
+	// revocation (decided once it is decrypted, before any record).
+	var retired error
+	if errors.Is(err, crypto.ErrRetired) {
+		if c, ok := kr.Retired(h.SenderKey); ok && c.Agency == h.Sender {
+			sender, retired, err = c, senderError(err), nil
+		}
+	}
 	if err != nil {
 		return refuse(h, senderError(err))
 	}
@@ -203,6 +214,9 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		carrier, err := identity.ApplyStatements(o, tx, h, rr.Manifest.Statements, &rep.KeyNotes)
 		if err != nil {
 			return err
+		}
+		if retired != nil && !carrier {
+			return retired
 		}
 		if reused {
 			if !carrier {

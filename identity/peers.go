@@ -209,7 +209,7 @@ func ApplyStatements(o *office.Office, tx *store.Tx, h *bundle.Header, raw [][]b
 			return false, &bundle.Error{Check: "statement", Kind: bundle.ErrContent,
 				Msg: fmt.Sprintf("statement %d is about %s; a bundle from %s may only carry its own", i+1, schema.Printable(st.Agency), h.Sender)}
 		}
-		old, ok, err := accepted(tx, st.Agency, st.Key)
+		old, ok, err := accepted(tx, st.Agency, st.Key, st.Kind)
 		if err != nil {
 			return false, err
 		}
@@ -234,14 +234,18 @@ func ApplyStatements(o *office.Office, tx *store.Tx, h *bundle.Header, raw [][]b
 }
 
 // accepted returns the card of agency with fingerprint fpr if the
-// keyring accepts its signatures (trusted or retiring).
-func accepted(tx *store.Tx, agency, fpr string) (*crypto.Card, bool, error) {
+// keyring accepts a statement of kind signed by it: any statement from a
+// trusted or retiring key, and a revocation from a retired one too (the
+// owner may learn of a theft after a rotation made with the stolen key
+// retired it).
+func accepted(tx *store.Tx, agency, fpr, kind string) (*crypto.Card, bool, error) {
 	peers, err := tx.Peers()
 	if err != nil {
 		return nil, false, err
 	}
 	for _, p := range peers {
-		if p.Agency == agency && p.Fingerprint == fpr && (p.Status == store.Trusted || p.Status == store.Retiring) {
+		ok := p.Status == store.Trusted || p.Status == store.Retiring || (kind == crypto.Revoke && p.Status == store.Retired)
+		if p.Agency == agency && p.Fingerprint == fpr && ok {
 			c, err := crypto.ParseCard(p.Card)
 			if err != nil {
 				return nil, false, fmt.Errorf("keyring holds a bad card for %s: %w", p.Agency, err)

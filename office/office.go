@@ -357,6 +357,9 @@ func (o *Office) Keyring() (*crypto.Keyring, error) {
 		case store.Retiring:
 			kr.Accept(c)
 		case store.Retired:
+			// Known, so that a revocation it signs of itself can be
+			// checked (exchange.Import), and refused.
+			kr.Accept(c)
 			kr.Refuse(p.Fingerprint, crypto.Refusal{State: crypto.StateRetired})
 		case store.Revoked:
 			since, _ := crypto.ParseTime(p.RevokedAt)
