@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"filippo.io/age"
@@ -44,6 +45,7 @@ type Office struct {
 	Passphrase func() (string, error) // asked for when a key file is passphrase-protected
 	keys       *crypto.Keys
 	gens       map[int]*crypto.Keys // each generation's keys, once loaded
+	gensMu     sync.Mutex           // the store asks for its key (StoreKey) from its own goroutines
 	cachedPass func() (string, error)
 	Now        func() time.Time
 }
@@ -272,6 +274,8 @@ func (o *Office) KeyFiles(gen int) (identity, signing string) {
 }
 
 func (o *Office) loadGeneration(gen int) (*crypto.Keys, error) {
+	o.gensMu.Lock()
+	defer o.gensMu.Unlock()
 	if k, ok := o.gens[gen]; ok {
 		return k, nil
 	}
