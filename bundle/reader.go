@@ -370,7 +370,6 @@ type RecordReader struct {
 	count    uint64
 	last     schema.Key
 	err      error
-	done     bool
 }
 
 // Decrypt starts decrypting the payload with ids and checks the inner
@@ -566,6 +565,11 @@ func (rr *RecordReader) Next() (*schema.Record, []byte, error) {
 	}
 	rr.last = rec.Key()
 	// The record's proof line, when it has one, comes right after it.
+	// Peek reads more only when too little is buffered, and reading more
+	// may move the buffer that line points into: copied first then.
+	if rr.br.Buffered() < len("proof ") {
+		line = bytes.Clone(line)
+	}
 	if next, _ := rr.br.Peek(len("proof ")); string(next) == "proof " {
 		line = bytes.Clone(line)
 		p, err := rr.readLine()

@@ -201,6 +201,10 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 	}
 	defer rr.Close()
 	now := o.Now().UTC().Format(time.RFC3339)
+	stubsHeld, err := o.Store.Recalled()
+	if err != nil {
+		return rep, err
+	}
 	err = o.Store.Update(func(tx *store.Tx) error {
 		// Checked again under the write lock: another valise importing
 		// the same bundle at the same moment must not make it land twice.
@@ -230,7 +234,9 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		// is committed before the reader has read the whole bundle and
 		// every check passed.
 		m := &merger{o: o, tx: tx, rep: rep, now: now, created: h.Created,
-			c: store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
+			auth:  newAuthorship(o.Agency(), h.Sender, rr.Manifest, h.ID.String()),
+			stubs: stubsHeld > 0,
+			c:     store.Change{Action: "import", Agency: h.Sender, Bundle: h.ID.String()}}
 		p, err := startPipeline(rr, carrier, o.Store, m)
 		if err != nil {
 			return err
@@ -248,6 +254,11 @@ func Import(o *office.Office, path string, dryRun bool) (*ImportReport, error) {
 		rep.Skipped = p.skipped
 		if err := m.ends.finish(tx); err != nil {
 			return err
+		}
+		if !carrier {
+			if err := m.auth.finish(tx, kr, sender, rr.Trees()); err != nil {
+				return err
+			}
 		}
 		if err := m.recallDependents(); err != nil {
 			return err

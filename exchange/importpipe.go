@@ -14,6 +14,7 @@ import (
 	"valise/handling"
 	"valise/merge"
 	"valise/office"
+	"valise/proof"
 	"valise/schema"
 	"valise/store"
 )
@@ -45,11 +46,12 @@ const (
 // inBatch is a batch of records read from a bundle, in id order, and
 // then what merging it gave.
 type inBatch struct {
-	recs  []*schema.Record
-	lines [][]byte // each record's canonical encoding, as it came
-	keys  []schema.Key
-	arena []byte // holds the lines
-	err   error  // why reading or merging stopped (never io.EOF); the records are not to be written
+	recs   []*schema.Record
+	lines  [][]byte // each record's canonical encoding, as it came
+	proofs [][]byte // each record's proof line (package proof), nil when none
+	keys   []schema.Key
+	arena  []byte // holds the lines
+	err    error  // why reading or merging stopped (never io.EOF); the records are not to be written
 
 	// Made by resolve.
 	hashes   []string // each record's content hash (schema.ContentHashOf, hex)
@@ -67,19 +69,22 @@ type inBatch struct {
 func (b *inBatch) reset() {
 	clear(b.recs)
 	clear(b.lines)
+	clear(b.proofs)
 	clear(b.keys)
 	clear(b.puts)
 	clear(b.known)
 	clear(b.conflicts)
 	clear(b.ends)
 	b.recs, b.lines, b.keys, b.known, b.hashes = b.recs[:0], b.lines[:0], b.keys[:0], b.known[:0], b.hashes[:0]
+	b.proofs = b.proofs[:0]
 	b.puts, b.conflicts, b.ends = b.puts[:0], b.conflicts[:0], b.ends[:0]
 	b.arena, b.err, b.counts = b.arena[:0], nil, [merge.DeleteModify + 1]int{}
 	b.recalled, b.ignored = 0, 0
 	b.recalledIDs = b.recalledIDs[:0]
 }
 
-func (b *inBatch) add(rec *schema.Record, line []byte) {
+func (b *inBatch) add(rec *schema.Record, line, proofLine []byte) {
+	b.proofs = append(b.proofs, proofLine)
 	if len(b.arena)+len(line) > cap(b.arena) {
 		// A new arena: the lines already cut from the old one stay valid.
 		b.arena = make([]byte, 0, max(256<<10, len(line)))
@@ -149,7 +154,7 @@ func startPipeline(rr *bundle.RecordReader, carrier bool, s *store.Store, m *mer
 				p.read.send(b)
 				return
 			}
-			b.add(rec, line)
+			b.add(rec, line, rr.Proof())
 			if len(b.recs) == importBatch {
 				if !p.read.send(b) {
 					return
@@ -209,6 +214,8 @@ type merger struct {
 	c       store.Change
 	now     string
 	created time.Time // the bundle's, for the handling rules
+	auth    *authorship
+	stubs   bool // the store holds recall stubs
 	ends    endpoints
 	recalls []recallOf // the records this import recalled, for recallDependents
 }
@@ -255,7 +262,7 @@ func (m *merger) recallDependents() error {
 					who = b
 				}
 			}
-			ws = append(ws, store.Write{Rec: r.Stub(who, m.now), Held: hs, Purge: true})
+			ws = append(ws, store.Write{Rec: r.Stub(who, r.Version.At), Held: hs, Purge: true})
 			m.recalls = append(m.recalls, recallOf{r.ID, who})
 		}
 		m.rep.Recalled += len(ws)
@@ -290,7 +297,40 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		return err
 	}
 	agency := m.o.Agency()
+	// Content that names records this office holds only as recall stubs
+	// stays a stub itself (a passport of a recalled person).
+	stubbed := func(*schema.Record) bool { return false }
+	if m.stubs {
+		var ids []string
+		for _, r := range b.recs {
+			ids = append(ids, r.Refs()...)
+		}
+		only, err := hr.StubbedIDs(ids)
+		if err != nil {
+			return err
+		}
+		stubbed = func(r *schema.Record) bool {
+			for _, id := range r.Refs() {
+				if only[id] {
+					return r.Recalled == nil
+				}
+			}
+			return false
+		}
+	}
 	for i, rec := range b.recs {
+		hs := held[i]
+		// Every version is its authors', checked before anything else
+		// (and for every record, so that the sender's tree comes out
+		// whole).
+		var heldSelf uint64
+		if hs != nil {
+			heldSelf = hs.Vector[agency]
+		}
+		claims, err := m.auth.record(rec, b.proofs[i], heldSelf)
+		if err != nil {
+			return err
+		}
 		switch {
 		case rec.Recalled == nil:
 			// The whole rule, as the sender should have applied it: a
@@ -306,7 +346,6 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			b.ignored++
 			continue
 		}
-		hs := held[i]
 		if hs != nil && hs.Schema != rec.Schema {
 			return &bundle.Error{Check: "record", Kind: bundle.ErrContent,
 				Msg: fmt.Sprintf("record %s is a %s here but a %s in the bundle", schema.Printable(rec.ID), hs.Schema, rec.Schema)}
@@ -322,7 +361,20 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			}
 		}
 		var res merge.Result
-		if hs == nil {
+		if hs != nil && hs.Recalled && rec.Recalled == nil && descendsFromStub(rec, hs, agency) {
+			// Content for a record held as a recall stub, newer than the
+			// stub: the stub holds nothing, so the version that comes is
+			// taken as it is (the stub's vector would claim to have
+			// seen, and dropped, what it only purged). This office's own
+			// count stays what it was, so that its next change takes a
+			// new stamp.
+			r := rec
+			if hs.Vector[agency] > rec.Version.Vector[agency] {
+				r = rec.Clone()
+				r.Version.Vector[agency] = hs.Vector[agency]
+			}
+			res = merge.Result{Kind: merge.Updated, Record: r}
+		} else if hs == nil {
 			res = merge.Merge(nil, rec)
 		} else if r, ok := merge.Quick(hs.Vector, hs.Body, rec, b.lines[i]); ok {
 			res = r
@@ -337,14 +389,26 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		if res.Record == nil {
 			continue
 		}
-		if !mayHold(res.Record, agency) || (res.Record.Recalled != nil && rec.Recalled != nil) {
+		rc, err := resultClaims(agency, res.Record, rec, claims, hs)
+		if err != nil {
+			return err
+		}
+		if !mayHold(res.Record, agency) || (res.Record.Recalled != nil && rec.Recalled != nil) || stubbed(res.Record) {
 			// This office may no longer hold the record: it keeps the
 			// recall stub, and nothing of what the record said.
-			by := res.Record.Origin
+			// The stub of a version is the same wherever it is made.
+			by, at := res.Record.Origin, res.Record.Version.At
 			if rec.Recalled != nil {
-				by = rec.Recalled.By
+				by, at = rec.Recalled.By, rec.Recalled.At
 			}
-			b.puts = append(b.puts, store.Write{Rec: res.Record.Stub(by, m.now), Held: hs, Purge: true})
+			stub := res.Record.Stub(by, at)
+			var sc []proof.Claim
+			for _, c := range rc {
+				if c2, ok := proof.Carry(res.Record, stub, c); ok {
+					sc = append(sc, c2)
+				}
+			}
+			b.puts = append(b.puts, store.Write{Rec: stub, Held: hs, Purge: true, Claims: proof.MarshalClaims(sc)})
 			b.recalled++
 			b.recalledIDs = append(b.recalledIDs, recallOf{rec.ID, by})
 			continue
@@ -354,7 +418,7 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			res.Record = res.Record.Clone()
 			res.Record.Recalled = nil
 		}
-		p := store.Write{Rec: res.Record, Held: hs}
+		p := store.Write{Rec: res.Record, Held: hs, Claims: proof.MarshalClaims(rc)}
 		if res.Record == rec {
 			// As it came: already canonical, its hash already made.
 			p.Body, p.Hash = b.lines[i], b.hashes[i]
@@ -393,6 +457,11 @@ func (m *merger) write(b *inBatch) error {
 	}
 	if err := m.tx.Apply(m.c, b.puts, b.known); err != nil {
 		return err
+	}
+	if leaves := m.auth.takeLeaves(); leaves != nil {
+		if err := m.tx.AddTreeLeaves(m.auth.sender, m.auth.treeID, leaves); err != nil {
+			return err
+		}
 	}
 	for _, p := range b.puts {
 		switch {
@@ -544,4 +613,66 @@ func (h *endpointHeap) Pop() any {
 	old[len(old)-1] = store.Endpoint{}
 	*h = old[:len(old)-1]
 	return x
+}
+
+// resultClaims returns the claims of the authors (but self) of res, the
+// version an import writes: the incoming version's claims when res is it,
+// else, for each author, the claim of the side whose count of that
+// author's changes res takes, carried over to res.
+func resultClaims(self string, res, in *schema.Record, inClaims []proof.Claim, hs *store.Stored) ([]proof.Claim, error) {
+	if res == in {
+		return inClaims, nil
+	}
+	var held *schema.Record
+	var heldClaims []proof.Claim
+	if hs != nil {
+		var err error
+		if held, err = hs.Record(); err != nil {
+			return nil, err
+		}
+		if hs.Claims != nil {
+			if heldClaims, err = proof.ParseClaims(hs.Claims); err != nil {
+				return nil, fmt.Errorf("record %s: its stored claims: %w", res.Key(), err)
+			}
+		}
+	}
+	find := func(cs []proof.Claim, a string) (proof.Claim, bool) {
+		for _, c := range cs {
+			if c.Author == a {
+				return c, true
+			}
+		}
+		return proof.Claim{}, false
+	}
+	var out []proof.Claim
+	for a := range res.Version.Vector {
+		if a == self {
+			continue
+		}
+		if c, ok := find(inClaims, a); ok {
+			if c2, ok := proof.Carry(in, res, c); ok {
+				out = append(out, c2)
+				continue
+			}
+		}
+		if c, ok := find(heldClaims, a); ok && held != nil {
+			if c2, ok := proof.Carry(held, res, c); ok {
+				out = append(out, c2)
+			}
+		}
+	}
+	return out, nil
+}
+
+// descendsFromStub reports whether rec has seen every change the stub hs
+// has, but this office's own (which the recall purged).
+func descendsFromStub(rec *schema.Record, hs *store.Stored, self string) bool {
+	vv := make(map[string]uint64, len(hs.Vector))
+	for a, n := range hs.Vector {
+		if a != self {
+			vv[a] = n
+		}
+	}
+	o := merge.Compare(rec.Version.Vector, vv)
+	return o == merge.After || o == merge.Equal
 }

@@ -65,6 +65,10 @@ type PackReport struct {
 	Note         string
 }
 
+// WithheldNoProof: a record an author changed before bundles carried
+// proofs of authorship, which no receiver can check any more.
+const WithheldNoProof = "no proof of authorship for a change of another office (received in a format v1 bundle)"
+
 // withhold counts that recipient does not get k, for why.
 func (rep *PackReport) withhold(k schema.Key, recipient, why string) {
 	if rep.Withheld[recipient] == nil {
@@ -333,13 +337,27 @@ func (p *packer) may(r *schema.Record, refused []string) []string {
 // nil), a recipient that holds a version (holds[i]) it may no longer hold
 // at all — its handling, or refHold[i] false: a record it names — gets the
 // record's recall stub instead.
-func (p *packer) route(r *schema.Record, k schema.Key, line []byte, may []string, need, holds, refHold []bool) error {
+func (p *packer) route(r *schema.Record, k schema.Key, line, claims []byte, may []string, need []bool, held []string, refHold []bool) error {
 	all, any := true, false
 	recall := make([]bool, len(p.to))
+	var stub *schema.Record
+	var stubLine []byte
 	for i := range p.to {
 		// H2, H3 and retention keep a record from being sent on, not from
 		// being held: they never recall.
-		recall[i] = r != nil && holds[i] && (!mayHold(r, p.to[i]) || (refHold != nil && !refHold[i]))
+		recall[i] = r != nil && held != nil && held[i] != "" && (!mayHold(r, p.to[i]) || (refHold != nil && !refHold[i]))
+		if recall[i] && stub == nil {
+			// The stub of a version is the same wherever it is made, so
+			// that a peer that holds it is not sent it again.
+			stub, stubLine = r, line
+			if r.Recalled == nil {
+				stub = r.Stub(r.Origin, r.Version.At)
+				stubLine = stub.AppendCanonical(nil)
+			}
+		}
+		if recall[i] && held[i] == schema.VersionHash(stubLine) {
+			recall[i] = false
+		}
 		all = all && may[i] == ""
 		any = any || need[i] || recall[i]
 	}
@@ -347,22 +365,19 @@ func (p *packer) route(r *schema.Record, k schema.Key, line []byte, may []string
 		return nil
 	}
 	if all {
-		return p.send(p.joint, k, line, false)
+		return p.send(p.joint, r, line, r, claims, false)
 	}
 	for i := range p.to {
 		switch {
 		case recall[i]:
 			// The recall stub, or the stub this office holds, passed on.
-			stub := line
-			if r.Recalled == nil {
-				stub = r.Stub(r.Origin, p.at).AppendCanonical(nil)
-			}
-			if err := p.send(p.extraFor(i), k, stub, true); err != nil {
+			if err := p.send(p.extraFor(i), stub, stubLine, r, claims, true); err != nil {
 				return err
 			}
-		case !need[i]:
+		case !need[i] || r != nil && held != nil && held[i] != "" && !mayHold(r, p.to[i]):
+			// Nothing new, or a stub the peer holds already.
 		case may[i] == "":
-			if err := p.send(p.extraFor(i), k, line, false); err != nil {
+			if err := p.send(p.extraFor(i), r, line, r, claims, false); err != nil {
 				return err
 			}
 		default:

@@ -265,7 +265,7 @@ func (p *packer) sendSorted(f *fileInput, sorter *spill.Sorter) error {
 					}
 				}
 			}
-			if err := p.route(nil, it.key, it.line, may, need, nil, nil); err != nil {
+			if err := p.route(nil, it.key, it.line, nil, may, need, nil, nil); err != nil {
 				return err
 			}
 		}

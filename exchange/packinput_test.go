@@ -11,6 +11,7 @@ import (
 
 	"valise/formats"
 	"valise/internal/officetest"
+	"valise/internal/testenv"
 	"valise/merge"
 	"valise/schema"
 	"valise/store"
@@ -25,7 +26,7 @@ func TestPackInputRuns(t *testing.T) {
 	offs := officetest.Offices(t, dir, "KZ-NCB", "CARICC")
 	kz, ca := offs[0], offs[1]
 	const n = 2000
-	rng := rand.New(rand.NewSource(1))
+	rng := rand.New(rand.NewSource(testenv.Seed(t)))
 	var lines []string
 	for _, i := range rng.Perm(n) {
 		lines = append(lines, fmt.Sprintf(`{"id":"p-%05d","schema":"Person","origin":"KZ-NCB","properties":{"name":["Person %d"]}}`, i, i))

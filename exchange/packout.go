@@ -7,12 +7,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/google/uuid"
 
 	"valise/bundle"
 	"valise/internal/spill"
+	"valise/proof"
 	"valise/schema"
 	"valise/store"
 )
@@ -26,7 +28,9 @@ type out struct {
 	w          *bundle.Writer
 	sent       *spill.Sorter // the records written, for the peer state: key → version hash
 	recalls    int
-	count      int // records written
+	count      int                    // records written
+	own        proof.Builder          // this office's leaves
+	fwd        map[[2]string][]uint64 // (author, tree) → indexes of the leaves forwarded
 	done       *Packed
 }
 
@@ -116,7 +120,14 @@ func (p *packer) open(b *out) error {
 }
 
 // send writes one record line to b, opening b first if needed.
-func (p *packer) send(b *out, k schema.Key, line []byte, recall bool) error {
+//
+// With it go the proofs of its authors (package proof): this office's own
+// items become a leaf of the bundle's tree, signed when the bundle closes;
+// the claims of the other authors (claims, as the store holds them for
+// full, the record of which r may be the recall stub) go on a proof line,
+// and the trees they point into are proven in the tree section. r is nil
+// for a record of a file (pack --input), decoded here.
+func (p *packer) send(b *out, r *schema.Record, line []byte, full *schema.Record, claims []byte, recall bool) error {
 	b.count++
 	if recall {
 		b.recalls++
@@ -132,8 +143,98 @@ func (p *packer) send(b *out, k schema.Key, line []byte, recall bool) error {
 	if err := b.w.WriteCanonical(line); err != nil {
 		return err
 	}
+	if r == nil {
+		var err error
+		if r, err = schema.Decode(line); err != nil {
+			return err
+		}
+	}
+	if err := p.prove(b, r, full, claims); err != nil {
+		return err
+	}
 	if b.sent != nil {
-		return b.sent.Add(sentKey(k), []byte(schema.VersionHash(line)))
+		return b.sent.Add(sentKey(r.Key()), []byte(schema.VersionHash(line)))
+	}
+	return nil
+}
+
+// prove adds this office's leaf for r to b's tree and writes the claims
+// of r's other authors.
+func (p *packer) prove(b *out, r, full *schema.Record, claims []byte) error {
+	self := p.o.Agency()
+	if r.Version.Vector[self] > 0 {
+		salt := proof.LeafSalt(b.w.TreeSecret, b.own.Len())
+		b.own.Add(proof.MakeLeaf(r, self, salt).Hash(salt))
+	}
+	if len(claims) == 0 {
+		return nil
+	}
+	cs, err := proof.ParseClaims(claims)
+	if err != nil {
+		return fmt.Errorf("record %s: its stored claims: %w", r.Key(), err)
+	}
+	var out []proof.Claim
+	for _, c := range cs {
+		if c.Author == self {
+			continue
+		}
+		if full != nil && full != r {
+			var ok bool
+			if c, ok = proof.Carry(full, r, c); !ok {
+				continue
+			}
+		}
+		out = append(out, c)
+		if b.fwd == nil {
+			b.fwd = map[[2]string][]uint64{}
+		}
+		t := [2]string{c.Author, c.Tree}
+		b.fwd[t] = append(b.fwd[t], c.Index)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return b.w.WriteProof(proof.MarshalClaims(out))
+}
+
+// writeTrees writes b's tree section: this office's signed tree head, and
+// for each tree of another author b forwards leaves of, its head and the
+// nodes that prove them.
+func (p *packer) writeTrees(b *out) error {
+	if n := b.own.Len(); n > 0 {
+		h := &proof.Head{Author: p.o.Agency(), Key: p.signerFpr, ID: b.h.ID.String(), Count: n, Root: b.own.Root()}
+		h.Sign(p.signer.Signing)
+		if err := b.w.WriteTree("tree", proof.MarshalHead(h)); err != nil {
+			return err
+		}
+	}
+	trees := make([][2]string, 0, len(b.fwd))
+	for t := range b.fwd {
+		trees = append(trees, t)
+	}
+	slices.SortFunc(trees, func(a, b [2]string) int { return strings.Compare(a[0]+"\x00"+a[1], b[0]+"\x00"+b[1]) })
+	for _, t := range trees {
+		kt, err := p.o.Store.Tree(t[0], t[1])
+		if err != nil {
+			return fmt.Errorf("forwarding %s's records: %w", t[0], err)
+		}
+		if err := b.w.WriteTree("tree", proof.MarshalHead(kt.Head)); err != nil {
+			return err
+		}
+		idx := b.fwd[t]
+		slices.Sort(idx)
+		idx = slices.Compact(idx)
+		nodes, err := proof.Prove(kt.Head.Count, idx, func(lo, hi uint64) (proof.Hash, bool) {
+			return proof.SubtreeHash(lo, hi, kt.Leaves, kt.Nodes)
+		})
+		if err != nil {
+			return fmt.Errorf("forwarding %s's records of tree %s: %w", t[0], t[1], err)
+		}
+		for _, n := range nodes {
+			if err := b.w.WriteTree("node", proof.MarshalNode(t[0], t[1], n)); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }
@@ -156,8 +257,11 @@ func (p *packer) bundles() []*out {
 	return outs
 }
 
-// close finishes writing b: trailer, signature, fsync.
-func (b *out) close() error {
+// close finishes writing b: tree section, trailer, signature, fsync.
+func (p *packer) close(b *out) error {
+	if err := p.writeTrees(b); err != nil {
+		return err
+	}
 	if err := b.w.Close(); err != nil {
 		return err
 	}
@@ -186,7 +290,7 @@ func (b *out) close() error {
 func (p *packer) finish() error {
 	outs := p.bundles()
 	for _, b := range outs {
-		if err := b.close(); err != nil {
+		if err := p.close(b); err != nil {
 			return err
 		}
 		p.rep.Bundles = append(p.rep.Bundles, b.done)

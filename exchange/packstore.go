@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"valise/handling"
+	"valise/proof"
 	"valise/schema"
 	"valise/store"
 )
@@ -15,17 +16,17 @@ import (
 // sending the canonical bytes the store holds.
 func (p *packer) fromStore() error {
 	var batch []packItem
-	err := p.o.Store.ChangedFor(p.since, p.to, func(r *schema.Record, body []byte, held []store.Held) error {
+	err := p.o.Store.ChangedFor(p.since, p.to, func(r *schema.Record, body, claims []byte, held []store.Held) error {
 		vh := schema.VersionHash(body)
-		it := packItem{rec: r, need: make([]bool, len(p.to)), holds: make([]bool, len(p.to))}
+		it := packItem{rec: r, need: make([]bool, len(p.to)), held: make([]string, len(p.to))}
 		look := false
 		for i := range p.to {
 			it.need[i] = p.opts.All || held[i].VHash != vh || p.unacked[i][held[i].Bundle]
-			it.holds[i] = held[i].VHash != ""
+			it.held[i] = held[i].VHash
 			// A recipient that holds this very version needs nothing,
 			// unless it may no longer hold it (a record it names was
 			// narrowed: route tells).
-			look = look || it.need[i] || it.holds[i]
+			look = look || it.need[i] || it.held[i] != ""
 		}
 		if !look {
 			return nil
@@ -34,6 +35,7 @@ func (p *packer) fromStore() error {
 			return fmt.Errorf("store record %s: canonical form larger than %d bytes", r.Key(), schema.MaxRecordBytes)
 		}
 		it.line = bytes.Clone(body)
+		it.claims = bytes.Clone(claims)
 		batch = append(batch, it)
 		if len(batch) == store.BatchSize {
 			err := p.routeBatch(batch)
@@ -50,9 +52,11 @@ func (p *packer) fromStore() error {
 
 // packItem is one record on its way to the bundles.
 type packItem struct {
-	rec         *schema.Record
-	line        []byte
-	need, holds []bool
+	rec    *schema.Record
+	line   []byte
+	claims []byte
+	need   []bool
+	held   []string // the version hash each recipient holds, "" for none
 }
 
 // routeBatch routes a batch of records, after looking up the records
@@ -70,7 +74,13 @@ func (p *packer) routeBatch(batch []packItem) error {
 	}
 	for _, it := range batch {
 		refused, refHold := p.refsRefused(it.rec, func(id string) []*schema.Record { return named[id] })
-		if err := p.route(it.rec, it.rec.Key(), it.line, p.may(it.rec, refused), it.need, it.holds, refHold); err != nil {
+		may := p.may(it.rec, refused)
+		if why := p.unprovable(it.rec, it.claims); why != "" {
+			for i := range may {
+				may[i] = why
+			}
+		}
+		if err := p.route(it.rec, it.rec.Key(), it.line, it.claims, may, it.need, it.held, refHold); err != nil {
 			return err
 		}
 	}
@@ -101,4 +111,26 @@ func (p *packer) refsRefused(r *schema.Record, held func(id string) []*schema.Re
 		}
 	}
 	return refused, hold
+}
+
+// unprovable says why r cannot travel with proofs of its authors ("" when
+// it can): an author other than this office of whose changes the store
+// holds no claim (a version received before bundles carried proofs).
+func (p *packer) unprovable(r *schema.Record, claims []byte) string {
+	named := map[string]bool{p.o.Agency(): true}
+	if len(claims) > 0 {
+		cs, err := proof.ParseClaims(claims)
+		if err != nil {
+			return "its stored proofs are damaged"
+		}
+		for _, c := range cs {
+			named[c.Author] = true
+		}
+	}
+	for a := range r.Version.Vector {
+		if !named[a] {
+			return WithheldNoProof
+		}
+	}
+	return ""
 }

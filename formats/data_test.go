@@ -13,32 +13,16 @@ import (
 	"strings"
 	"testing"
 
+	"valise/internal/testenv"
 	"valise/schema"
 )
 
-// The real third-party files of /work/shared/data (see its README.txt):
-// found by walking up from the package directory to a shared/data folder,
-// or named by $VALISE_TESTDATA.
+// dataDir returns the directory of the real third-party files (see
+// ../shared/data/README.txt); without it the test skips saying why, and
+// fails in CI (testenv.SharedData).
 func dataDir(t testing.TB) string {
 	t.Helper()
-	if d := os.Getenv("VALISE_TESTDATA"); d != "" {
-		return d
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for dir := wd; ; dir = filepath.Dir(dir) {
-		cand := filepath.Join(dir, "shared", "data")
-		if _, err := os.Stat(filepath.Join(cand, "README.txt")); err == nil {
-			return cand
-		}
-		if filepath.Dir(dir) == dir {
-			break
-		}
-	}
-	t.Skip("real test data not found: no shared/data/README.txt above " + wd + " (set VALISE_TESTDATA to its directory)")
-	return ""
+	return testenv.SharedData(t)
 }
 
 var testOpts = Options{Origin: "KZ-NCB", Handling: schema.Handling{TLP: "amber"}}

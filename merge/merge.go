@@ -280,7 +280,13 @@ func Edit(held, edited *schema.Record, agency, at string, resolve ...string) *sc
 // then the alternatives.
 func candidates(r *schema.Record, k string) []schema.Alt {
 	var out []schema.Alt
-	if d := r.Version.Props[k]; d != "" {
+	d := r.Version.Props[k]
+	if k == KeyHandling && d != "" && slices.ContainsFunc(r.Version.Alts[k], func(a schema.Alt) bool { return a.Dot == d }) {
+		// Concurrent handlings: every candidate is in alts with the value
+		// its change wrote; the record shows their combination.
+		return append(out, r.Version.Alts[k]...)
+	}
+	if d != "" {
 		out = append(out, schema.Alt{Dot: d, Values: Value(r, k)})
 	}
 	return append(out, r.Version.Alts[k]...)
@@ -380,6 +386,18 @@ func Join(a, b *schema.Record) *schema.Record {
 				out.Version.Alts = map[string][]schema.Alt{}
 			}
 			out.Version.Alts[k] = surv[1:]
+			if k == KeyHandling {
+				// Handling never conflicts: the record shows the most
+				// restrictive combination of every candidate, and keeps
+				// each candidate as its change wrote it (the shown one
+				// too), so that what an office wrote is never rewritten.
+				h := handlingOf(surv[0])
+				for _, c := range surv[1:] {
+					h = Restrict(h, handlingOf(c), out.Origin)
+				}
+				SetValue(out, k, []string{schema.HandlingString(h)})
+				out.Version.Alts[k] = surv
+			}
 		}
 	}
 	// By and At describe the latest change seen (see Edit).
@@ -410,8 +428,8 @@ func survivors(mine []schema.Alt, otherVV map[string]uint64, other []schema.Alt)
 // collapse orders candidates, the greatest stamp first, and removes
 // duplicate stamps. Candidates with equal values are all kept (dropping one
 // would let a later join forget what it stood for); Conflicts ignores
-// them. Handling never conflicts: the record shows the most restrictive
-// combination of every candidate, so a merge never widens it.
+// them. (Handling never conflicts: Join shows the most restrictive
+// combination of its candidates, so a merge never widens it.)
 func collapse(k string, cs []schema.Alt, origin string) []schema.Alt {
 	sort.Slice(cs, func(i, j int) bool { return dotLess(cs[j].Dot, cs[i].Dot) })
 	var out []schema.Alt
@@ -427,13 +445,6 @@ func collapse(k string, cs []schema.Alt, origin string) []schema.Alt {
 			continue
 		}
 		out = append(out, schema.Alt{Dot: c.Dot, Values: slices.Clone(c.Values)})
-	}
-	if k == KeyHandling && len(out) > 1 {
-		h := handlingOf(out[0])
-		for _, c := range out[1:] {
-			h = Restrict(h, handlingOf(c), origin)
-		}
-		out[0].Values = []string{schema.HandlingString(h)}
 	}
 	return out
 }
@@ -491,7 +502,9 @@ var tlpRank = map[string]int{"clear": 0, "green": 1, "amber": 2, "amber+strict":
 // level, every handling code either has (H1, H2, H3 combine) with the
 // conditions of both, both agencies' exclusions, only the agencies
 // both release to (only the originator when there is none), and the
-// earlier retention date. It is commutative, associative and idempotent.
+// earlier retention date. A TLP red or amber+strict handling without
+// releasable_to releases to the originator alone. It is commutative,
+// associative and idempotent.
 func Restrict(a, b schema.Handling, origin string) schema.Handling {
 	out := a
 	if tlpRank[b.TLP] > tlpRank[a.TLP] {
@@ -505,15 +518,24 @@ func Restrict(a, b schema.Handling, origin string) schema.Handling {
 	}
 	out.Conditions = union(a.Conditions, b.Conditions)
 	out.NotReleasableTo = union(a.NotReleasableTo, b.NotReleasableTo)
+	// The agencies each side releases to: none listed means every agency,
+	// unless the TLP keeps it to the originator.
+	ar, br := a.ReleasableTo, b.ReleasableTo
+	if len(ar) == 0 && len(br) > 0 && strict(a.TLP) {
+		ar = []string{origin}
+	}
+	if len(br) == 0 && len(ar) > 0 && strict(b.TLP) {
+		br = []string{origin}
+	}
 	switch {
-	case len(a.ReleasableTo) == 0:
-		out.ReleasableTo = slices.Clone(b.ReleasableTo)
-	case len(b.ReleasableTo) == 0:
-		out.ReleasableTo = slices.Clone(a.ReleasableTo)
+	case len(ar) == 0:
+		out.ReleasableTo = slices.Clone(br)
+	case len(br) == 0:
+		out.ReleasableTo = slices.Clone(ar)
 	default:
 		var both []string
-		for _, x := range a.ReleasableTo {
-			if slices.Contains(b.ReleasableTo, x) {
+		for _, x := range ar {
+			if slices.Contains(br, x) {
 				both = append(both, x)
 			}
 		}
@@ -530,6 +552,10 @@ func Restrict(a, b schema.Handling, origin string) schema.Handling {
 	}
 	return out
 }
+
+// strict reports whether a TLP level limits a record to the agencies its
+// releasable_to names (SPEC §5): red and amber+strict.
+func strict(tlp string) bool { return tlp == "red" || tlp == "amber+strict" }
 
 func union(a, b []string) []string {
 	out := slices.Clone(a)

@@ -138,7 +138,7 @@ func Open(home string) (*Office, error) { return OpenWith(home, nil) }
 // OpenWith opens the office in home; passphrase (nil: none) is asked for
 // when a key file is passphrase-protected: when the secret keys are first
 // needed, and when the store is opened if it must be sealed under the
-// office's key (the upgrade to store layout 3).
+// office's key (the upgrade to store layout 4).
 func OpenWith(home string, passphrase func() (string, error)) (*Office, error) {
 	data, err := ReadLimited(filepath.Join(home, CardFile), crypto.MaxCardSize)
 	if err != nil {

@@ -16,18 +16,14 @@ import (
 // tree ID (a bundle in which the author signed it), at Index, salted with
 // Salt. Extras are the author's items the record no longer holds (another
 // office's later change replaced them, or a recall stub dropped them):
-// the leaf commits to them, the record cannot show them. HV, when the
-// record holds concurrent handling candidates, is the handling the
-// author's winning @handling item wrote (the record shows the most
-// restrictive combination, not it). Handling, for the origin's claim, is
-// the handling its leaf commits to when it differs from the record's.
+// the leaf commits to them, the record cannot show them. Handling is the
+// handling the leaf commits to when it differs from the record's.
 type Claim struct {
 	Author   string      `json:"a"`
 	Tree     string      `json:"t"`
 	Index    uint64      `json:"i"`
 	Salt     []byte      `json:"s"`
 	Extras   []ItemEntry `json:"x,omitempty"`
-	HV       string      `json:"hv,omitempty"`
 	Handling string      `json:"h,omitempty"`
 }
 
@@ -112,14 +108,7 @@ func LeafFor(r *schema.Record, c *Claim) (*Leaf, error) {
 	if c.Handling != "" {
 		l.Handling = c.Handling
 	}
-	concurrentHandling := len(r.Version.Alts[keyHandling]) > 0
 	for _, it := range Items(r, c.Author) {
-		if it.Key == keyHandling && concurrentHandling && it.Dot == r.Version.Props[keyHandling] {
-			if c.HV == "" {
-				return nil, fmt.Errorf("%w: record %s: %s's handling among concurrent ones, without the value it wrote", ErrProof, r.Key(), c.Author)
-			}
-			it.Values = []string{c.HV}
-		}
 		l.Items = append(l.Items, ItemEntry{Key: it.Key, Dot: it.Dot, Hash: ItemHash(c.Salt, it)})
 	}
 	for _, x := range c.Extras {
@@ -197,6 +186,7 @@ func CheckVersion(r *schema.Record, claims []Claim, author string) error {
 // HeadLine and NodeLine are the lines of a bundle's tree section.
 type HeadLine struct {
 	Author    string `json:"a"`
+	Key       string `json:"k"`
 	ID        string `json:"id"`
 	Count     uint64 `json:"n"`
 	Root      string `json:"root"`
@@ -214,7 +204,7 @@ type NodeLine struct {
 
 // MarshalHead writes a head as a tree-section line body.
 func MarshalHead(h *Head) []byte {
-	b, _ := json.Marshal(HeadLine{h.Author, h.ID, h.Count, hex.EncodeToString(h.Root[:]), base64.StdEncoding.EncodeToString(h.Signature)})
+	b, _ := json.Marshal(HeadLine{h.Author, h.Key, h.ID, h.Count, hex.EncodeToString(h.Root[:]), base64.StdEncoding.EncodeToString(h.Signature)})
 	return b
 }
 
@@ -235,7 +225,7 @@ func ParseHead(data []byte) (*Head, error) {
 	if err := schema.CheckAgency(l.Author); err != nil {
 		return nil, fmt.Errorf("%w: tree author: %v", ErrProof, err)
 	}
-	h := &Head{Author: l.Author, ID: l.ID, Count: l.Count, Signature: sig}
+	h := &Head{Author: l.Author, Key: l.Key, ID: l.ID, Count: l.Count, Signature: sig}
 	copy(h.Root[:], root)
 	if !bytes.Equal(MarshalHead(h), data) {
 		return nil, fmt.Errorf("%w: tree head not in canonical form", ErrProof)
@@ -280,4 +270,41 @@ func strictJSON(data []byte, v any) error {
 		return fmt.Errorf("%w: trailing data in a tree line", ErrProof)
 	}
 	return nil
+}
+
+// Carry returns claim c, valid for version from, made valid for version
+// to: the author's items that from holds and to does not become extras
+// (a later change replaced them). It returns false when to counts another
+// number of the author's changes than from: the claim is not to's.
+func Carry(from, to *schema.Record, c Claim) (Claim, bool) {
+	if from.Version.Vector[c.Author] != to.Version.Vector[c.Author] {
+		return Claim{}, false
+	}
+	have := map[[2]string]bool{}
+	for _, it := range Items(to, c.Author) {
+		have[[2]string{it.Key, it.Dot}] = true
+	}
+	out := c
+	out.Extras = slices.Clone(c.Extras)
+	for _, it := range Items(from, c.Author) {
+		if have[[2]string{it.Key, it.Dot}] {
+			continue
+		}
+		out.Extras = append(out.Extras, ItemEntry{Key: it.Key, Dot: it.Dot, Hash: ItemHash(c.Salt, it)})
+	}
+	// The handling the leaf commits to, when the record shows another.
+	if out.Handling == "" {
+		out.Handling = schema.HandlingString(from.Handling)
+	}
+	if out.Handling == schema.HandlingString(to.Handling) {
+		out.Handling = ""
+	}
+	slices.SortFunc(out.Extras, func(a, b ItemEntry) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Dot, b.Dot)
+	})
+	out.Extras = slices.CompactFunc(out.Extras, func(a, b ItemEntry) bool { return a.Key == b.Key && a.Dot == b.Dot })
+	return out, true
 }

@@ -29,7 +29,8 @@
 // The leaves of one bundle form a Merkle tree (RFC 6962's shape: a
 // subtree of k leaves splits at the largest power of two below k). A signs
 // its root once per bundle, a tree head: Ed25519 over
-// "valise-tree/v1\x00" || A || 0 || tree id || 0 || count || 0 || root.
+// "valise-tree/v1\x00" || A || 0 || key fingerprint || 0 || tree id || 0 ||
+// count || 0 || root (hex).
 // A relay that forwards some of A's records forwards A's tree head, each
 // record's leaf index and salt, and the hashes of the subtrees it does not
 // forward (a multiproof): the receiver recomputes the root from what it
@@ -110,13 +111,16 @@ func value(r *schema.Record, k string) []string {
 	return r.Properties[k]
 }
 
-// Items returns the items of agency in r, sorted by key and stamp. The
-// value of @handling is the one the stamp's change wrote: for the value
-// the record shows it is handlingShown's argument when the record holds
-// concurrent handling candidates (see Leaf), else the record's own.
+// Items returns the items of agency in r, sorted by key and stamp. When
+// a record holds concurrent handlings, each is in its alternatives as its
+// change wrote it (the one shown too): the value the record shows, their
+// combination, is nobody's item.
 func Items(r *schema.Record, agency string) []Item {
 	var out []Item
 	for k, dot := range r.Version.Props {
+		if k == keyHandling && slices.ContainsFunc(r.Version.Alts[k], func(a schema.Alt) bool { return a.Dot == dot }) {
+			continue
+		}
 		if dotAgency(dot) == agency {
 			out = append(out, Item{Key: k, Dot: dot, Values: value(r, k)})
 		}
@@ -419,6 +423,7 @@ func SubtreeHash(lo, hi uint64, leaves map[uint64]Hash, nodes map[[2]uint64]Hash
 // Head is an author's signed tree: the root of the leaves of one bundle.
 type Head struct {
 	Author    string
+	Key       string // fingerprint of the author's card whose key signed it
 	ID        string // the bundle's id, in which the author signed it
 	Count     uint64
 	Root      Hash
@@ -426,7 +431,7 @@ type Head struct {
 }
 
 func (h *Head) message() []byte {
-	return []byte(fmt.Sprintf("valise-tree/v1\x00%s\x00%s\x00%d\x00%x", h.Author, h.ID, h.Count, h.Root))
+	return []byte(fmt.Sprintf("valise-tree/v1\x00%s\x00%s\x00%s\x00%d\x00%x", h.Author, h.Key, h.ID, h.Count, h.Root))
 }
 
 // Sign signs the head with the author's key.
@@ -442,5 +447,5 @@ func (h *Head) Check(pub ed25519.PublicKey) error {
 
 // Equal reports whether two heads are the same.
 func (h *Head) Equal(o *Head) bool {
-	return h.Author == o.Author && h.ID == o.ID && h.Count == o.Count && h.Root == o.Root && bytes.Equal(h.Signature, o.Signature)
+	return h.Author == o.Author && h.Key == o.Key && h.ID == o.ID && h.Count == o.Count && h.Root == o.Root && bytes.Equal(h.Signature, o.Signature)
 }

@@ -124,13 +124,16 @@ func (h *Handling) appendCanonical(dst []byte) []byte {
 		field("conditions")
 		dst = appendStrings(dst, h.Conditions)
 	}
+	// The lists of agencies are sets: written sorted, so that one
+	// handling has one spelling (handling values are hashed and compared
+	// as text).
 	if len(h.NotReleasableTo) > 0 {
 		field("not_releasable_to")
-		dst = appendStrings(dst, h.NotReleasableTo)
+		dst = appendStrings(dst, sortedSet(h.NotReleasableTo))
 	}
 	if len(h.ReleasableTo) > 0 {
 		field("releasable_to")
-		dst = appendStrings(dst, h.ReleasableTo)
+		dst = appendStrings(dst, sortedSet(h.ReleasableTo))
 	}
 	if h.RetainUntil != "" {
 		field("retain_until")
@@ -264,6 +267,17 @@ func utf16Units(r rune) (uint16, uint16) {
 	}
 	hi, lo := utf16.EncodeRune(r)
 	return uint16(hi), uint16(lo)
+}
+
+// sortedSet returns l sorted, without repeats (l itself when it already
+// is).
+func sortedSet(l []string) []string {
+	if slices.IsSorted(l) && len(slices.Compact(slices.Clone(l))) == len(l) {
+		return l
+	}
+	out := slices.Clone(l)
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 func sortedKeys(m map[string]string) []string {

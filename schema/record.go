@@ -85,6 +85,11 @@ func (r *Record) Stub(by, at string) *Record {
 	if d, ok := r.Version.Props["@handling"]; ok {
 		s.Version.Props = map[string]string{"@handling": d}
 	}
+	// Concurrent handlings stay as their changes wrote them (the stub
+	// shows their combination, as the record did).
+	if alts := r.Version.Alts["@handling"]; len(alts) > 0 {
+		s.Version.Alts = map[string][]Alt{"@handling": r.Clone().Version.Alts["@handling"]}
+	}
 	return s
 }
 
@@ -233,7 +238,8 @@ func (r *Record) Validate() []*Problem {
 		if ts, err := time.Parse(time.RFC3339, rc.At); err != nil || ts.UTC().Format(time.RFC3339) != rc.At {
 			add("recalled.at", "not a UTC time YYYY-MM-DDTHH:MM:SSZ")
 		}
-		if len(r.Properties) > 0 || len(r.Extra) > 0 || r.Evaluation != nil || len(r.Version.Alts) > 0 {
+		_, handlingAlts := r.Version.Alts["@handling"]
+		if len(r.Properties) > 0 || len(r.Extra) > 0 || r.Evaluation != nil || len(r.Version.Alts) > 1 || len(r.Version.Alts) == 1 && !handlingAlts {
 			add("recalled", "a recall stub carries no content")
 		}
 	}

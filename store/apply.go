@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"valise/merge"
+	"valise/proof"
 	"valise/schema"
 )
 
@@ -21,6 +22,11 @@ type Write struct {
 	// in its history: Rec is a recall stub, and this office may no longer
 	// hold what the record said.
 	Purge bool
+	// Claims are the authorship claims (package proof, proof.MarshalClaims)
+	// of Rec's authors other than this office. Nil carries the claims of
+	// the version held over to Rec (a change of this office's: the items
+	// it replaced become extras); an import gives them.
+	Claims []byte
 }
 
 // Known is a version of a record that a peer is known to hold.
@@ -58,6 +64,12 @@ func (t *Tx) putBatch(ws []Write, c Change) error {
 		w := &ws[i]
 		if w.Body == nil {
 			w.Body = w.Rec.AppendCanonical(nil)
+		}
+		if w.Claims == nil && w.Held != nil && w.Held.Claims != nil {
+			var err error
+			if w.Claims, err = t.carryClaims(w.Held, w.Rec); err != nil {
+				return err
+			}
 		}
 		if w.Hash == "" {
 			w.Hash = schema.HexContentHash(w.Body)
@@ -97,10 +109,15 @@ func (t *Tx) putBatch(ws []Write, c Change) error {
 			return err
 		}
 	}
-	args := make([]any, 0, 5+11*n)
+	args := make([]any, 0, 5+12*n)
 	args = append(args, source, at, c.Action, c.Agency, bundle)
 	for i, w := range ws {
 		r := w.Rec
+		var claims any
+		var claimBytes []byte
+		if len(w.Claims) > 0 && string(w.Claims) != "[]" && string(w.Claims) != "null" {
+			claims, claimBytes = w.Claims, w.Claims
+		}
 		// The version number here: the one held plus one. It is set
 		// here rather than in SQL because the row's MAC covers it.
 		vn := int64(1)
@@ -108,12 +125,12 @@ func (t *Tx) putBatch(ws []Write, c Change) error {
 			vn = w.Held.N + 1
 		}
 		h := schema.HandlingString(r.Handling)
-		t.seal.record(r.ID, r.Origin, vn, r.Schema, r.Deleted, r.Recalled != nil, h, w.Hash, w.Body)
-		args = append(args, vn, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, r.Recalled != nil, h, w.Hash, w.Body, t.seal.sum())
+		t.seal.record(r.ID, r.Origin, vn, r.Schema, r.Deleted, r.Recalled != nil, h, w.Hash, w.Body, claimBytes)
+		args = append(args, vn, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, r.Recalled != nil, h, claims, w.Hash, w.Body, t.seal.sum())
 	}
 	t.changed += int64(n)
 	st, err := t.multi("put", n, func(rows int) string {
-		return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?"))
+		return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?"))
 	})
 	if err != nil {
 		return err
@@ -161,7 +178,9 @@ func (t *Tx) keepRefs(ws []Write) error {
 				}
 			}
 		}
-		if w.Rec.Recalled != nil || w.Rec.Deleted {
+		if w.Rec.Recalled != nil {
+			// A tombstone keeps its properties and travels like the
+			// record: it names what the record named.
 			continue
 		}
 		for _, id := range w.Rec.Refs() {
@@ -192,4 +211,24 @@ func (t *Tx) exec(kind, query string, args ...any) (sql.Result, error) {
 	}
 	res, err := st.Exec(args...)
 	return res, mapErr(err)
+}
+
+// carryClaims carries the claims of the version held over to rec, a
+// change of this office's (see Write.Claims).
+func (t *Tx) carryClaims(held *Stored, rec *schema.Record) ([]byte, error) {
+	claims, err := proof.ParseClaims(held.Claims)
+	if err != nil {
+		return nil, fmt.Errorf("record %s: its stored claims: %w", rec.Key(), err)
+	}
+	from, err := held.Record()
+	if err != nil {
+		return nil, err
+	}
+	var out []proof.Claim
+	for _, c := range claims {
+		if c2, ok := proof.Carry(from, rec, c); ok {
+			out = append(out, c2)
+		}
+	}
+	return proof.MarshalClaims(out), nil
 }

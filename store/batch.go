@@ -78,6 +78,8 @@ type Stored struct {
 	schema.Key
 	Schema   string
 	Handling string            // its handling, canonical (schema.HandlingString)
+	Claims   []byte            // its authorship claims (see Write.Claims), nil when none
+	Recalled bool              // it is a recall stub
 	N        int64             // its version number here (1, 2, …; 0 when unknown)
 	Body     []byte            // its canonical encoding (see HeldReader.HeldMany)
 	Vector   map[string]uint64 // its version vector
@@ -106,7 +108,7 @@ func (t *Tx) HeldMany(keys []schema.Key) ([]*Stored, error) {
 }
 
 func heldSQL(rows int) string {
-	return `SELECT r.id, r.origin, r.schema, r.handling, r.body, r.n, r.deleted, r.recalled, r.content_hash, r.mac FROM (VALUES ` + placeholders(rows, 2) +
+	return `SELECT r.id, r.origin, r.schema, r.handling, r.proofs, r.recalled, r.body, r.n, r.deleted, r.content_hash, r.mac FROM (VALUES ` + placeholders(rows, 2) +
 		`) k JOIN records r ON r.id = k.column1 AND r.origin = k.column2`
 }
 
@@ -159,6 +161,37 @@ func (h *HeldReader) HeldMany(keys []schema.Key, needBody func(i int, s *Stored)
 	})
 }
 
+// StubbedIDs returns which of ids the store holds only as recall stubs
+// (every record under the id a stub).
+func (h *HeldReader) StubbedIDs(ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for len(ids) > 0 {
+		n := min(len(ids), BatchSize)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		rows, err := h.c.QueryContext(context.Background(), `SELECT id FROM records WHERE id IN (`+inList(n)+`) GROUP BY id HAVING MIN(recalled) = 1`, args...)
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, mapErr(err)
+			}
+			out[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, mapErr(err)
+		}
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
 // Close releases the reader's statements and connection.
 func (h *HeldReader) Close() {
 	for _, st := range h.stmts {
@@ -197,15 +230,15 @@ func heldMany(s *Store, keys []schema.Key, needBody func(i int, s *Stored) bool,
 			h := &Stored{}
 			var n sql.NullInt64
 			var body sql.RawBytes // valid until the next row: copied below when needed
-			var deleted, recalled bool
+			var deleted bool
 			var chash string
 			var mac []byte
-			if err := rows.Scan(&h.ID, &h.Origin, &h.Schema, &h.Handling, &body, &n, &deleted, &recalled, &chash, &mac); err != nil {
+			if err := rows.Scan(&h.ID, &h.Origin, &h.Schema, &h.Handling, &h.Claims, &h.Recalled, &body, &n, &deleted, &chash, &mac); err != nil {
 				rows.Close()
 				return nil, mapErr(err)
 			}
 			h.N = n.Int64
-			m.record(h.ID, h.Origin, h.N, h.Schema, deleted, recalled, h.Handling, chash, body)
+			m.record(h.ID, h.Origin, h.N, h.Schema, deleted, h.Recalled, h.Handling, chash, body, h.Claims)
 			if !m.check(mac) {
 				rows.Close()
 				return nil, rowFailure("records", recordRowName(h.ID, h.Origin), mac)

@@ -24,7 +24,8 @@ var ErrLayout = errors.New("unknown store layout")
 var migrations = []func(s *Store, tx *sql.Tx) error{
 	0: plain(migrateLegacy),
 	1: plain(migrateOriginKey),
-	2: migrateSeal,
+	2: plain(migrateProofs),
+	3: migrateSeal,
 }
 
 // plain adapts a migration that needs nothing but the transaction.
@@ -190,9 +191,6 @@ func fillRefs(tx *sql.Tx) error {
 			return fmt.Errorf("store holds a malformed record: %w", err)
 		}
 		hs = append(hs, [3]string{schema.HandlingString(r.Handling), r.ID, r.Origin})
-		if r.Deleted {
-			continue
-		}
 		for _, id := range r.Refs() {
 			refs = append(refs, [3]string{id, r.ID, r.Origin})
 		}
@@ -214,7 +212,38 @@ func fillRefs(tx *sql.Tx) error {
 	return nil
 }
 
-// migrateSeal seals the store (layout 3): peers, own_cards, statements
+// proofsDDL is what layout 3 adds: the authorship claims of each record's
+// current version (package proof) and the signed trees they point into.
+const proofsDDL = `
+ALTER TABLE records ADD COLUMN proofs TEXT;
+CREATE TABLE trees (
+  author TEXT NOT NULL,
+  id     TEXT NOT NULL,
+  key    TEXT NOT NULL,
+  count  INTEGER NOT NULL,
+  root   TEXT NOT NULL,
+  sig    TEXT NOT NULL,
+  PRIMARY KEY (author, id)
+) WITHOUT ROWID;
+CREATE TABLE tree_parts (
+  author TEXT NOT NULL,
+  id     TEXT NOT NULL,
+  part   INTEGER NOT NULL,
+  leaves BLOB NOT NULL,
+  PRIMARY KEY (author, id, part)
+) WITHOUT ROWID;
+`
+
+// migrateProofs adds the authorship claims and trees (layout 3). Records
+// held from before have no claims: their versions were taken on their
+// senders' word (bundle format v1), and travel on only as this office's
+// word (docs/STORE.md).
+func migrateProofs(tx *sql.Tx) error {
+	_, err := tx.Exec(proofsDDL)
+	return err
+}
+
+// migrateSeal seals the store (layout 4): peers, own_cards, statements
 // and records gain a MAC column, filled under the office's MAC key (the
 // upgrade asks for it, and so for the passphrase, once), and each trust
 // table a table MAC in meta. peers gains introduced_by, taken from the

@@ -12,14 +12,15 @@ import (
 // bundle that version travelled in.
 type Held struct{ VHash, Bundle string }
 
-// ChangedFor calls fn for each record changed since since, in id order,
-// with its stored canonical body and what each of peers holds of it. It
+// ChangedFor calls fn for each record changed since since, in key order,
+// with its stored canonical body, its authorship claims (Write.Claims) and
+// what each of peers holds of it. It
 // asks SQLite to join the peer state rather than loading it: pack's memory
 // does not grow with the number of records the peers hold. held and body
 // are valid only during the call.
-func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record, body []byte, held []Held) error) error {
+func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record, body, claims []byte, held []Held) error) error {
 	var q strings.Builder
-	q.WriteString(`SELECT r.id, r.origin, r.n, r.schema, r.deleted, r.recalled, r.handling, r.content_hash, r.body, r.mac`)
+	q.WriteString(`SELECT r.id, r.origin, r.n, r.schema, r.deleted, r.recalled, r.handling, r.content_hash, r.body, r.proofs, r.mac`) // recordColumns
 	for i := range peers {
 		fmt.Fprintf(&q, `, COALESCE(p%d.vhash, ''), COALESCE(p%d.bundle, '')`, i, i)
 	}
@@ -44,7 +45,7 @@ func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record
 	}
 	held := make([]Held, len(peers))
 	var row recordRow
-	dest := append(make([]any, 0, 10+2*len(peers)), row.dest()...)
+	dest := append(make([]any, 0, 11+2*len(peers)), row.dest()...)
 	for i := range held {
 		dest = append(dest, &held[i].VHash, &held[i].Bundle)
 	}
@@ -60,7 +61,7 @@ func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record
 		if err != nil {
 			return fmt.Errorf("store holds a malformed record: %w", err)
 		}
-		if err := fn(r, body, held); err != nil {
+		if err := fn(r, body, row.claims, held); err != nil {
 			return err
 		}
 	}

@@ -85,14 +85,15 @@ func scanRecord(row *sql.Row) (*schema.Record, error) {
 // parameters of putSQL: the values the same for every record first (?1
 // source, ?2 time, ?3 action, ?4 agency, ?5 bundle), then eleven per
 // record: version number, change counter, id, schema, origin, deleted,
-// recalled, handling, content hash, body and the row's MAC (seal.go).
+// recalled, handling, authorship claims, content hash, body and the
+// row's MAC (seal.go).
 const (
 	retireSQL = `INSERT INTO versions(id, origin, n, at, action, agency, bundle, content_hash, body)
 		SELECT r.id, r.origin, r.n, r.updated_at, r.action, r.agency, r.bundle, r.content_hash, r.body
 		FROM (VALUES %s) k JOIN records r ON r.id = k.column1 AND r.origin = k.column2`
-	putSQL = `INSERT INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, recalled, handling, content_hash, body, mac)
+	putSQL = `INSERT INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, recalled, handling, proofs, content_hash, body, mac)
 		VALUES %s ON CONFLICT(id, origin) DO UPDATE SET schema = excluded.schema, deleted = excluded.deleted, recalled = excluded.recalled,
-		handling = excluded.handling,
+		handling = excluded.handling, proofs = excluded.proofs,
 		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
 		changed = excluded.changed, updated_at = excluded.updated_at,
 		n = excluded.n, action = excluded.action, agency = excluded.agency, bundle = excluded.bundle, mac = excluded.mac`

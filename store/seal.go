@@ -187,9 +187,10 @@ func (m *sealer) statement(st *Statement) {
 }
 
 // record covers what a record's row says of it: key, version number
-// here, type, tombstone and recall flags, handling, content hash and the
-// canonical body (which repeats origin and handling in its envelope).
-func (m *sealer) record(id, origin string, n int64, schemaName string, deleted, recalled bool, handling, contentHash string, body []byte) {
+// here, type, tombstone and recall flags, handling, content hash, the
+// canonical body (which repeats origin and handling in its envelope) and
+// the authorship claims (proofs; NULL as empty).
+func (m *sealer) record(id, origin string, n int64, schemaName string, deleted, recalled bool, handling, contentHash string, body, claims []byte) {
 	m.begin("records")
 	m.str(id)
 	m.str(origin)
@@ -200,6 +201,7 @@ func (m *sealer) record(id, origin string, n int64, schemaName string, deleted, 
 	m.str(handling)
 	m.str(contentHash)
 	m.bytes(body)
+	m.bytes(claims)
 }
 
 // table returns the MAC of a trust table: over its rows' MACs in key order.
@@ -354,7 +356,7 @@ func (s *Store) CheckSeals() (found []Finding, more int, err error) {
 			}
 		}
 	}
-	rows, err := s.db.Query(`SELECT id, origin, n, schema, deleted, recalled, handling, content_hash, body, mac FROM records ORDER BY id, origin`)
+	rows, err := s.db.Query(`SELECT ` + recordColumns + ` FROM records ORDER BY id, origin`)
 	if err != nil {
 		return nil, 0, mapErr(err)
 	}
@@ -397,15 +399,19 @@ type recordRow struct {
 	recalled        bool
 	handling, chash string
 	body            sql.RawBytes
+	claims          sql.RawBytes
 	mac             []byte
 }
 
+// recordColumns are the columns recordRow.dest scans, in its order.
+const recordColumns = `id, origin, n, schema, deleted, recalled, handling, content_hash, body, proofs, mac`
+
 func (r *recordRow) dest() []any {
-	return []any{&r.id, &r.origin, &r.n, &r.schema, &r.deleted, &r.recalled, &r.handling, &r.chash, &r.body, &r.mac}
+	return []any{&r.id, &r.origin, &r.n, &r.schema, &r.deleted, &r.recalled, &r.handling, &r.chash, &r.body, &r.claims, &r.mac}
 }
 
 func (r *recordRow) check(m *sealer) *TamperError {
-	m.record(r.id, r.origin, r.n, r.schema, r.deleted, r.recalled, r.handling, r.chash, r.body)
+	m.record(r.id, r.origin, r.n, r.schema, r.deleted, r.recalled, r.handling, r.chash, r.body, r.claims)
 	if m.check(r.mac) {
 		return nil
 	}
@@ -426,6 +432,14 @@ func rowFailure(table, row string, mac []byte) *TamperError {
 		why = "no MAC: added outside valise"
 	}
 	return &TamperError{Table: table, Row: row, Why: why}
+}
+
+// ResealUnsafe seals every protected row as it stands, hand edits
+// included, as a modified valise that holds the office's key could. It
+// launders any edit: valise never calls it; tests use it to play an
+// office running modified software.
+func (s *Store) ResealUnsafe() error {
+	return s.write(func(tx *sql.Tx) error { return sealAll(tx, s) })
 }
 
 // sealAll writes the MAC of every protected row and trust table (the
@@ -478,7 +492,7 @@ func sealAll(tx *sql.Tx, s *Store) error {
 	last := [2]string{"", ""}
 	first := true
 	for {
-		q := `SELECT id, origin, n, schema, deleted, recalled, handling, content_hash, body, mac FROM records`
+		q := `SELECT ` + recordColumns + ` FROM records`
 		args := []any{}
 		if !first {
 			q += ` WHERE (id, origin) > (?, ?)`
@@ -495,7 +509,7 @@ func sealAll(tx *sql.Tx, s *Store) error {
 				rows.Close()
 				return err
 			}
-			m.record(r.id, r.origin, r.n, r.schema, r.deleted, r.recalled, r.handling, r.chash, r.body)
+			m.record(r.id, r.origin, r.n, r.schema, r.deleted, r.recalled, r.handling, r.chash, r.body, r.claims)
 			batch = append(batch, rec{r.id, r.origin, m.sum()})
 		}
 		rows.Close()

@@ -18,7 +18,7 @@ func BenchmarkSealRecord(b *testing.B) {
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {
-		m.record("p-0000001", "KZ-NCB", 3, "Person", false, false, `{"tlp":"amber"}`, "5d41402abc4b2a76b9719d911017c592a4bd5f4e8d2c0b4e9f4c5c1f0a0b0c0d", body)
+		m.record("p-0000001", "KZ-NCB", 3, "Person", false, false, `{"tlp":"amber"}`, "5d41402abc4b2a76b9719d911017c592a4bd5f4e8d2c0b4e9f4c5c1f0a0b0c0d", body, nil)
 		m.sum()
 	}
 }

@@ -37,6 +37,9 @@ var (
 	ErrExists = errors.New("store already exists")
 )
 
+// ddlLayout is the layout ddl makes; Create runs the migrations after it.
+const ddlLayout = 2
+
 const ddl = `
 CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
@@ -58,7 +61,6 @@ CREATE TABLE records (
   action       TEXT NOT NULL,
   agency       TEXT NOT NULL,
   bundle       TEXT,
-  mac          BLOB,
   PRIMARY KEY (id, origin)
 );
 CREATE INDEX records_recalled ON records(id, origin) WHERE recalled = 1;
@@ -100,19 +102,14 @@ CREATE TABLE peers (
   status      TEXT NOT NULL CHECK (status IN ('trusted', 'retiring', 'retired', 'revoked', 'pending')),
   added_at    TEXT NOT NULL,
   revoked_at  TEXT,
-  introduced_by TEXT,
-  revoked_by  TEXT,
-  mac         BLOB,
   PRIMARY KEY (agency, fingerprint)
 );
-CREATE UNIQUE INDEX peers_one_trusted ON peers(agency) WHERE status = 'trusted';
 CREATE TABLE own_cards (
   generation  INTEGER PRIMARY KEY,
   fingerprint TEXT NOT NULL,
   card        TEXT NOT NULL,
   status      TEXT NOT NULL CHECK (status IN ('current', 'retiring', 'revoked')),
-  created_at  TEXT NOT NULL,
-  mac         BLOB
+  created_at  TEXT NOT NULL
 );
 CREATE TABLE statements (
   n          INTEGER PRIMARY KEY,
@@ -121,8 +118,7 @@ CREATE TABLE statements (
   key        TEXT NOT NULL,
   body       TEXT NOT NULL,
   own        INTEGER NOT NULL,
-  at         TEXT NOT NULL,
-  mac        BLOB
+  at         TEXT NOT NULL
 );
 CREATE TABLE statement_sent (
   statement INTEGER NOT NULL,
@@ -196,7 +192,8 @@ func dsn(path string) string {
 }
 
 // Create makes a new store at path for agency. It refuses an existing
-// file. It needs the MAC key (WithMACKey) to seal the empty trust tables.
+// file. It needs the MAC key (WithMACKey): the migration to layout 4
+// seals the empty trust tables.
 func Create(path, agency string, opts ...Option) (*Store, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -212,8 +209,14 @@ func Create(path, agency string, opts ...Option) (*Store, error) {
 		return nil, err
 	}
 	err = s.write(func(tx *sql.Tx) error {
+		// The base tables, then what each later layout added.
 		if _, err := tx.Exec(ddl); err != nil {
 			return err
+		}
+		for v := ddlLayout; v < Layout; v++ {
+			if err := migrations[v](s, tx); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, Layout)); err != nil {
 			return err
@@ -221,11 +224,6 @@ func Create(path, agency string, opts ...Option) (*Store, error) {
 		for k, v := range map[string]string{"agency": agency, "schema": schema.ModelVersion,
 			"created": s.now().UTC().Format(time.RFC3339), "audit_head": "0 " + strings.Repeat("0", 64)} {
 			if _, err := tx.Exec(`INSERT INTO meta(key, value) VALUES (?, ?)`, k, v); err != nil {
-				return err
-			}
-		}
-		for _, t := range trustTables {
-			if err := sealTable(tx, s, t); err != nil {
 				return err
 			}
 		}

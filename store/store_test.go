@@ -157,6 +157,7 @@ func TestMigrateLayout1(t *testing.T) {
 		  status TEXT NOT NULL CHECK (status IN ('current', 'retiring', 'revoked')), created_at TEXT NOT NULL)`,
 		`CREATE TABLE statements (n INTEGER PRIMARY KEY, agency TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
 		  own INTEGER NOT NULL, at TEXT NOT NULL)`,
+		`DROP TABLE trees`, `DROP TABLE tree_parts`,
 		`CREATE TABLE ledger (n INTEGER PRIMARY KEY, bundle TEXT NOT NULL, direction TEXT NOT NULL, peer TEXT NOT NULL, sequence INTEGER,
 		  records INTEGER NOT NULL DEFAULT 0, payload_sha256 TEXT, file TEXT, high_water INTEGER, signer TEXT, at TEXT NOT NULL,
 		  result TEXT NOT NULL, acked_at TEXT)`,

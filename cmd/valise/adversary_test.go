@@ -24,7 +24,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +34,7 @@ import (
 
 	"valise/bundle"
 	"valise/crypto"
+	"valise/internal/testenv"
 	"valise/office"
 )
 
@@ -307,49 +307,21 @@ func rebind(t testing.TB, plain, header []byte) []byte {
 
 // runBinary runs the valise command (the test binary, which testscript
 // puts on PATH under that name) as a subprocess and reports its exit
-// code, output and peak resident memory. The peak comes from
-// /usr/bin/time when the machine has it: a child's own rusage counts the
-// pages of the (large) test process it was forked from.
+// code, output and peak resident memory, which the child measures itself
+// (testenv.RunPeak: its rusage would count the test process it was
+// forked from).
 func runBinary(t testing.TB, args ...string) (code int, stdout, stderr string, maxRSS int64, took time.Duration) {
 	t.Helper()
-	prog, err := exec.LookPath("valise")
-	if err != nil {
-		t.Fatalf("valise is not on PATH: %v", err)
-	}
-	var cmd *exec.Cmd
-	rssFile := ""
-	if _, err := os.Stat("/usr/bin/time"); err == nil {
-		f, err := os.CreateTemp("", "valise-rss-*")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-		rssFile = f.Name()
-		defer os.Remove(rssFile)
-		cmd = exec.Command("/usr/bin/time", append([]string{"-f", "%M", "-o", rssFile, prog}, args...)...)
-	} else {
-		cmd = exec.Command(prog, args...)
-	}
+	cmd := valiseCmd(t, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	start := time.Now()
-	err = cmd.Run()
+	maxRSS, err := testenv.RunPeak(t, cmd)
 	took = time.Since(start)
 	if err != nil {
 		if _, ok := err.(*exec.ExitError); !ok {
 			t.Fatalf("running valise: %v", err)
 		}
-	}
-	if rssFile != "" {
-		data, _ := os.ReadFile(rssFile)
-		// GNU time adds "Command exited with non-zero status N" first.
-		f := strings.Fields(string(data))
-		if len(f) > 0 {
-			fmt.Sscan(f[len(f)-1], &maxRSS)
-			maxRSS <<= 10
-		}
-	} else if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		maxRSS = ru.Maxrss << 10
 	}
 	return cmd.ProcessState.ExitCode(), o.String(), e.String(), maxRSS, took
 }

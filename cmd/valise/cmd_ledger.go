@@ -13,10 +13,6 @@ import (
 	"valise/store"
 )
 
-type noOptions struct{}
-
-func (noOptions) AddFlags(*pflag.FlagSet) {}
-
 func init() {
 	register(&command{name: "log", short: "the ledger of every bundle sent, received and refused", maxArgs: 0,
 		example: "  valise log", run: func(e *env, args []string) error {

@@ -15,8 +15,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
+	"valise/internal/testenv"
 	"valise/office"
 )
 
@@ -65,7 +65,7 @@ func TestConcurrentImports(t *testing.T) {
 	if testing.Short() {
 		rounds = 1
 	}
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	rng := rand.New(rand.NewSource(testenv.Seed(t)))
 	outcomes := map[string]int{}
 	for round := 0; round < rounds; round++ {
 		home := filepath.Join(dir, fmt.Sprintf("shared-%d", round))
@@ -128,6 +128,11 @@ func TestConcurrentImports(t *testing.T) {
 				t.Errorf("round %d: %s was imported %d times (each process reported it imported)", round, filepath.Base(b), landed[b])
 			}
 		}
+		// The first process to take the store imports what it brought:
+		// a round in which every attempt was refused proved nothing.
+		if len(landed) == 0 {
+			t.Errorf("round %d: no process imported any bundle", round)
+		}
 		received := map[string]int{}
 		for _, e := range ledgerOf(t, home) {
 			if e.Direction == "received" {
@@ -176,7 +181,11 @@ func TestConcurrentImports(t *testing.T) {
 }
 
 // TestConcurrentPacks: processes packing for the same peer at once never
-// give two bundles the same sequence number.
+// give two bundles the same sequence number. Each either packs (exit 0,
+// its bundle written and in the ledger) or finds the store busy (exit 8,
+// nothing written, told to run pack again); at least one packs, and the
+// sequences of those that did are 1, 2, ... without a gap, exactly the
+// ledger's.
 func TestConcurrentPacks(t *testing.T) {
 	t.Parallel()
 	dir := fastDir(t)
@@ -202,35 +211,60 @@ func TestConcurrentPacks(t *testing.T) {
 	close(start)
 	wg.Wait()
 	seqs := map[uint64][]string{}
+	ids := map[uint64]string{}
+	packed, busy := 0, 0
 	for i := 0; i < procs; i++ {
-		if codes[i] != exitOK && codes[i] != exitBusy {
-			t.Errorf("pack %d: exit %d\n%s", i, codes[i], outs[i])
-			continue
-		}
-		if codes[i] == exitBusy {
-			continue
-		}
 		p := filepath.Join(outDir, fmt.Sprintf("b%d.valise", i))
-		h := bundleHeader(t, p)
-		seqs[h.Recipients[0].Sequence] = append(seqs[h.Recipients[0].Sequence], filepath.Base(p))
+		switch codes[i] {
+		case exitOK:
+			packed++
+			h := bundleHeader(t, p)
+			seq := h.Recipients[0].Sequence
+			seqs[seq] = append(seqs[seq], filepath.Base(p))
+			ids[seq] = h.ID.String()
+		case exitBusy:
+			busy++
+			if !strings.Contains(outs[i], "store is busy") || !strings.Contains(outs[i], "run pack again") {
+				t.Errorf("pack %d: busy, but the message does not say so in plain words:\n%s", i, outs[i])
+			}
+			if _, err := os.Stat(p); err == nil {
+				t.Errorf("pack %d: found the store busy, yet wrote %s", i, filepath.Base(p))
+			}
+		default:
+			t.Errorf("pack %d: exit %d, want %d or %d\n%s", i, codes[i], exitOK, exitBusy, outs[i])
+		}
+	}
+	if packed == 0 {
+		t.Fatalf("none of %d concurrent packs packed (%d busy): the first to commit must win", procs, busy)
 	}
 	for s, files := range seqs {
 		if len(files) > 1 {
 			t.Errorf("sequence %d was given to %d bundles packed at once: %v", s, len(files), files)
 		}
 	}
-	sent := map[uint64]int{}
+	for s := uint64(1); s <= uint64(packed); s++ {
+		if _, ok := seqs[s]; !ok {
+			t.Errorf("%d packs succeeded, but none has sequence %d: %v", packed, s, seqs)
+		}
+	}
+	sent := map[uint64][]string{}
 	for _, e := range ledgerOf(t, kz.home) {
 		if e.Direction == "sent" {
-			sent[e.Sequence]++
+			sent[e.Sequence] = append(sent[e.Sequence], e.Bundle)
 		}
 	}
-	for s, n := range sent {
-		if n > 1 {
-			t.Errorf("the ledger records sequence %d as sent %d times", s, n)
+	if len(sent) != packed {
+		t.Errorf("the ledger records %d sequences as sent, %d packs succeeded", len(sent), packed)
+	}
+	for s, bs := range sent {
+		if len(bs) != 1 || bs[0] != ids[s] {
+			t.Errorf("the ledger records sequence %d as sent in %v, the bundle packed with it is %q", s, bs, ids[s])
 		}
 	}
-	t.Logf("%d concurrent packs: sequences %v", procs, seqs)
+	if left, _ := filepath.Glob(filepath.Join(outDir, ".valise-pack-*")); len(left) > 0 {
+		t.Errorf("packs that ended normally left temporary files: %v", left)
+	}
+	t.Logf("%d concurrent packs: %d packed, %d found the store busy; sequences %v", procs, packed, busy, seqs)
 }
 
 // recordState digests the records and open conflicts of the store of

@@ -8,18 +8,22 @@ package main
 // go test ./cmd/valise -run Killed -crash.runs=1000 runs more.
 
 import (
+	"bytes"
 	"database/sql"
 	"flag"
 	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"valise/bundle"
+	"valise/internal/testenv"
 	"valise/office"
 	"valise/store"
 )
@@ -104,7 +108,7 @@ func TestImportKilled(t *testing.T) {
 		t.Fatal("the import changes nothing: the test proves nothing")
 	}
 
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	rng := rand.New(rand.NewSource(testenv.Seed(t)))
 	home := filepath.Join(dir, "run")
 	var stats struct{ killedBefore, killedAfter, finished int }
 	for i := 0; i < *crashRuns; i++ {
@@ -185,11 +189,33 @@ func bundleHeader(t testing.TB, path string) *bundle.Header {
 	return r.Header
 }
 
+// packLeftover matches what a killed pack may leave in its output
+// directory: the bundle being written (.tmp, encrypted) and the list of
+// ids and version hashes it holds so far (.sent).
+var packLeftover = regexp.MustCompile(`^\.valise-pack-[0-9]+\.(tmp|sent)$`)
+
+// sentLine is one line of a .sent leftover: a record id and a version hash.
+var sentLine = regexp.MustCompile(`^[a-z]-[0-9]{6} [0-9a-f]{32}$`)
+
+// sentPrefix matches the start of a sentLine, down to nothing.
+var sentPrefix = regexp.MustCompile(`^([a-z](-[0-9]{0,6}( [0-9a-f]{0,32})?)?)?$`)
+
 // packKilledCheck checks the state after pack -o out was killed (or
 // finished): the store is intact; out is absent, or complete, verifiable
-// and in the ledger; and packing again uses a new sequence number. It
-// returns whether out exists and how many temporary files were left.
-func packKilledCheck(t *testing.T, run string, home, outDir, kzCard string) (published bool, litter int) {
+// and in the ledger; packing again uses a new sequence number. It returns
+// whether out exists and the temporary files the killed pack left.
+//
+// Leftovers, as today's pack leaves them: a pack killed while writing
+// leaves its temporary files in the output directory (CreateTemp beside
+// the output, for the final rename), never a partial file under the
+// final name. They are asserted to be only those files, the .tmp without
+// a byte of record plaintext, the .sent with nothing but ids and version
+// hashes; a pack that was not killed leaves none; the next pack leaves
+// none of its own and is not disturbed by them. Nothing removes them
+// yet. When the temporary files move into the office home (issues 11
+// and 13), this becomes: no temporary file outside the home, and the next
+// command removes a killed run's leftovers from the home.
+func packKilledCheck(t *testing.T, run string, home, outDir, kzCard string, killed bool) (published bool, litter []string) {
 	t.Helper()
 	if r := integrity(t, home); r != "ok" {
 		t.Fatalf("%s: integrity check: %s", run, r)
@@ -213,11 +239,18 @@ func packKilledCheck(t *testing.T, run string, home, outDir, kzCard string) (pub
 			t.Errorf("%s: bundle %s was published with sequence %d, but the ledger does not record it: the next pack reuses the sequence", run, h.ID, h.Recipients[0].Sequence)
 		}
 	}
-	tmps, _ := filepath.Glob(filepath.Join(outDir, ".valise-pack-*"))
-	litter = len(tmps)
+	litter = packLitter(t, run, outDir)
+	if len(litter) > 0 && !killed {
+		t.Errorf("%s: pack was not killed, yet it left %v", run, litter)
+	}
 	out2 := filepath.Join(outDir, "again.valise")
 	if code, o, e := binRun(t, "pack", "--home", home, "--to", "CARICC", "-o", out2); code != 0 {
 		t.Fatalf("%s: packing again: exit %d\n%s%s", run, code, o, e)
+	}
+	for _, f := range packLitter(t, run, outDir) {
+		if !slices.Contains(litter, f) {
+			t.Errorf("%s: the next pack left a temporary file of its own: %s", run, f)
+		}
 	}
 	h2 := bundleHeader(t, out2)
 	seq := h2.Recipients[0].Sequence
@@ -232,6 +265,49 @@ func packKilledCheck(t *testing.T, run string, home, outDir, kzCard string) (pub
 	return published, litter
 }
 
+// packLitter returns the temporary files in the output directory of the
+// pack tests and checks each: a known name, a regular file, no record
+// plaintext in a .tmp, only ids and version hashes in a .sent. Any other
+// file but the bundles is an error.
+func packLitter(t *testing.T, run, outDir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(outDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var litter []string
+	for _, e := range entries {
+		name := e.Name()
+		switch {
+		case name == "b.valise" || name == "again.valise":
+			continue
+		case !packLeftover.MatchString(name) || !e.Type().IsRegular():
+			t.Errorf("%s: unexpected %s in the output directory", run, name)
+			continue
+		}
+		litter = append(litter, name)
+		data, err := os.ReadFile(filepath.Join(outDir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(name, ".tmp") {
+			if bytes.Contains(data, []byte(`"birthDate"`)) || bytes.Contains(data, []byte("Person ")) {
+				t.Errorf("%s: %s holds record plaintext", run, name)
+			}
+			continue
+		}
+		// Written through a buffer: a kill may cut the last line short.
+		lines := strings.Split(string(data), "\n")
+		for i, l := range lines {
+			if ok := sentLine.MatchString(l) || i == len(lines)-1 && sentPrefix.MatchString(l); !ok {
+				t.Errorf("%s: %s line %d is not an id and a version hash: %q", run, name, i+1, l)
+				break
+			}
+		}
+	}
+	return litter
+}
+
 func TestPackKilled(t *testing.T) {
 	t.Parallel()
 	dir := fastDir(t)
@@ -242,36 +318,56 @@ func TestPackKilled(t *testing.T) {
 	copyTree(t, kz.home, template)
 	refOut := filepath.Join(dir, "refout")
 	os.MkdirAll(refOut, 0o755)
-	ref := filepath.Join(dir, "ref")
-	copyTree(t, template, ref)
-	start := time.Now()
-	binMust(t, "pack", "--home", ref, "--to", "CARICC", "-o", filepath.Join(refOut, "b.valise"))
-	took := time.Since(start)
+	// The length of a pack: the shortest of three, so that the kills do
+	// not all fall after the end when the first run was slow; it follows
+	// the load of the moment from the runs that end before their kill.
+	var took time.Duration
+	for i := 0; i < 3; i++ {
+		ref := filepath.Join(dir, fmt.Sprint("ref", i))
+		copyTree(t, template, ref)
+		start := time.Now()
+		binMust(t, "pack", "--home", ref, "--to", "CARICC", "-o", filepath.Join(refOut, fmt.Sprint("b", i, ".valise")))
+		if d := time.Since(start); i == 0 || d < took {
+			took = d
+		}
+	}
 
-	rng := rand.New(rand.NewSource(time.Now().UnixNano()))
+	rng := rand.New(rand.NewSource(testenv.Seed(t)))
 	home, outDir := filepath.Join(dir, "run"), filepath.Join(dir, "out")
-	published, litter, killed := 0, 0, 0
+	published, littered, killed := 0, 0, 0
 	for i := 0; i < *crashRuns; i++ {
 		os.RemoveAll(home)
 		os.RemoveAll(outDir)
 		copyTree(t, template, home)
 		os.MkdirAll(outDir, 0o755)
 		d := time.Duration(rng.Int63n(int64(took) * 13 / 10))
+		start := time.Now()
 		k, code := killAfter(t, []string{"pack", "--home", home, "--to", "CARICC", "-o", filepath.Join(outDir, "b.valise")}, d)
 		if !k && code != 0 {
 			t.Fatalf("run %d: pack exited %d without being killed", i, code)
 		}
 		if k {
 			killed++
+		} else {
+			took = time.Since(start) // a whole pack under the present load
 		}
-		p, l := packKilledCheck(t, fmt.Sprintf("run %d (killed after %v)", i, d), home, outDir, kz.cardPath)
+		p, l := packKilledCheck(t, fmt.Sprintf("run %d (killed after %v)", i, d), home, outDir, kz.cardPath, k)
 		if p {
 			published++
 		}
-		if l > 0 {
-			litter++
+		if len(l) > 0 {
+			littered++
+		}
+		if t.Failed() {
+			break
 		}
 	}
-	t.Logf("pack of %v killed %d of %d times; the bundle was published in %d runs; %d runs left a temporary .valise-pack-*.tmp file in the output directory",
-		took.Round(time.Millisecond), killed, *crashRuns, published, litter)
+	t.Logf("pack of %v killed %d of %d times; the bundle was published in %d runs; %d runs left temporary .valise-pack-* files in the output directory",
+		took.Round(time.Millisecond), killed, *crashRuns, published, littered)
+	// The kills fall in the first 1.3 times the length of a pack: most
+	// land while it runs. Fewer than a quarter means the timing is off and
+	// the runs proved little.
+	if want := *crashRuns / 4; !t.Failed() && killed < want {
+		t.Errorf("only %d of %d runs were killed before pack ended, want at least %d", killed, *crashRuns, want)
+	}
 }

@@ -9,16 +9,19 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"valise/internal/testenv"
 )
 
-// mountTiny mounts a tmpfs of size bytes at dir, or skips the test.
+// mountTiny mounts a tmpfs of size bytes at dir, or skips the test (fails
+// it in CI, which runs as root).
 func mountTiny(t *testing.T, dir string, size int) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Mount("tmpfs", dir, "tmpfs", 0, "size="+strconv.Itoa(size)); err != nil {
-		t.Skipf("cannot mount a small tmpfs to fill (needs root): %v", err)
+		testenv.Unavailable(t, "cannot mount a small tmpfs to fill (needs root): %v", err)
 	}
 	t.Cleanup(func() { syscall.Unmount(dir, syscall.MNT_DETACH) })
 }

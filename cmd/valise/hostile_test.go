@@ -371,7 +371,7 @@ func TestHostileBundles(t *testing.T) {
 		{"uppercase header-sha256", strings.Replace(man1, manHashLine, strings.ToUpper(manHashLine[:len(manHashLine)-1])+"\n", 1)},
 		{"CRLF line endings", strings.ReplaceAll(man1, "\n", "\r\n")},
 		{"no manifest at all", ""},
-		{"manifest of version v2", strings.Replace(man1, "valise-manifest/v1\n", "valise-manifest/v2\n", 1)},
+		{"manifest of version v3", strings.Replace(man1, "valise-manifest/v2\n", "valise-manifest/v3\n", 1)},
 	}
 	for _, v := range manifestVariants {
 		add("non-canonical manifest", v.name, sealKZ(p1.header, append([]byte(v.man), records1...), 3), exitAuth, "manifest", 0)

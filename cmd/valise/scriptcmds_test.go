@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -22,7 +23,9 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"valise/bundle"
+	"valise/internal/testenv"
 	"valise/office"
+	"valise/proof"
 	"valise/schema"
 	"valise/store"
 )
@@ -112,24 +115,18 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		ts.Check(err)
 		ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(d+"\n"), 0o644))
 	},
-	// sqlexec HOME SQL: run SQL on the store of HOME through the SQLite
-	// driver valise links, as a hand edit with the sqlite3 shell would (a
-	// script needs no sqlite3 on PATH). It fails when the SQL changes no
-	// row, so that a script cannot test an edit that did nothing.
-	"sqlexec": func(ts *testscript.TestScript, neg bool, args []string) {
-		if len(args) != 2 {
-			ts.Fatalf("usage: sqlexec HOME SQL")
+	// reseal HOME: seal every row of HOME's store as it stands, after a
+	// hand edit (sqlexec), as modified software holding the office's key
+	// could: the script then plays such an office, whose pack sends what
+	// the edit made.
+	"reseal": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: reseal HOME")
 		}
-		db, err := sql.Open("sqlite", "file:"+filepath.Join(ts.MkAbs(args[0]), office.StoreFile)+"?_pragma=busy_timeout(10000)")
+		o, err := office.Open(ts.MkAbs(args[0]))
 		ts.Check(err)
-		defer db.Close()
-		res, err := db.Exec(args[1])
-		ts.Check(err)
-		n, err := res.RowsAffected()
-		ts.Check(err)
-		if n == 0 {
-			ts.Fatalf("sqlexec: %q changed no row", args[1])
-		}
+		defer o.Close()
+		ts.Check(o.Store.ResealUnsafe())
 	},
 	// mode FILE PERM: assert the file's permission bits, e.g. mode key 0600.
 	"mode": func(ts *testscript.TestScript, neg bool, args []string) {
@@ -307,6 +304,65 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		ts.Check(err)
 		ts.Check(os.WriteFile(ts.MkAbs(args[1]), out, 0o644))
 	},
+	// require PROG...: in CI (VALISE_CI=1), fail unless every PROG is on
+	// the script's PATH: CI installs the tools the interoperability
+	// scripts run, and a script that skipped there would pass without
+	// them. Elsewhere it does nothing, and the script's own
+	// [!exec:PROG] skip says why it stops.
+	"require": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) == 0 {
+			ts.Fatalf("usage: require PROG...")
+		}
+		if !testenv.CI() {
+			return
+		}
+		for _, prog := range args {
+			if _, err := lookPath(ts, prog); err != nil {
+				ts.Fatalf("%v (%s=1: .ci/run installs it, so this is a failure, not a skip)", err, testenv.CIEnv)
+			}
+		}
+	},
+	// sqlexec DB SQL: run SQL statements on the SQLite file DB through the
+	// driver valise links, as someone with the file and any SQLite tool
+	// could. It fails when no row changed: an edit that misses proves
+	// nothing.
+	"sqlexec": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 2 {
+			ts.Fatalf("usage: sqlexec DB SQL")
+		}
+		p := ts.MkAbs(args[0])
+		if _, err := os.Stat(p); err != nil {
+			ts.Fatalf("%v", err) // the driver would create an empty database
+		}
+		db, err := sql.Open("sqlite", "file:"+p)
+		ts.Check(err)
+		defer db.Close()
+		res, err := db.Exec(args[1])
+		ts.Check(err)
+		n, err := res.RowsAffected()
+		ts.Check(err)
+		if n == 0 {
+			ts.Fatalf("sqlexec: no row changed")
+		}
+		ts.Logf("%d rows changed", n)
+	},
+	// glob PATTERN...: succeed when each pattern matches a file; with !,
+	// when none matches any.
+	"glob": func(ts *testscript.TestScript, neg bool, args []string) {
+		if len(args) == 0 {
+			ts.Fatalf("usage: glob PATTERN...")
+		}
+		for _, pat := range args {
+			m, err := filepath.Glob(ts.MkAbs(pat))
+			ts.Check(err)
+			if neg && len(m) > 0 {
+				ts.Fatalf("%s matches %v", pat, m)
+			}
+			if !neg && len(m) == 0 {
+				ts.Fatalf("%s matches no file", pat)
+			}
+		}
+	},
 	// agepq: when the age on the script's PATH is 1.3 or later (it knows
 	// the ML-KEM-768+X25519 hybrid identities valise uses; Debian's 1.1
 	// does not), put it on PATH as age-pq, so that a script can say
@@ -418,10 +474,33 @@ func forgeBundle(home, to, records, out string) error {
 	if err != nil {
 		return err
 	}
+	// The sender's own changes get the leaves and the signed tree a real
+	// pack gives them: the bundle is the forger's word, provably.
 	for _, r := range recs {
 		if err := w.Write(r); err != nil {
 			return err
 		}
 	}
+	if err := writeOwnTree(w, h, keys.Signing, recs); err != nil {
+		return err
+	}
 	return w.Close()
+}
+
+// writeOwnTree writes the tree section a real pack writes for the
+// sender's own changes in recs (docs/FORMAT.md §3.4).
+func writeOwnTree(w *bundle.Writer, h *bundle.Header, key ed25519.PrivateKey, recs []*schema.Record) error {
+	var own proof.Builder
+	for _, r := range recs {
+		if r.Version.Vector[h.Sender] > 0 {
+			salt := proof.LeafSalt(w.TreeSecret, own.Len())
+			own.Add(proof.MakeLeaf(r, h.Sender, salt).Hash(salt))
+		}
+	}
+	if own.Len() == 0 {
+		return nil
+	}
+	th := &proof.Head{Author: h.Sender, Key: h.SenderKey, ID: h.ID.String(), Count: own.Len(), Root: own.Root()}
+	th.Sign(key)
+	return w.WriteTree("tree", proof.MarshalHead(th))
 }

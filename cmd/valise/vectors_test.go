@@ -33,7 +33,9 @@ import (
 
 	"valise/bundle"
 	"valise/crypto"
+	"valise/merge"
 	"valise/office"
+	"valise/schema"
 )
 
 var updateVectors = flag.Bool("vectors.update", false, "regenerate the published test vectors in testdata/vectors")
@@ -400,24 +402,28 @@ func TestGenerateVectors(t *testing.T) {
 	// write builds a genuine bundle with the real writer.
 	write := func(h *bundle.Header, from *peerOffice, ls [][]byte, to ...*peerOffice) []byte {
 		var b bytes.Buffer
-		w, err := bundle.NewWriter(&b, h, from.keys.Signing, recips(h.Encryption, to...))
+		secret := sha256.Sum256([]byte("tree secret of " + h.ID.String()))
+		w, err := bundle.NewWriter(&b, h, from.keys.Signing, recips(h.Encryption, to...), bundle.WithTreeSecret(secret[:bundle.TreeSecretSize]))
 		if err != nil {
 			t.Fatal(err)
 		}
+		var recs []*schema.Record
 		for _, l := range ls {
-			if err := w.WriteCanonical(bytes.TrimSuffix(l, []byte("\n"))); err != nil {
+			line := bytes.TrimSuffix(l, []byte("\n"))
+			if err := w.WriteCanonical(line); err != nil {
 				t.Fatal(err)
 			}
+			if r, err := schema.Decode(line); err == nil {
+				recs = append(recs, r)
+			}
+		}
+		if err := writeOwnTree(w, h, from.keys.Signing, recs); err != nil {
+			t.Fatal(err)
 		}
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
 		return b.Bytes()
-	}
-	manifestFor := func(h *bundle.Header, from *peerOffice, to ...*peerOffice) []byte {
-		p := splitBundle(t, write(h, from, nil, to...))
-		plain := decrypt(t, p.payload, to[0].keys.Identities...)
-		return plain[:manifestLen(t, plain)]
 	}
 	var metas []*vectorMeta
 	add := func(name string, data []byte, m vectorMeta) {
@@ -442,17 +448,33 @@ func TestGenerateVectors(t *testing.T) {
 	add("good-empty", write(header(kz, x, 1, ca), kz, nil, ca), vectorMeta{Expect: "ok", Records: 0, Comment: "no records: a manifest only"})
 	add("good-two-recipients", write(header(kz, hy, 1, ca, kg), kz, lines("a", 2), ca, kg), vectorMeta{Expect: "ok", Records: 2,
 		Comment: "addressed to CARICC and KG-NCB, either can read it"})
-	add("good-from-kg", write(header(kg, x, 1, ca), kg, lines("k", 1), ca), vectorMeta{Expect: "ok", Records: 1, Comment: "from KG-NCB"})
+	{
+		// KG-NCB's own record: a bundle proves its sender's changes.
+		r := person("k-0000", "Person of KG-NCB")
+		r.Origin, r.Handling.TLP = "KG-NCB", "amber"
+		r = merge.Edit(nil, r, "KG-NCB", "2026-11-28T09:00:00Z")
+		line := append(r.AppendCanonical(nil), '\n')
+		add("good-from-kg", write(header(kg, x, 1, ca), kg, [][]byte{line}, ca), vectorMeta{Expect: "ok", Records: 1, Comment: "from KG-NCB, a record of its own"})
+	}
 	{
 		h := header(kz, x, 1, ca)
-		man := manifestFor(h, kz, ca)
 		ls := lines("f", 3)
+		// The plaintext the writer makes (manifest, records, tree
+		// section), cut into one zstd frame per part.
+		plain := decrypt(t, splitBundle(t, write(h, kz, ls, ca)).payload, ca.keys.Identities...)
+		n := manifestLen(t, plain)
+		parts := [][]byte{plain[:n]}
+		for _, l := range bytes.SplitAfter(plain[n:], []byte("\n")) {
+			if len(l) > 0 {
+				parts = append(parts, l)
+			}
+		}
 		var zst []byte
-		for _, part := range append([][]byte{man}, ls...) {
+		for _, part := range parts {
 			zst = append(zst, compress(part)...)
 		}
 		add("good-many-frames", signed(h.Marshal(), encrypt(t, zst, recips(x, ca)), 3, kz.keys.Signing),
-			vectorMeta{Expect: "ok", Records: 3, Comment: "the zstd stream is four frames: the manifest and one per record"})
+			vectorMeta{Expect: "ok", Records: 3, Comment: "the zstd stream is five frames: the manifest, one per record and the tree section"})
 	}
 	{
 		h := header(kz, x, 1, ca)
