@@ -3,7 +3,9 @@ package crypto
 import (
 	"bytes"
 	"crypto/ed25519"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -76,6 +78,17 @@ func Generate() (*Keys, error) {
 // Recipients returns the age recipient strings to publish on the card.
 func (k *Keys) Recipients() []string {
 	return []string{k.Hybrid.Recipient().String(), k.X25519.Recipient().String()}
+}
+
+// StoreKey derives the key that seals an office's store (the MACs of its
+// trust tables and records; docs/STORE.md): HKDF-SHA256 with the Ed25519
+// seed of k's signing key as secret, "valise-store-mac/v1" as salt and
+// the agency id as info, 32 bytes. An office derives it from its first
+// generation's key, which it keeps through rotations, so that the key
+// never changes and is as well protected as the key files: with a
+// passphrase, nobody without it can seal a row.
+func (k *Keys) StoreKey(agency string) ([]byte, error) {
+	return hkdf.Key(sha256.New, k.Signing.Seed(), []byte("valise-store-mac/v1"), agency, 32)
 }
 
 // Public returns the Ed25519 public signing key.

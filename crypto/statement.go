@@ -158,3 +158,32 @@ func (s *Statement) Verify(old *Card) (*Card, error) {
 	}
 	return next, nil
 }
+
+// MaxStatementFile bounds a file of statements read by ParseStatements.
+const MaxStatementFile = 1 << 20
+
+// ParseStatements parses a file of statements, one after another (what
+// valise key statements writes). Each must parse on its own.
+func ParseStatements(data []byte) ([]*Statement, error) {
+	if len(data) > MaxStatementFile {
+		return nil, fmt.Errorf("%w: file larger than %d bytes", ErrStatement, MaxStatementFile)
+	}
+	if !bytes.HasPrefix(data, []byte(statementMagic+"\n")) {
+		return nil, fmt.Errorf("%w: not a file of %s statements", ErrStatement, statementMagic)
+	}
+	var out []*Statement
+	for len(data) > 0 {
+		end := bytes.Index(data[1:], []byte("\n"+statementMagic+"\n"))
+		one := data
+		if end >= 0 {
+			one = data[:end+2]
+		}
+		st, err := ParseStatement(one)
+		if err != nil {
+			return nil, fmt.Errorf("statement %d: %w", len(out)+1, err)
+		}
+		out = append(out, st)
+		data = data[len(one):]
+	}
+	return out, nil
+}

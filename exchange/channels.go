@@ -78,9 +78,32 @@ type StatusReport struct {
 	Expired []string `json:"expired"`
 }
 
-// keyRank orders the states of a peer's cards, the one that speaks for
-// the peer first.
-var keyRank = map[string]int{"trusted": 0, "retiring": 1, "pending": 2, "revoked": 3, "retired": 4}
+// agencyCards returns, per peer agency in order, the card that says where
+// the office stands with it, in the keyring's words: its trusted card;
+// else a pending one (announced by a revocation, waiting for the
+// operator to confirm its fingerprint); else its last revoked one.
+// Retiring and retired cards stand behind a trusted one.
+func agencyCards(peers []store.Peer) []store.Peer {
+	rank := map[string]int{store.Trusted: 3, store.Pending: 2, store.Revoked: 1}
+	best := map[string]store.Peer{}
+	var order []string
+	for _, p := range peers {
+		b, seen := best[p.Agency]
+		if !seen {
+			order = append(order, p.Agency)
+		}
+		if !seen || rank[p.Status] >= rank[b.Status] {
+			best[p.Agency] = p
+		}
+	}
+	var out []store.Peer
+	for _, a := range order {
+		if rank[best[a].Status] > 0 {
+			out = append(out, best[a])
+		}
+	}
+	return out
+}
 
 // Status reports, per peer, the last sequence sent, acknowledged and
 // received, the gaps, and what waits to be sent.
@@ -102,27 +125,7 @@ func Status(o *office.Office) (*StatusReport, error) {
 		return nil, err
 	}
 	today := o.Now()
-	// A peer's state is that of its best card, in the keyring's words
-	// (valise peer list): trusted, or pending (a new card announced by a
-	// revocation, awaiting valise peer confirm), else revoked. A peer
-	// whose old key was revoked and whose new card was confirmed is
-	// trusted.
-	best := map[string]store.Peer{}
-	var order []string
-	for _, p := range peers {
-		b, ok := best[p.Agency]
-		if !ok {
-			order = append(order, p.Agency)
-		}
-		if !ok || keyRank[p.Status] < keyRank[b.Status] {
-			best[p.Agency] = p
-		}
-	}
-	for _, a := range order {
-		p := best[a]
-		if p.Status == "retired" {
-			continue
-		}
+	for _, p := range agencyCards(peers) {
 		ps := PeerStatus{Peer: p.Agency, Status: p.Status, Fingerprint: p.Fingerprint, Missing: []Gap{}, Statements: []string{}}
 		lastWithheld := 0
 		for _, e := range entries {

@@ -10,11 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"valise/crypto"
 	"valise/identity"
 	"valise/office"
 
 	"valise/bundle"
+	"valise/crypto"
 	"valise/match"
 	"valise/merge"
 	"valise/schema"
@@ -104,7 +104,7 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 		}
 		return rep, err
 	}
-	defer done()
+	defer func() { done() }() // done changes when the bundle is read again
 	defer func() { rep.Volumes = volumeNote(set) }()
 	r, err := bundle.Open(metered(f, opt))
 	if err != nil {
@@ -136,6 +136,16 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 		return rep, err
 	}
 	sender, err := kr.Lookup(h.Sender, h.SenderKey)
+	// A key retired by a rotation may still revoke itself: its owner can
+	// learn that it was stolen after a rotation the thief made with it
+	// took over. Such a bundle goes on only as the carrier of that
+	// revocation (decided once it is decrypted, before any record).
+	var retired error
+	if errors.Is(err, crypto.ErrRetired) {
+		if c, ok := kr.Retired(h.SenderKey); ok && c.Agency == h.Sender {
+			sender, retired, err = c, senderError(err), nil
+		}
+	}
 	if err != nil {
 		return refuse(h, senderError(err))
 	}
@@ -162,6 +172,11 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 		last = got[len(got)-1]
 	}
 	jump := me.Sequence > last+MaxSequenceJump
+	// reused: the sequence number was used by another bundle. Only a
+	// bundle carrying the revocation of the key that signed it goes on
+	// (decided once it is decrypted): when a thief holding the key sent a
+	// bundle first, the owner's revocation takes the same number.
+	reused := false
 	if prevID != nil || prevSeq != nil || jump {
 		t, err := r.Verify(sender.SigningKey)
 		if err != nil {
@@ -174,9 +189,21 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 		case prevID != nil:
 			return refuse(h, fmt.Errorf("%w: ALERT: %s signed two different bundles with the same id %s", ErrReplay, h.Sender, h.ID))
 		case prevSeq != nil:
-			return refuse(h, fmt.Errorf("%w: ALERT: sequence %d from %s was already used by bundle %s; bundle %s reuses it with different content", ErrReplay, me.Sequence, h.Sender, prevSeq.Bundle, h.ID))
+			reused = true
 		default:
 			return refuse(h, fmt.Errorf("%w: ALERT: sequence from %s jumps from %d to %d, more than %d ahead: refused; a bundle this far ahead is not a lost stick", ErrReplay, h.Sender, last, me.Sequence, MaxSequenceJump))
+		}
+		// Verify read the bundle to its end: read it again to decrypt.
+		done()
+		if f, set, done, err = openBundle(path, true); err != nil {
+			done = func() {}
+			return refuse(h, err)
+		}
+		if r, err = bundle.Open(f); err != nil {
+			return refuse(h, err)
+		}
+		if r.Header.ID != h.ID || r.Header.SenderKey != h.SenderKey {
+			return refuse(h, &bundle.Error{Check: "header", Kind: bundle.ErrAuth, Msg: "the bundle changed while it was read"})
 		}
 	}
 	keys, err := o.Keys()
@@ -200,12 +227,22 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 			return err
 		} else if byID {
 			return fmt.Errorf("%w: bundle %s from %s (sequence %d) was already imported (by another valise command just now); nothing changed", ErrReplay, h.ID, h.Sender, me.Sequence)
-		} else if bySeq {
+		} else if bySeq && !reused {
 			return fmt.Errorf("%w: ALERT: sequence %d from %s was used by another bundle imported just now; bundle %s reuses it", ErrReplay, me.Sequence, h.Sender, h.ID)
 		}
-		carrier, err := identity.ApplyStatements(o, tx, kr, h, rr.Manifest.Statements, &rep.KeyNotes)
+		carrier, err := identity.ApplyStatements(o, tx, h, rr.Manifest.Statements, &rep.KeyNotes)
 		if err != nil {
 			return err
+		}
+		if retired != nil && !carrier {
+			return retired
+		}
+		if reused {
+			if !carrier {
+				return fmt.Errorf("%w: ALERT: sequence %d from %s was already used by bundle %s; bundle %s reuses it with different content", ErrReplay, me.Sequence, h.Sender, prevSeq.Bundle, h.ID)
+			}
+			rep.KeyNotes = append(rep.KeyNotes, fmt.Sprintf("ALERT: sequence %d from %s was already used by bundle %s: key %s signed two different bundles; this one revokes it, and only the revocation was applied",
+				me.Sequence, h.Sender, prevSeq.Bundle, h.SenderKey))
 		}
 		// Two goroutines read the records and merge them with what the
 		// store holds (see importpipe.go), this one writes them. Nothing

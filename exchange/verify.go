@@ -39,7 +39,7 @@ func (v *Verdict) PayloadSHA() string {
 
 // senderError classifies a keyring refusal as a failed "sender" check.
 func senderError(err error) error {
-	if errors.Is(err, crypto.ErrUnknownSigner) || errors.Is(err, crypto.ErrRevoked) {
+	if errors.Is(err, crypto.ErrUnknownSigner) || errors.Is(err, crypto.ErrRevoked) || errors.Is(err, crypto.ErrRetired) {
 		return &bundle.Error{Check: "sender", Kind: bundle.ErrAuth, Msg: err.Error(), Err: err}
 	}
 	return err

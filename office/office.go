@@ -10,8 +10,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
+
+	"filippo.io/age"
 
 	"valise/crypto"
 	"valise/internal/publish"
@@ -41,6 +45,8 @@ type Office struct {
 	Store      *store.Store
 	Passphrase func() (string, error) // asked for when a key file is passphrase-protected
 	keys       *crypto.Keys
+	gens       map[int]*crypto.Keys // each generation's keys, once loaded
+	gensMu     sync.Mutex           // the store asks for its key (StoreKey) from its own goroutines
 	cachedPass func() (string, error)
 	Now        func() time.Time
 }
@@ -51,6 +57,11 @@ type InitOptions struct {
 	Name       string
 	Passphrase string // "" for unencrypted key files
 	Now        time.Time
+	// Keys and Card, when set, adopt an existing identity (keys restored
+	// from a backup, published test vectors) instead of generating one;
+	// Card must be Keys' card for Agency.
+	Keys *crypto.Keys
+	Card *crypto.Card
 }
 
 // Init creates an office in home: keys, card and store. It refuses to touch
@@ -71,16 +82,20 @@ func Init(home string, o InitOptions) (*Office, error) {
 			return nil, fmt.Errorf("%s already holds an office (%s exists); valise never overwrites keys", home, f)
 		}
 	}
-	keys, err := crypto.Generate()
-	if err != nil {
-		return nil, err
-	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
-	card, err := crypto.NewCard(o.Agency, o.Name, o.Now, keys)
-	if err != nil {
-		return nil, err
+	keys, card := o.Keys, o.Card
+	if keys == nil {
+		var err error
+		if keys, err = crypto.Generate(); err != nil {
+			return nil, err
+		}
+		if card, err = crypto.NewCard(o.Agency, o.Name, o.Now, keys); err != nil {
+			return nil, err
+		}
+	} else if card == nil || card.Agency != o.Agency || !card.SigningKey.Equal(keys.Public()) || !slices.Equal(card.Recipients, keys.Recipients()) {
+		return nil, fmt.Errorf("the card to adopt is not the card of these keys for %s", o.Agency)
 	}
 	created := []string{}
 	cleanup := func() {
@@ -99,7 +114,8 @@ func Init(home string, o InitOptions) (*Office, error) {
 		return nil, err
 	}
 	created = append(created, cardPath)
-	st, err := store.Create(filepath.Join(home, StoreFile), o.Agency)
+	st, err := store.Create(filepath.Join(home, StoreFile), o.Agency,
+		store.WithMACKey(func() ([]byte, error) { return keys.StoreKey(o.Agency) }))
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -113,11 +129,18 @@ func Init(home string, o InitOptions) (*Office, error) {
 		os.Remove(filepath.Join(home, StoreFile))
 		return nil, err
 	}
-	return &Office{Home: home, Card: card, Store: st, keys: keys, Now: time.Now}, nil
+	return &Office{Home: home, Card: card, Store: st, keys: keys, gens: map[int]*crypto.Keys{1: keys}, Now: time.Now}, nil
 }
 
-// Open opens the office in home.
-func Open(home string) (*Office, error) {
+// Open opens the office in home, whose key files must not be
+// passphrase-protected (see OpenWith).
+func Open(home string) (*Office, error) { return OpenWith(home, nil) }
+
+// OpenWith opens the office in home; passphrase (nil: none) is asked for
+// when a key file is passphrase-protected: when the secret keys are first
+// needed, and when the store is opened if it must be sealed under the
+// office's key (the upgrade to store layout 4).
+func OpenWith(home string, passphrase func() (string, error)) (*Office, error) {
 	data, err := ReadLimited(filepath.Join(home, CardFile), crypto.MaxCardSize)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -129,7 +152,8 @@ func Open(home string) (*Office, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(home, CardFile), err)
 	}
-	st, err := store.Open(filepath.Join(home, StoreFile))
+	o := &Office{Home: home, Card: card, Passphrase: passphrase, Now: time.Now}
+	st, err := store.Open(filepath.Join(home, StoreFile), store.WithMACKey(o.StoreKey))
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +161,7 @@ func Open(home string) (*Office, error) {
 		st.Close()
 		return nil, fmt.Errorf("store belongs to %s but the card to %s", st.Agency(), card.Agency)
 	}
-	o := &Office{Home: home, Card: card, Store: st, Now: time.Now}
+	o.Store = st
 	// What a killed command left in the home goes now: it is plaintext.
 	o.CleanTemp()
 	return o, nil
@@ -167,10 +191,12 @@ func (o *Office) Keys() (*crypto.Keys, error) {
 			cur = g.Generation
 		}
 	}
-	k, err := o.loadGeneration(cur)
+	cached, err := o.loadGeneration(cur)
 	if err != nil {
 		return nil, err
 	}
+	k := *cached
+	k.Identities = append([]age.Identity(nil), cached.Identities...)
 	if !k.Public().Equal(o.Card.SigningKey) {
 		return nil, fmt.Errorf("the signing key in %s does not match the card", o.Home)
 	}
@@ -184,8 +210,8 @@ func (o *Office) Keys() (*crypto.Keys, error) {
 		}
 		k.Identities = append(k.Identities, old.Hybrid, old.X25519)
 	}
-	o.keys = k
-	return k, nil
+	o.keys = &k
+	return &k, nil
 }
 
 // AmbiguousError: a bare record id names records of several origins.
@@ -249,9 +275,34 @@ func (o *Office) KeyFiles(gen int) (identity, signing string) {
 }
 
 func (o *Office) loadGeneration(gen int) (*crypto.Keys, error) {
+	o.gensMu.Lock()
+	defer o.gensMu.Unlock()
+	if k, ok := o.gens[gen]; ok {
+		return k, nil
+	}
 	o.cachePassphrase()
 	id, sig := o.KeyFiles(gen)
-	return crypto.Load(id, sig, o.cachedPass)
+	k, err := crypto.Load(id, sig, o.cachedPass)
+	if err != nil {
+		return nil, err
+	}
+	if o.gens == nil {
+		o.gens = map[int]*crypto.Keys{}
+	}
+	o.gens[gen] = k
+	return k, nil
+}
+
+// StoreKey returns the key that seals the store's trust tables and
+// records (docs/STORE.md): derived from the first generation's signing
+// key, so that it outlives key rotations and is as protected as the key
+// files (it asks for the passphrase when they are protected).
+func (o *Office) StoreKey() ([]byte, error) {
+	k, err := o.loadGeneration(1)
+	if err != nil {
+		return nil, err
+	}
+	return k.StoreKey(o.Agency())
 }
 
 // cachePassphrase sets cachedPass, which asks Passphrase once.
@@ -273,9 +324,10 @@ func (o *Office) cachePassphrase() {
 }
 
 // Keyring returns the peers' cards as a keyring, this office's own cards
-// included: current and retiring cards are accepted as signers, revoked
-// and retired ones refused, pending ones (announced by a revocation, not
-// yet confirmed) ignored.
+// included: trusted and retiring cards are accepted as signers, revoked
+// and retired ones refused (saying since when and why), pending ones
+// (announced by a revocation, not yet confirmed) refused as such. Every
+// row it reads is checked against its MAC (store.ErrTampered).
 func (o *Office) Keyring() (*crypto.Keyring, error) {
 	kr := crypto.NewKeyring()
 	own, err := o.Store.OwnCards()
@@ -291,7 +343,7 @@ func (o *Office) Keyring() (*crypto.Keyring, error) {
 		case "retiring":
 			kr.Accept(c)
 		case "revoked":
-			kr.Refuse(g.Fingerprint, "revoked")
+			kr.Revoke(g.Fingerprint, time.Time{})
 		}
 	}
 	kr.Add(o.Card)
@@ -305,12 +357,20 @@ func (o *Office) Keyring() (*crypto.Keyring, error) {
 			return nil, fmt.Errorf("keyring holds a bad card for %s: %w", p.Agency, err)
 		}
 		switch p.Status {
-		case "trusted":
+		case store.Trusted:
 			kr.Add(c)
-		case "retiring":
+		case store.Retiring:
 			kr.Accept(c)
-		case "retired", "revoked":
-			kr.Refuse(p.Fingerprint, p.Status)
+		case store.Retired:
+			// Known, so that a revocation it signs of itself can be
+			// checked (exchange.Import), and refused.
+			kr.Accept(c)
+			kr.Refuse(p.Fingerprint, crypto.Refusal{State: crypto.StateRetired})
+		case store.Revoked:
+			since, _ := crypto.ParseTime(p.RevokedAt)
+			kr.Refuse(p.Fingerprint, crypto.Refusal{State: crypto.StateRevoked, Since: since, By: p.RevokedBy})
+		case store.Pending:
+			kr.Pend(c)
 		}
 	}
 	return kr, nil

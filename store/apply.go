@@ -103,19 +103,34 @@ func (t *Tx) putBatch(ws []Write, c Change) error {
 	if c.Bundle != "" {
 		bundle = c.Bundle
 	}
-	args := make([]any, 0, 5+10*n)
+	if t.seal == nil {
+		var err error
+		if t.seal, err = t.s.sealer(); err != nil {
+			return err
+		}
+	}
+	args := make([]any, 0, 5+12*n)
 	args = append(args, source, at, c.Action, c.Agency, bundle)
 	for i, w := range ws {
 		r := w.Rec
 		var claims any
+		var claimBytes []byte
 		if len(w.Claims) > 0 && string(w.Claims) != "[]" && string(w.Claims) != "null" {
-			claims = w.Claims
+			claims, claimBytes = w.Claims, w.Claims
 		}
-		args = append(args, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, r.Recalled != nil, schema.HandlingString(r.Handling), claims, w.Hash, w.Body)
+		// The version number here: the one held plus one. It is set
+		// here rather than in SQL because the row's MAC covers it.
+		vn := int64(1)
+		if w.Held != nil {
+			vn = w.Held.N + 1
+		}
+		h := schema.HandlingString(r.Handling)
+		t.seal.record(r.ID, r.Origin, vn, r.Schema, r.Deleted, r.Recalled != nil, h, w.Hash, w.Body, claimBytes)
+		args = append(args, vn, t.changed+1+int64(i), r.ID, r.Schema, r.Origin, r.Deleted, r.Recalled != nil, h, claims, w.Hash, w.Body, t.seal.sum())
 	}
 	t.changed += int64(n)
 	st, err := t.multi("put", n, func(rows int) string {
-		return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "1", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?"))
+		return fmt.Sprintf(putSQL, values(rows, "?1", "?2", "?3", "?4", "?5", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?", "?"))
 	})
 	if err != nil {
 		return err

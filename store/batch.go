@@ -102,13 +102,13 @@ func (h *Stored) Record() (*schema.Record, error) {
 // HeldMany returns what is held under each of keys, in their order (nil
 // where nothing is), with one query per BatchSize keys.
 func (t *Tx) HeldMany(keys []schema.Key) ([]*Stored, error) {
-	return heldMany(keys, nil, func(rows int) (*sql.Stmt, error) {
+	return heldMany(t.s, keys, nil, func(rows int) (*sql.Stmt, error) {
 		return t.multi("held", rows, heldSQL)
 	})
 }
 
 func heldSQL(rows int) string {
-	return `SELECT r.id, r.origin, r.schema, r.handling, r.proofs, r.recalled, r.body, r.n FROM (VALUES ` + placeholders(rows, 2) +
+	return `SELECT r.id, r.origin, r.schema, r.handling, r.proofs, r.recalled, r.body, r.n, r.deleted, r.content_hash, r.mac FROM (VALUES ` + placeholders(rows, 2) +
 		`) k JOIN records r ON r.id = k.column1 AND r.origin = k.column2`
 }
 
@@ -148,7 +148,7 @@ func (s *Store) HeldReader() (*HeldReader, error) {
 // body is needed; Body stays nil when not, and Record fails. An update
 // only needs the version vector: its bodies are not copied.
 func (h *HeldReader) HeldMany(keys []schema.Key, needBody func(i int, s *Stored) bool) ([]*Stored, error) {
-	return heldMany(keys, needBody, func(rows int) (*sql.Stmt, error) {
+	return heldMany(h.s, keys, needBody, func(rows int) (*sql.Stmt, error) {
 		if st, ok := h.stmts[rows]; ok {
 			return st, nil
 		}
@@ -201,7 +201,13 @@ func (h *HeldReader) Close() {
 	h.c.Close()
 }
 
-func heldMany(keys []schema.Key, needBody func(i int, s *Stored) bool, stmt func(rows int) (*sql.Stmt, error)) ([]*Stored, error) {
+// heldMany checks the MAC of each row it reads: an import or an edit
+// never merges with a row changed outside valise.
+func heldMany(s *Store, keys []schema.Key, needBody func(i int, s *Stored) bool, stmt func(rows int) (*sql.Stmt, error)) ([]*Stored, error) {
+	m, err := s.sealer()
+	if err != nil {
+		return nil, err
+	}
 	out := make([]*Stored, len(keys))
 	at := make(map[schema.Key]int, min(len(keys), BatchSize))
 	for base := 0; base < len(keys); base += BatchSize {
@@ -224,11 +230,19 @@ func heldMany(keys []schema.Key, needBody func(i int, s *Stored) bool, stmt func
 			h := &Stored{}
 			var n sql.NullInt64
 			var body sql.RawBytes // valid until the next row: copied below when needed
-			if err := rows.Scan(&h.ID, &h.Origin, &h.Schema, &h.Handling, &h.Claims, &h.Recalled, &body, &n); err != nil {
+			var deleted bool
+			var chash string
+			var mac []byte
+			if err := rows.Scan(&h.ID, &h.Origin, &h.Schema, &h.Handling, &h.Claims, &h.Recalled, &body, &n, &deleted, &chash, &mac); err != nil {
 				rows.Close()
 				return nil, mapErr(err)
 			}
 			h.N = n.Int64
+			m.record(h.ID, h.Origin, h.N, h.Schema, deleted, h.Recalled, h.Handling, chash, body, h.Claims)
+			if !m.check(mac) {
+				rows.Close()
+				return nil, rowFailure("records", recordRowName(h.ID, h.Origin), mac)
+			}
 			i, ok := at[h.Key]
 			if !ok {
 				continue

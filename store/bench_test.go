@@ -65,13 +65,16 @@ func versions(b *testing.B, n int, update bool) []*schema.Record {
 
 func newStore(b testing.TB) *store.Store {
 	b.Helper()
-	s, err := store.Create(filepath.Join(b.TempDir(), "store.db"), "CARICC")
+	s, err := store.Create(filepath.Join(b.TempDir(), "store.db"), "CARICC", testKey)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { s.Close() })
 	return s
 }
+
+// testKey is the MAC key of the test stores.
+var testKey = store.WithMACKey(func() ([]byte, error) { return []byte("0123456789abcdef0123456789abcdef"), nil })
 
 var change = store.Change{Action: "import", Agency: "KZ-NCB", Bundle: "01a22184-1349-770a-9b9a-20016e3064bc"}
 

@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"valise/crypto"
 	"valise/schema"
 )
 
@@ -19,11 +21,17 @@ var ErrLayout = errors.New("unknown store layout")
 // Version 0 is a store made before the numbering: its meta table says
 // which layout it has ("1": every version in versions, the current one
 // too; "2": the current version in records only).
-var migrations = []func(tx *sql.Tx) error{
-	0: migrateLegacy,
-	1: migrateOriginKey,
-	2: migrateProofs,
-	3: migrateDisclosures,
+var migrations = []func(s *Store, tx *sql.Tx) error{
+	0: plain(migrateLegacy),
+	1: plain(migrateOriginKey),
+	2: plain(migrateProofs),
+	3: plain(migrateDisclosures),
+	4: migrateSeal,
+}
+
+// plain adapts a migration that needs nothing but the transaction.
+func plain(fn func(tx *sql.Tx) error) func(*Store, *sql.Tx) error {
+	return func(_ *Store, tx *sql.Tx) error { return fn(tx) }
 }
 
 // Layout is the store layout this valise writes.
@@ -49,7 +57,7 @@ func (s *Store) migrate() error {
 		}
 		from := v
 		for ; v < Layout; v++ {
-			if err := migrations[v](tx); err != nil {
+			if err := migrations[v](s, tx); err != nil {
 				return fmt.Errorf("migrating the store from layout %d: %w", v, err)
 			}
 		}
@@ -243,4 +251,59 @@ func migrateProofs(tx *sql.Tx) error {
 func migrateDisclosures(tx *sql.Tx) error {
 	_, err := tx.Exec(disclosuresDDL)
 	return err
+}
+
+// migrateSeal seals the store (layout 5): peers, own_cards, statements
+// and records gain a MAC column, filled under the office's MAC key (the
+// upgrade asks for it, and so for the passphrase, once), and each trust
+// table a table MAC in meta. peers gains introduced_by, taken from the
+// statements applied (a card a rotation introduced, and a card a
+// revocation announced that is still pending), and revoked_by; at most
+// one card of an agency is trusted from now on (unique index), so that
+// when an earlier valise left several trusted, they all become pending
+// and the operator confirms the right one by fingerprint.
+func migrateSeal(s *Store, tx *sql.Tx) error {
+	for _, q := range []string{
+		`ALTER TABLE peers ADD COLUMN introduced_by TEXT`,
+		`ALTER TABLE peers ADD COLUMN revoked_by TEXT`,
+		`ALTER TABLE peers ADD COLUMN mac BLOB`,
+		`ALTER TABLE own_cards ADD COLUMN mac BLOB`,
+		`ALTER TABLE statements ADD COLUMN mac BLOB`,
+		`ALTER TABLE records ADD COLUMN mac BLOB`,
+		`UPDATE peers SET status = 'pending' WHERE status = 'trusted' AND agency IN
+		  (SELECT agency FROM peers WHERE status = 'trusted' GROUP BY agency HAVING COUNT(*) > 1)`,
+		`CREATE UNIQUE INDEX peers_one_trusted ON peers(agency) WHERE status = 'trusted'`,
+	} {
+		if _, err := tx.Exec(q); err != nil {
+			return err
+		}
+	}
+	sts, err := readStatementsRaw(tx)
+	if err != nil {
+		return err
+	}
+	for _, st := range sts {
+		if st.Own {
+			continue
+		}
+		parsed, err := crypto.ParseStatement(st.Body)
+		if err != nil {
+			continue
+		}
+		next, err := crypto.ParseCard(parsed.Card)
+		if err != nil {
+			continue
+		}
+		q := `UPDATE peers SET introduced_by = ? WHERE agency = ? AND fingerprint = ?`
+		if st.Kind == crypto.Revoke {
+			q += ` AND status = 'pending'`
+		}
+		if _, err := tx.Exec(q, st.Key, st.Agency, next.Fingerprint()); err != nil {
+			return err
+		}
+	}
+	if err := sealAll(tx, s); err != nil {
+		return fmt.Errorf("sealing the store: %w", err)
+	}
+	return nil
 }

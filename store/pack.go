@@ -1,7 +1,6 @@
 package store
 
 import (
-	"database/sql"
 	"fmt"
 	"strings"
 
@@ -21,7 +20,7 @@ type Held struct{ VHash, Bundle string }
 // are valid only during the call.
 func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record, body, claims []byte, held []Held) error) error {
 	var q strings.Builder
-	q.WriteString(`SELECT r.body, r.proofs`)
+	q.WriteString(`SELECT r.id, r.origin, r.n, r.schema, r.deleted, r.recalled, r.handling, r.content_hash, r.body, r.proofs, r.mac`) // recordColumns
 	for i := range peers {
 		fmt.Fprintf(&q, `, COALESCE(p%d.vhash, ''), COALESCE(p%d.bundle, '')`, i, i)
 	}
@@ -38,10 +37,15 @@ func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record
 		return mapErr(err)
 	}
 	defer rows.Close()
+	// Every row a pack reads is checked against its MAC: a pack never
+	// sends a record whose handling or origin was changed by hand.
+	m, err := s.sealer()
+	if err != nil {
+		return err
+	}
 	held := make([]Held, len(peers))
-	var body, claims sql.RawBytes
-	dest := make([]any, 0, 2+2*len(peers))
-	dest = append(dest, &body, &claims)
+	var row recordRow
+	dest := append(make([]any, 0, 11+2*len(peers)), row.dest()...)
 	for i := range held {
 		dest = append(dest, &held[i].VHash, &held[i].Bundle)
 	}
@@ -49,11 +53,15 @@ func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record
 		if err := rows.Scan(dest...); err != nil {
 			return mapErr(err)
 		}
+		if te := row.check(m); te != nil {
+			return te
+		}
+		body := row.body
 		r, err := schema.Decode(body)
 		if err != nil {
 			return fmt.Errorf("store holds a malformed record: %w", err)
 		}
-		if err := fn(r, body, claims, held); err != nil {
+		if err := fn(r, body, row.claims, held); err != nil {
 			return err
 		}
 	}

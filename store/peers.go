@@ -2,10 +2,12 @@ package store
 
 import (
 	"database/sql"
-
 	"errors"
 	"fmt"
+	"sort"
 	"time"
+
+	"valise/schema"
 )
 
 // Peer is one card of a peer office in the keyring.
@@ -13,122 +15,170 @@ type Peer struct {
 	Agency      string
 	Fingerprint string
 	Card        []byte
-	// Status: trusted (current key), retiring (replaced by a rotation,
-	// still accepted until a bundle signed by the new key arrives), retired,
-	// revoked, or pending (introduced by a revocation; trusted only once
-	// its fingerprint is compared out of band with valise peer confirm).
+	// Status: trusted (the agency's current card: at most one per
+	// agency), retiring (replaced by a rotation, still accepted until a
+	// bundle signed by the new key arrives), retired, revoked, or pending
+	// (introduced by a revocation; trusted only once its fingerprint is
+	// compared out of band with valise peer confirm).
 	Status    string
 	AddedAt   string
 	RevokedAt string
+	// IntroducedBy is the fingerprint of the key whose signed statement
+	// introduced the card; "" when the operator compared its fingerprint
+	// out of band (peer add, peer confirm). Revoking that key revokes the
+	// card with it.
+	IntroducedBy string
+	// RevokedBy is the fingerprint of the revoked key that introduced the
+	// card and whose revocation revoked it too; "" when the card itself
+	// was revoked. Such a card can be confirmed by fingerprint again.
+	RevokedBy string
 }
 
-// AddPeer stores a card the operator has compared by fingerprint. A card
-// for an agency already trusted under another fingerprint is refused: key
-// changes travel as signed statements. A pending card is confirmed.
-func (s *Store) AddPeer(p Peer) error {
-	return s.write(func(tx *sql.Tx) error {
-		rows, err := tx.Query(`SELECT fingerprint, status FROM peers WHERE agency = ?`, p.Agency)
-		if err != nil {
-			return err
-		}
-		type row struct{ fpr, status string }
-		var have []row
-		for rows.Next() {
-			var r row
-			if err := rows.Scan(&r.fpr, &r.status); err != nil {
-				rows.Close()
-				return err
-			}
-			have = append(have, r)
-		}
-		rows.Close()
-		for _, r := range have {
-			switch {
-			case r.fpr == p.Fingerprint && r.status == "trusted":
-				return nil
-			case r.fpr == p.Fingerprint && r.status == "pending":
-				if _, err := tx.Exec(`UPDATE peers SET status = 'trusted' WHERE agency = ? AND fingerprint = ?`, p.Agency, p.Fingerprint); err != nil {
-					return err
-				}
-				return appendAudit(tx, s.now(), "peer confirm", fmt.Sprintf("%s %s (announced by a revocation)", p.Agency, p.Fingerprint))
-			case r.fpr == p.Fingerprint:
-				return fmt.Errorf("card %s of %s is %s; it is not trusted again", p.Fingerprint, p.Agency, r.status)
-			case r.status == "trusted":
-				return fmt.Errorf("peer %s is already trusted with fingerprint %s; a new key arrives as a signed statement in its bundles", p.Agency, r.fpr)
-			}
-		}
-		now := s.now().UTC().Format(time.RFC3339)
-		if _, err := tx.Exec(`INSERT INTO peers(agency, fingerprint, card, status, added_at) VALUES (?, ?, ?, 'trusted', ?)`,
-			p.Agency, p.Fingerprint, string(p.Card), now); err != nil {
-			return err
-		}
-		return appendAudit(tx, s.now(), "peer add", fmt.Sprintf("%s %s", p.Agency, p.Fingerprint))
-	})
-}
+// Peer statuses.
+const (
+	Trusted  = "trusted"
+	Retiring = "retiring"
+	Retired  = "retired"
+	Revoked  = "revoked"
+	Pending  = "pending"
+)
 
-// RevokePeer marks every accepted card of a peer revoked: its bundles are
-// refused from now on, whatever their created time.
-func (s *Store) RevokePeer(agency string) error {
-	return s.write(func(tx *sql.Tx) error {
-		res, err := tx.Exec(`UPDATE peers SET status = 'revoked', revoked_at = ? WHERE agency = ? AND status IN ('trusted', 'retiring', 'pending')`,
-			s.now().UTC().Format(time.RFC3339), agency)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fmt.Errorf("no trusted peer %s: %w", agency, ErrNotFound)
-		}
-		return appendAudit(tx, s.now(), "peer revoke", agency)
-	})
-}
+const peerColumns = `agency, fingerprint, card, status, added_at, COALESCE(revoked_at, ''), COALESCE(introduced_by, ''), COALESCE(revoked_by, ''), mac`
 
-// Peers returns every card in the keyring, by agency.
-func (s *Store) Peers() ([]Peer, error) { return peers(s.db) }
-
-// Peers is Store.Peers inside the transaction.
-func (t *Tx) Peers() ([]Peer, error) { return peers(t.tx) }
-
-func peers(q querier) ([]Peer, error) {
-	rows, err := q.Query(`SELECT agency, fingerprint, card, status, added_at, COALESCE(revoked_at, '') FROM peers ORDER BY agency, added_at, fingerprint`)
+// scanPeersAll reads the peers table in key order and checks each row's
+// MAC when m is not nil: with collect nil it stops at the first failure,
+// otherwise it passes each to collect and goes on.
+func scanPeersAll(q querier, m *sealer, collect func(*TamperError)) ([]Peer, [][]byte, error) {
+	rows, err := q.Query(`SELECT ` + peerColumns + ` FROM peers ORDER BY agency, fingerprint`)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, nil, mapErr(err)
 	}
 	defer rows.Close()
 	var out []Peer
+	var macs [][]byte
 	for rows.Next() {
 		var p Peer
 		var card string
-		if err := rows.Scan(&p.Agency, &p.Fingerprint, &card, &p.Status, &p.AddedAt, &p.RevokedAt); err != nil {
-			return nil, mapErr(err)
+		var mac []byte
+		if err := rows.Scan(&p.Agency, &p.Fingerprint, &card, &p.Status, &p.AddedAt, &p.RevokedAt, &p.IntroducedBy, &p.RevokedBy, &mac); err != nil {
+			return nil, nil, mapErr(err)
 		}
 		p.Card = []byte(card)
+		if m != nil {
+			m.peer(&p)
+			if !m.check(mac) {
+				te := rowFailure("peers", fmt.Sprintf("agency=%s fingerprint=%s", schema.Printable(p.Agency), schema.Printable(p.Fingerprint)), mac)
+				if collect == nil {
+					return nil, nil, te
+				}
+				collect(te)
+			}
+		}
 		out = append(out, p)
+		macs = append(macs, mac)
 	}
-	return out, mapErr(rows.Err())
+	return out, macs, mapErr(rows.Err())
 }
 
-// SetPeer inserts or updates a card of the keyring inside a transaction
-// (keyring statements arriving in a bundle).
-func (t *Tx) SetPeer(p Peer) error {
-	now := t.s.now().UTC().Format(time.RFC3339)
-	var revoked any
-	if p.Status == "revoked" {
-		revoked = now
+func scanPeers(q querier, m *sealer) ([]Peer, [][]byte, error) { return scanPeersAll(q, m, nil) }
+
+func readPeersRaw(q querier) ([]Peer, error) {
+	ps, _, err := scanPeersAll(q, nil, nil)
+	return ps, err
+}
+
+// Peers returns every card in the keyring, by agency and the time it was
+// added, after checking the MAC of every row and of the table.
+func (s *Store) Peers() ([]Peer, error) { return peers(s.db, s, true) }
+
+// Peers is Store.Peers inside the transaction. Once the transaction has
+// written the table, its table MAC is checked no more (it was before the
+// first write, and is written again at commit).
+func (t *Tx) Peers() ([]Peer, error) { return peers(t.tx, t.s, !t.dirty["peers"]) }
+
+func peers(q rowQuerier, s *Store, table bool) ([]Peer, error) {
+	m, err := s.sealer()
+	if err != nil {
+		return nil, err
 	}
-	_, err := t.tx.Exec(`INSERT INTO peers(agency, fingerprint, card, status, added_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT(agency, fingerprint) DO UPDATE SET status = excluded.status, revoked_at = COALESCE(peers.revoked_at, excluded.revoked_at)`,
-		p.Agency, p.Fingerprint, string(p.Card), p.Status, now, revoked)
+	out, macs, err := scanPeers(q, m)
+	if err != nil {
+		return nil, err
+	}
+	if table {
+		if err := checkTable(q, m, "peers", macs); err != nil {
+			return nil, err
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Agency != b.Agency {
+			return a.Agency < b.Agency
+		}
+		return a.AddedAt < b.AddedAt
+	})
+	return out, nil
+}
+
+// SetPeer inserts or replaces a card of the keyring inside a transaction,
+// with its MAC. AddedAt defaults to now, and RevokedAt to now for a
+// revoked card. At most one card of an agency is trusted: setting a
+// second one fails (the unique index peers_one_trusted).
+func (t *Tx) SetPeer(p Peer) error {
+	if err := t.touch("peers"); err != nil {
+		return err
+	}
+	now := t.s.now().UTC().Format(time.RFC3339)
+	if p.AddedAt == "" {
+		p.AddedAt = now
+	}
+	if p.Status == Revoked && p.RevokedAt == "" {
+		p.RevokedAt = now
+	}
+	if p.Status != Revoked {
+		p.RevokedAt, p.RevokedBy = "", ""
+	}
+	m, err := t.s.sealer()
+	if err != nil {
+		return err
+	}
+	m.peer(&p)
+	_, err = t.tx.Exec(`INSERT INTO peers(agency, fingerprint, card, status, added_at, revoked_at, introduced_by, revoked_by, mac)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(agency, fingerprint) DO UPDATE SET card = excluded.card, status = excluded.status, added_at = excluded.added_at,
+		revoked_at = excluded.revoked_at, introduced_by = excluded.introduced_by, revoked_by = excluded.revoked_by, mac = excluded.mac`,
+		p.Agency, p.Fingerprint, string(p.Card), p.Status, p.AddedAt, nullIfEmpty(p.RevokedAt), nullIfEmpty(p.IntroducedBy), nullIfEmpty(p.RevokedBy), m.sum())
+	if isUnique(err) {
+		return fmt.Errorf("%s already has a trusted card: one card per agency is trusted at a time", p.Agency)
+	}
 	return mapErr(err)
+}
+
+func nullIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // RetireOthers marks the retiring cards of agency other than fpr retired:
 // a bundle signed by the new key has arrived.
 func (t *Tx) RetireOthers(agency, fpr string) (int64, error) {
-	res, err := t.tx.Exec(`UPDATE peers SET status = 'retired' WHERE agency = ? AND fingerprint <> ? AND status = 'retiring'`, agency, fpr)
+	ps, err := t.Peers()
 	if err != nil {
-		return 0, mapErr(err)
+		return 0, err
 	}
-	return res.RowsAffected()
+	var n int64
+	for _, p := range ps {
+		if p.Agency == agency && p.Fingerprint != fpr && p.Status == Retiring {
+			p.Status = Retired
+			if err := t.SetPeer(p); err != nil {
+				return 0, err
+			}
+			n++
+		}
+	}
+	return n, nil
 }
 
 // OwnCard is one generation of this office's own keys.
@@ -139,31 +189,74 @@ type OwnCard struct {
 	Status      string // current, retiring (announced, not yet acknowledged by every peer) or revoked
 }
 
-// OwnCards returns every generation, oldest first.
-func (s *Store) OwnCards() ([]OwnCard, error) {
-	rows, err := s.db.Query(`SELECT generation, fingerprint, card, status FROM own_cards ORDER BY generation`)
+func scanOwnCardsAll(q querier, m *sealer, collect func(*TamperError)) ([]OwnCard, [][]byte, error) {
+	rows, err := q.Query(`SELECT generation, fingerprint, card, status, mac FROM own_cards ORDER BY generation`)
 	if err != nil {
-		return nil, mapErr(err)
+		return nil, nil, mapErr(err)
 	}
 	defer rows.Close()
 	var out []OwnCard
+	var macs [][]byte
 	for rows.Next() {
 		var c OwnCard
 		var card string
-		if err := rows.Scan(&c.Generation, &c.Fingerprint, &card, &c.Status); err != nil {
-			return nil, mapErr(err)
+		var mac []byte
+		if err := rows.Scan(&c.Generation, &c.Fingerprint, &card, &c.Status, &mac); err != nil {
+			return nil, nil, mapErr(err)
 		}
 		c.Card = []byte(card)
+		if m != nil {
+			m.ownCard(&c)
+			if !m.check(mac) {
+				te := rowFailure("own_cards", fmt.Sprintf("generation=%d fingerprint=%s", c.Generation, schema.Printable(c.Fingerprint)), mac)
+				if collect == nil {
+					return nil, nil, te
+				}
+				collect(te)
+			}
+		}
 		out = append(out, c)
+		macs = append(macs, mac)
 	}
-	return out, mapErr(rows.Err())
+	return out, macs, mapErr(rows.Err())
+}
+
+func scanOwnCards(q querier, m *sealer) ([]OwnCard, [][]byte, error) {
+	return scanOwnCardsAll(q, m, nil)
+}
+
+func readOwnCardsRaw(q querier) ([]OwnCard, error) {
+	cs, _, err := scanOwnCardsAll(q, nil, nil)
+	return cs, err
+}
+
+// OwnCards returns every generation, oldest first, after checking the MAC
+// of every row and of the table.
+func (s *Store) OwnCards() ([]OwnCard, error) {
+	m, err := s.sealer()
+	if err != nil {
+		return nil, err
+	}
+	out, macs, err := scanOwnCards(s.db, m)
+	if err != nil {
+		return nil, err
+	}
+	return out, checkTable(s.db, m, "own_cards", macs)
 }
 
 // SetOwnCard records a generation of this office's keys.
 func (t *Tx) SetOwnCard(c OwnCard) error {
-	_, err := t.tx.Exec(`INSERT INTO own_cards(generation, fingerprint, card, status, created_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT(generation) DO UPDATE SET status = excluded.status`,
-		c.Generation, c.Fingerprint, string(c.Card), c.Status, t.s.now().UTC().Format(time.RFC3339))
+	if err := t.touch("own_cards"); err != nil {
+		return err
+	}
+	m, err := t.s.sealer()
+	if err != nil {
+		return err
+	}
+	m.ownCard(&c)
+	_, err = t.tx.Exec(`INSERT INTO own_cards(generation, fingerprint, card, status, created_at, mac) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT(generation) DO UPDATE SET fingerprint = excluded.fingerprint, card = excluded.card, status = excluded.status, mac = excluded.mac`,
+		c.Generation, c.Fingerprint, string(c.Card), c.Status, t.s.now().UTC().Format(time.RFC3339), m.sum())
 	return mapErr(err)
 }
 
@@ -178,19 +271,88 @@ type Statement struct {
 	At     string
 }
 
+func scanStatementsAll(q querier, m *sealer, collect func(*TamperError)) ([]Statement, [][]byte, error) {
+	rows, err := q.Query(`SELECT n, agency, kind, key, body, own, at, mac FROM statements ORDER BY n`)
+	if err != nil {
+		return nil, nil, mapErr(err)
+	}
+	defer rows.Close()
+	var out []Statement
+	var macs [][]byte
+	for rows.Next() {
+		var st Statement
+		var body string
+		var mac []byte
+		if err := rows.Scan(&st.N, &st.Agency, &st.Kind, &st.Key, &body, &st.Own, &st.At, &mac); err != nil {
+			return nil, nil, mapErr(err)
+		}
+		st.Body = []byte(body)
+		if m != nil {
+			m.statement(&st)
+			if !m.check(mac) {
+				te := rowFailure("statements", fmt.Sprintf("n=%d agency=%s kind=%s", st.N, schema.Printable(st.Agency), schema.Printable(st.Kind)), mac)
+				if collect == nil {
+					return nil, nil, te
+				}
+				collect(te)
+			}
+		}
+		out = append(out, st)
+		macs = append(macs, mac)
+	}
+	return out, macs, mapErr(rows.Err())
+}
+
+func scanStatements(q querier, m *sealer) ([]Statement, [][]byte, error) {
+	return scanStatementsAll(q, m, nil)
+}
+
+func readStatementsRaw(q querier) ([]Statement, error) {
+	sts, _, err := scanStatementsAll(q, nil, nil)
+	return sts, err
+}
+
+// Statements returns every statement held, this office's own and the
+// peers' it applied, oldest first, after checking their MACs.
+func (s *Store) Statements() ([]Statement, error) {
+	m, err := s.sealer()
+	if err != nil {
+		return nil, err
+	}
+	out, macs, err := scanStatements(s.db, m)
+	if err != nil {
+		return nil, err
+	}
+	return out, checkTable(s.db, m, "statements", macs)
+}
+
 // AddStatement records a statement inside a transaction and returns its number.
 func (t *Tx) AddStatement(st Statement) (int64, error) {
-	res, err := t.tx.Exec(`INSERT INTO statements(agency, kind, key, body, own, at) VALUES (?, ?, ?, ?, ?, ?)`,
-		st.Agency, st.Kind, st.Key, string(st.Body), st.Own, t.s.now().UTC().Format(time.RFC3339))
+	if err := t.touch("statements"); err != nil {
+		return 0, err
+	}
+	if err := t.tx.QueryRow(`SELECT COALESCE(MAX(n), 0) + 1 FROM statements`).Scan(&st.N); err != nil {
+		return 0, mapErr(err)
+	}
+	m, err := t.s.sealer()
+	if err != nil {
+		return 0, err
+	}
+	m.statement(&st)
+	_, err = t.tx.Exec(`INSERT INTO statements(n, agency, kind, key, body, own, at, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		st.N, st.Agency, st.Kind, st.Key, string(st.Body), st.Own, t.s.now().UTC().Format(time.RFC3339), m.sum())
 	if err != nil {
 		return 0, mapErr(err)
 	}
-	return res.LastInsertId()
+	return st.N, nil
 }
 
 // PendingStatements returns this office's own statements that peer has not
 // yet acknowledged: no bundle carrying them to peer has been acknowledged.
 func (s *Store) PendingStatements(peer string) ([]Statement, error) {
+	if _, err := readTrust(s.db, s, "statements"); err != nil {
+		return nil, err
+	}
 	rows, err := s.db.Query(`SELECT n, agency, kind, key, body, at FROM statements s WHERE own = 1 AND NOT EXISTS (
 		SELECT 1 FROM statement_sent ss JOIN ledger l ON l.bundle = ss.bundle AND l.peer = ss.peer AND l.direction = 'sent'
 		WHERE ss.statement = s.n AND ss.peer = ? AND l.acked_at IS NOT NULL) ORDER BY n`, peer)

@@ -38,6 +38,10 @@ type Tx struct {
 	// first asked, or the transaction wrote one), -1 when it holds none, 0
 	// before Live asked.
 	tombs int
+	// dirty names the trust tables the transaction wrote: their table
+	// MACs are written again before it commits (seal.go).
+	dirty map[string]bool
+	seal  *sealer // for the records the transaction writes
 }
 
 // Update runs fn in one transaction, committed only when fn returns nil.
@@ -48,7 +52,10 @@ func (s *Store) Update(fn func(*Tx) error) error {
 			return err
 		}
 		defer t.close()
-		return fn(t)
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.reseal()
 	})
 }
 
@@ -76,19 +83,20 @@ func scanRecord(row *sql.Row) (*schema.Record, error) {
 // The statements that write a record version: the version held moves to
 // versions (retire) before the new one replaces it in records. The
 // parameters of putSQL: the values the same for every record first (?1
-// source, ?2 time, ?3 action, ?4 agency, ?5 bundle), then seven per
-// record: change counter, id, schema, origin, deleted, recalled,
-// handling, authorship claims, content hash, body.
+// source, ?2 time, ?3 action, ?4 agency, ?5 bundle), then eleven per
+// record: version number, change counter, id, schema, origin, deleted,
+// recalled, handling, authorship claims, content hash, body and the
+// row's MAC (seal.go).
 const (
 	retireSQL = `INSERT INTO versions(id, origin, n, at, action, agency, bundle, content_hash, body)
 		SELECT r.id, r.origin, r.n, r.updated_at, r.action, r.agency, r.bundle, r.content_hash, r.body
 		FROM (VALUES %s) k JOIN records r ON r.id = k.column1 AND r.origin = k.column2`
-	putSQL = `INSERT INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, recalled, handling, proofs, content_hash, body)
+	putSQL = `INSERT INTO records(source, updated_at, action, agency, bundle, n, changed, id, schema, origin, deleted, recalled, handling, proofs, content_hash, body, mac)
 		VALUES %s ON CONFLICT(id, origin) DO UPDATE SET schema = excluded.schema, deleted = excluded.deleted, recalled = excluded.recalled,
 		handling = excluded.handling, proofs = excluded.proofs,
 		source = COALESCE(excluded.source, records.source), content_hash = excluded.content_hash, body = excluded.body,
 		changed = excluded.changed, updated_at = excluded.updated_at,
-		n = records.n + 1, action = excluded.action, agency = excluded.agency, bundle = excluded.bundle`
+		n = excluded.n, action = excluded.action, agency = excluded.agency, bundle = excluded.bundle, mac = excluded.mac`
 )
 
 // setConflicts replaces the open conflicts of record k. A conflict that

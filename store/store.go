@@ -184,6 +184,8 @@ type Store struct {
 	path   string
 	agency string
 	now    func() time.Time
+	keyFn  func() ([]byte, error) // the MAC key (seal.go), asked for once
+	key    []byte
 }
 
 // Page size of a new store, and the page cache of each connection.
@@ -206,8 +208,10 @@ func dsn(path string) string {
 		path, pageSize, cacheKiB)
 }
 
-// Create makes a new store at path for agency. It refuses an existing file.
-func Create(path, agency string) (*Store, error) {
+// Create makes a new store at path for agency. It refuses an existing
+// file. It needs the MAC key (WithMACKey): the migration to layout 5
+// seals the empty trust tables.
+func Create(path, agency string, opts ...Option) (*Store, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrExist) {
@@ -216,7 +220,7 @@ func Create(path, agency string) (*Store, error) {
 		return nil, err
 	}
 	f.Close()
-	s, err := open(path)
+	s, err := open(path, opts)
 	if err != nil {
 		os.Remove(path)
 		return nil, err
@@ -227,7 +231,7 @@ func Create(path, agency string) (*Store, error) {
 			return err
 		}
 		for v := ddlLayout; v < Layout; v++ {
-			if err := migrations[v](tx); err != nil {
+			if err := migrations[v](s, tx); err != nil {
 				return err
 			}
 		}
@@ -253,12 +257,13 @@ func Create(path, agency string) (*Store, error) {
 	return s, nil
 }
 
-// Open opens an existing store.
-func Open(path string) (*Store, error) {
+// Open opens an existing store. Without WithMACKey it can read what is
+// not sealed, and nothing else (ErrNoMACKey).
+func Open(path string, opts ...Option) (*Store, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	s, err := open(path)
+	s, err := open(path, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -273,7 +278,7 @@ func Open(path string) (*Store, error) {
 	return s, nil
 }
 
-func open(path string) (*Store, error) {
+func open(path string, opts []Option) (*Store, error) {
 	db, err := sql.Open("sqlite", dsn(path))
 	if err != nil {
 		return nil, err
@@ -286,7 +291,11 @@ func open(path string) (*Store, error) {
 		db.Close()
 		return nil, mapErr(err)
 	}
-	return &Store{db: db, path: path, now: time.Now}, nil
+	s := &Store{db: db, path: path, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s, nil
 }
 
 // Close closes the store.
@@ -317,6 +326,12 @@ func mapErr(err error) error {
 		}
 	}
 	return err
+}
+
+// isUnique reports whether err is SQLite's refusal of a duplicate key.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE
 }
 
 // write runs fn in one immediate transaction, committed only when fn

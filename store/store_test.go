@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -97,7 +98,7 @@ func putThree(t *testing.T, s *store.Store) {
 
 func TestVersionsKeepEveryBody(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	s, err := store.Create(path, "CARICC")
+	s, err := store.Create(path, "CARICC", testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,7 +137,7 @@ func TestVersionsKeepEveryBody(t *testing.T) {
 // by id and origin, and the store then reads and writes as one made new.
 func TestMigrateLayout1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "store.db")
-	s, err := store.Create(path, "CARICC")
+	s, err := store.Create(path, "CARICC", testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +149,14 @@ func TestMigrateLayout1(t *testing.T) {
 	v := []*schema.Record{person("p-1", "A", 1), person("p-1", "B", 2), person("p-1", "C", 3)}
 	stmts := []string{
 		`DROP TABLE records`, `DROP TABLE versions`, `DROP TABLE conflicts`, `DROP TABLE peer_state`, `DROP TABLE ledger`, `DROP TABLE refs`,
+		`DROP TABLE peers`, `DROP TABLE own_cards`, `DROP TABLE statements`, `DELETE FROM meta WHERE key LIKE 'mac:%'`,
+		`CREATE TABLE peers (agency TEXT NOT NULL, fingerprint TEXT NOT NULL, card TEXT NOT NULL,
+		  status TEXT NOT NULL CHECK (status IN ('trusted', 'retiring', 'retired', 'revoked', 'pending')), added_at TEXT NOT NULL, revoked_at TEXT,
+		  PRIMARY KEY (agency, fingerprint))`,
+		`CREATE TABLE own_cards (generation INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, card TEXT NOT NULL,
+		  status TEXT NOT NULL CHECK (status IN ('current', 'retiring', 'revoked')), created_at TEXT NOT NULL)`,
+		`CREATE TABLE statements (n INTEGER PRIMARY KEY, agency TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL,
+		  own INTEGER NOT NULL, at TEXT NOT NULL)`,
 		`DROP TABLE trees`, `DROP TABLE tree_parts`, `DROP TABLE disclosures`,
 		`CREATE TABLE ledger (n INTEGER PRIMARY KEY, bundle TEXT NOT NULL, direction TEXT NOT NULL, peer TEXT NOT NULL, sequence INTEGER,
 		  records INTEGER NOT NULL DEFAULT 0, payload_sha256 TEXT, file TEXT, high_water INTEGER, signer TEXT, at TEXT NOT NULL,
@@ -183,13 +192,16 @@ func TestMigrateLayout1(t *testing.T) {
 		{`INSERT INTO records VALUES ('p-1', 'Person', 'KZ-NCB', 0, NULL, ?, ?, 3, '2026-11-01T00:00:00Z')`, []any{schema.HexContentHash(last), last}},
 		{`INSERT INTO conflicts VALUES ('p-1', 'name', '[]', 'b-1', '2026-11-01T00:00:00Z')`, nil},
 		{`INSERT INTO peer_state VALUES ('KZ-NCB', 'p-1', 'abcd', 'b-1')`, nil},
+		// An earlier valise could leave two trusted cards for one agency.
+		{`INSERT INTO peers VALUES ('KZ-NCB', 'AAAA', 'card 1', 'trusted', '2026-11-01T00:00:00Z', NULL),
+		  ('KZ-NCB', 'BBBB', 'card 2', 'trusted', '2026-11-02T00:00:00Z', NULL), ('KG-NCB', 'CCCC', 'card 3', 'trusted', '2026-11-01T00:00:00Z', NULL)`, nil},
 	} {
 		if _, err := db.Exec(q.q, q.args...); err != nil {
 			t.Fatalf("%s: %v", q.q, err)
 		}
 	}
 	db.Close()
-	if s, err = store.Open(path); err != nil {
+	if s, err = store.Open(path, testKey); err != nil {
 		t.Fatal(err)
 	}
 	k := schema.Key{ID: "p-1", Origin: "KZ-NCB"}
@@ -207,6 +219,22 @@ func TestMigrateLayout1(t *testing.T) {
 	}
 	if cs, err := s.Conflicts(k); err != nil || len(cs) != 1 || cs[0].Origin != "KZ-NCB" {
 		t.Errorf("conflicts after the migration: %+v %v", cs, err)
+	}
+	// Sealed: every row checks, and both trusted cards of KZ-NCB wait
+	// for the operator's confirmation.
+	if found, _, err := s.CheckSeals(); err != nil || len(found) != 0 {
+		t.Errorf("seals after the migration: %+v %v", found, err)
+	}
+	ps, err := s.Peers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, p := range ps {
+		states = append(states, p.Agency+" "+p.Fingerprint+" "+p.Status)
+	}
+	if want := "KG-NCB CCCC trusted,KZ-NCB AAAA pending,KZ-NCB BBBB pending"; strings.Join(states, ",") != want {
+		t.Errorf("peers after the migration: %s, want %s", strings.Join(states, ","), want)
 	}
 	err = s.Update(func(tx *store.Tx) error {
 		held, err := tx.HeldMany(keys("p-1"))
@@ -245,7 +273,7 @@ func TestMigrateLayout1(t *testing.T) {
 	}
 	db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, store.Layout+1))
 	db.Close()
-	if _, err := store.Open(path); !errors.Is(err, store.ErrLayout) {
+	if _, err := store.Open(path, testKey); !errors.Is(err, store.ErrLayout) {
 		t.Errorf("a store of a newer layout: %v", err)
 	}
 }

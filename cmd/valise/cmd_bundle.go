@@ -289,10 +289,11 @@ func printWithheld(e *env, w map[string]map[string]int) {
 	}
 }
 
-type verifyOptions struct{ cards []string }
+type verifyOptions struct{ cards, statements []string }
 
 func (o *verifyOptions) AddFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&o.cards, "card", nil, "trust this card FILE (repeat); works without any office home")
+	fs.StringArrayVar(&o.statements, "statement", nil, "apply the key rotations and revocations in FILE (written by valise key statements; repeat)")
 }
 
 type verifyJSON struct {
@@ -358,7 +359,7 @@ func init() {
 	o := &verifyOptions{}
 	register(&command{name: "verify", args: "FILE|DIR... (--card CARD... | --home DIR)", short: "auditor check of bundles with public cards only: signature, integrity, addressing",
 		noHome: true, minArgs: 1, maxArgs: -1, opts: o,
-		example: "  valise verify --card kz-ncb.card /media/usb\n  valise verify --card kz-ncb.card --card caricc.card kz-week48.valise",
+		example: "  valise verify --card kz-ncb.card /media/usb\n  valise verify --card kz-ncb.card --card caricc.card kz-week48.valise\n  valise verify --card kz-ncb.card --statement kz-ncb.statements /media/usb   (the office's key rotations and revocations)",
 		run: func(e *env, args []string) error {
 			kr := crypto.NewKeyring()
 			have := false
@@ -366,7 +367,7 @@ func init() {
 			// cards given, and an office's keyring only when its home is
 			// named (--home or $VALISE_HOME), never ~/.valise by default.
 			if e.homeExplicit || len(o.cards) == 0 {
-				if off, err := office.Open(e.home); err == nil {
+				if off, err := office.OpenWith(e.home, passphrase); err == nil {
 					defer off.Close()
 					k, err := off.Keyring()
 					if err != nil {
@@ -391,6 +392,26 @@ func init() {
 			}
 			if !have {
 				return usagef("no cards to verify against: pass --card FILE (an auditor needs only the offices' public cards)")
+			}
+			for _, path := range o.statements {
+				data, err := office.ReadLimited(path, crypto.MaxStatementFile)
+				if err != nil {
+					return err
+				}
+				sts, err := crypto.ParseStatements(data)
+				if err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				notes, unchecked, err := kr.Apply(sts)
+				for _, n := range notes {
+					fmt.Fprintf(e.stderr, "%s: %s\n", path, schema.Sanitize(n))
+				}
+				if err != nil {
+					return fmt.Errorf("%s: %w", path, err)
+				}
+				for _, st := range unchecked {
+					fmt.Fprintf(e.stderr, "%s: statement of %s about key %s not checked: no card given for that key\n", path, st.Agency, st.Key)
+				}
 			}
 			// A directory (a courier's stick) is every file in it: a line
 			// for each, and a totals line.

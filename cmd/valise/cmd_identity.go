@@ -14,6 +14,7 @@ import (
 	"valise/internal/publish"
 	"valise/office"
 	"valise/schema"
+	"valise/store"
 )
 
 type initOptions struct {
@@ -155,15 +156,18 @@ func init() {
 				}
 				if e.json {
 					type p struct {
-						Agency      string `json:"agency"`
-						Fingerprint string `json:"fingerprint"`
-						Status      string `json:"status"`
-						Added       string `json:"added"`
-						Revoked     string `json:"revoked"`
+						Agency       string `json:"agency"`
+						Fingerprint  string `json:"fingerprint"`
+						Status       string `json:"status"`
+						Added        string `json:"added"`
+						Revoked      string `json:"revoked"`
+						IntroducedBy string `json:"introduced_by"`
+						RevokedWith  string `json:"revoked_with"`
+						Confirmed    bool   `json:"confirmed"`
 					}
 					out := []p{}
 					for _, x := range peers {
-						out = append(out, p{x.Agency, x.Fingerprint, x.Status, x.AddedAt, x.RevokedAt})
+						out = append(out, p{x.Agency, x.Fingerprint, x.Status, x.AddedAt, x.RevokedAt, x.IntroducedBy, x.RevokedBy, x.IntroducedBy == ""})
 					}
 					return printDoc(e, map[string]any{"peers": out})
 				}
@@ -172,8 +176,17 @@ func init() {
 				}
 				for _, p := range peers {
 					fmt.Fprintf(e.stdout, "%-12s %-8s %s  added %s", p.Agency, p.Status, p.Fingerprint, p.AddedAt)
+					switch {
+					case p.Status == store.Pending:
+						fmt.Fprintf(e.stdout, ", announced by the revocation of %s: confirm its fingerprint by phone (valise peer confirm %s --fingerprint FPR)", p.IntroducedBy, p.Agency)
+					case p.IntroducedBy != "" && p.Status != store.Revoked:
+						fmt.Fprintf(e.stdout, ", introduced by a rotation signed by %s (fingerprint not compared)", p.IntroducedBy)
+					}
 					if p.RevokedAt != "" {
 						fmt.Fprintf(e.stdout, ", revoked %s", p.RevokedAt)
+					}
+					if p.RevokedBy != "" {
+						fmt.Fprintf(e.stdout, " with %s, which introduced it", p.RevokedBy)
 					}
 					fmt.Fprintln(e.stdout)
 				}
@@ -185,20 +198,23 @@ func init() {
 				if crypto.NormalizeFingerprint(o.fingerprint) == "" {
 					return usagef("--fingerprint %q is not a fingerprint: want 32 hex digits", schema.Printable(o.fingerprint))
 				}
-				c, err := identity.ConfirmPeer(e.office, args[1], o.fingerprint)
+				c, notes, err := identity.ConfirmPeer(e.office, args[1], o.fingerprint)
 				if err != nil {
 					return err
 				}
 				if e.json {
-					return printDoc(e, map[string]any{"agency": c.Agency, "fingerprint": c.Fingerprint(), "status": "trusted"})
+					return printDoc(e, map[string]any{"agency": c.Agency, "fingerprint": c.Fingerprint(), "status": store.Trusted, "notes": nonNil(notes)})
 				}
 				fmt.Fprintf(e.stdout, "trusted the new card of %s, fingerprint %s\n", c.Agency, c.Fingerprint())
+				for _, n := range notes {
+					fmt.Fprintf(e.stdout, "  %s\n", n)
+				}
 				return nil
 			case "revoke":
 				if len(args) != 2 {
 					return usagef("usage: valise peer revoke ID")
 				}
-				if err := e.office.Store.RevokePeer(args[1]); err != nil {
+				if err := identity.RevokePeer(e.office, args[1]); err != nil {
 					return err
 				}
 				if e.json {
@@ -211,14 +227,24 @@ func init() {
 		}})
 }
 
+type keyOptions struct{ out string }
+
+func (o *keyOptions) AddFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.out, "output", "o", "", "key statements: write them to FILE (default: standard output)")
+}
+
 func init() {
-	register(&command{name: "key", args: "rotate | revoke",
-		short: "replace this office's keys; peers learn of it from the next bundle", minArgs: 1, maxArgs: 1,
-		example: "  valise key rotate    # planned change: peers switch over by themselves\n  valise key revoke    # the key is compromised: peers refuse it at once and confirm the new card by phone",
+	o := &keyOptions{}
+	register(&command{name: "key", args: "rotate | revoke | statements [-o FILE]",
+		short: "replace this office's keys (peers learn of it from the next bundle); write its signed key statements for auditors", minArgs: 1, maxArgs: 1, opts: o,
+		example: "  valise key rotate    # planned change: peers switch over by themselves\n  valise key revoke    # the key is compromised: peers refuse it at once and confirm the new card by phone\n  valise key statements -o kz-ncb.statements   # for auditors: valise verify --card OLD.card --statement kz-ncb.statements",
 		run: func(e *env, args []string) error {
 			kind := args[0]
+			if kind == "statements" {
+				return writeStatements(e, o.out)
+			}
 			if kind != crypto.Rotate && kind != crypto.Revoke {
-				return usagef("usage: valise key rotate | revoke")
+				return usagef("usage: valise key rotate | revoke | statements [-o FILE]")
 			}
 			ch, err := identity.RotateKey(e.office, kind)
 			if err != nil {
@@ -231,8 +257,46 @@ func init() {
 			if kind == crypto.Rotate {
 				fmt.Fprintf(e.stdout, "the next bundle to each peer carries the rotation, signed by the old key; once a peer acknowledges it, bundles to it are signed by the new key\n")
 			} else {
-				fmt.Fprintf(e.stdout, "the next bundle to each peer carries only the revocation; peers refuse the old key at once and must confirm the new fingerprint with you by phone:\n  valise peer confirm %s --fingerprint %s\n", ch.New.Agency, ch.New.Fingerprint())
+				fmt.Fprintf(e.stdout, "the next bundle to each peer carries only the revocation; peers refuse the old key at once, with every card it introduced, and must confirm the new fingerprint with you by phone:\n  valise peer confirm %s --fingerprint %s\n", ch.New.Agency, ch.New.Fingerprint())
+				fmt.Fprintf(e.stdout, "give auditors the revocation too: valise key statements -o FILE\n")
 			}
 			return nil
 		}})
+}
+
+// writeStatements writes this office's own key statements, oldest first,
+// to path (never replacing a file) or standard output.
+func writeStatements(e *env, path string) error {
+	sts, err := e.office.Store.Statements()
+	if err != nil {
+		return err
+	}
+	var data []byte
+	n := 0
+	for _, st := range sts {
+		if st.Own {
+			data = append(data, st.Body...)
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("%s has made no key statement (valise key rotate, valise key revoke): %w", e.office.Agency(), store.ErrNotFound)
+	}
+	if path == "" {
+		_, err := e.stdout.Write(data)
+		return err
+	}
+	// Public, like a card: FAT-safe, never over an existing file.
+	err = publish.WriteFile(path, data, publish.Options{Mode: 0o644, WorkDir: e.office.Home})
+	if errors.Is(err, os.ErrExist) {
+		return &fs.PathError{Op: "create", Path: path, Err: errNoOverwrite}
+	}
+	if err != nil {
+		return err
+	}
+	if e.json {
+		return printDoc(e, map[string]any{"file": path, "statements": n})
+	}
+	fmt.Fprintf(e.stdout, "wrote %d key statements of %s to %s\n", n, e.office.Agency(), path)
+	return nil
 }

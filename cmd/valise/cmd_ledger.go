@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/spf13/pflag"
@@ -9,6 +10,7 @@ import (
 	"valise/exchange"
 	"valise/office"
 	"valise/schema"
+	"valise/store"
 )
 
 func init() {
@@ -74,6 +76,12 @@ func init() {
 					fmt.Fprintf(w, ", %d withheld by handling", p.Withheld)
 				}
 				fmt.Fprintln(w)
+				switch p.Status {
+				case store.Pending:
+					fmt.Fprintf(w, "    card %s is pending: compare its fingerprint with %s by phone, then valise peer confirm %s --fingerprint FPR\n", p.Fingerprint, p.Peer, p.Peer)
+				case store.Revoked:
+					fmt.Fprintf(w, "    no trusted card: %s's bundles are refused and nothing is packed for it\n", p.Peer)
+				}
 				for _, g := range p.Missing {
 					fmt.Fprintf(w, "    MISSING  %s\n", g)
 				}
@@ -134,11 +142,10 @@ func init() {
 				fmt.Fprintf(e.stdout, "%s: audit log of %s, %d entries, signed by key %s, hash chain intact\n", o.check, card.Agency, len(entries), card.Fingerprint())
 				return nil
 			}
-			off, err := office.Open(e.home)
+			off, err := office.OpenWith(e.home, passphrase)
 			if err != nil {
 				return err
 			}
-			off.Passphrase = passphrase
 			defer off.Close()
 			if o.export != "" {
 				n, err := audit.ExportAudit(off, o.export)
@@ -155,26 +162,51 @@ func init() {
 			if err != nil {
 				return err
 			}
-			var bad error
-			if broken != 0 {
-				bad = fmt.Errorf("%w at entry %d: it was changed, removed or reordered after it was written", audit.ErrAuditBroken, broken)
+			found, more, err := off.Store.CheckSeals()
+			if err != nil {
+				return err
 			}
+			var errs []error
+			if broken != 0 {
+				errs = append(errs, fmt.Errorf("%w at entry %d: it was changed, removed or reordered after it was written", audit.ErrAuditBroken, broken))
+			}
+			if len(found) > 0 {
+				f := found[0]
+				errs = append(errs, fmt.Errorf("%d protected rows fail their MAC, the first: %w", len(found)+more, &f))
+			}
+			bad := errors.Join(errs...)
 			if e.json {
 				list := []map[string]any{}
 				for _, a := range entries {
 					list = append(list, map[string]any{"n": a.N, "at": a.At, "action": a.Action, "detail": a.Detail, "hash": a.Hash})
 				}
+				rows := []map[string]string{}
+				for _, f := range found {
+					rows = append(rows, map[string]string{"table": f.Table, "row": f.Row, "problem": f.Why})
+				}
 				return printResult(e, map[string]any{"agency": off.Agency(), "fingerprint": off.Card.Fingerprint(),
-					"entries": len(entries), "log": list, "first_broken": broken, "ok": broken == 0}, bad)
+					"entries": len(entries), "log": list, "first_broken": broken, "tampered_rows": rows, "tampered_more": more,
+					"ok": bad == nil}, bad)
 			}
 			for _, a := range entries {
 				fmt.Fprintf(e.stdout, "%5d  %s  %-15s %s\n", a.N, a.At, a.Action, schema.Printable(a.Detail))
+			}
+			for _, f := range found {
+				row := f.Row
+				if row == "" {
+					row = "(the table as a whole)"
+				}
+				fmt.Fprintf(e.stdout, "TAMPERED  table %s, row %s: %s\n", f.Table, row, f.Why)
+			}
+			if more > 0 {
+				fmt.Fprintf(e.stdout, "TAMPERED  … and %d more rows\n", more)
 			}
 			if bad != nil {
 				return bad
 			}
 			if !e.json {
 				fmt.Fprintf(e.stdout, "audit log intact: %d entries, hash chain verified\n", len(entries))
+				fmt.Fprintf(e.stdout, "trust tables and records sealed: every MAC verified\n")
 			}
 			return nil
 		}})

@@ -34,7 +34,8 @@ const exitTable = `exit codes:
   1  error (anything not below)
   2  usage: unknown command, bad flag, missing argument
   3  malformed bundle: syntax, unknown version, size limit, truncation, trailing bytes
-  4  authentication failed: signature, hash, manifest, age, unknown or revoked sender
+  4  authentication failed: signature, hash, manifest, age, unknown or revoked sender;
+     a row of the store changed outside valise (valise audit names it)
   5  not addressed to this office
   6  replay or ordering: bundle already imported, sequence number reused
   7  invalid content: a record or input file fails validation
@@ -71,7 +72,8 @@ func exitCode(err error) int {
 		return exitUsage
 	case errors.Is(err, bundle.ErrNotAddressed):
 		return exitNotAddress
-	case errors.Is(err, bundle.ErrAuth), errors.Is(err, crypto.ErrUnknownSigner), errors.Is(err, crypto.ErrRevoked),
+	case errors.Is(err, bundle.ErrAuth), errors.Is(err, crypto.ErrUnknownSigner), errors.Is(err, crypto.ErrRevoked), errors.Is(err, crypto.ErrRetired),
+		errors.Is(err, store.ErrTampered),
 		errors.Is(err, crypto.ErrCard), errors.Is(err, crypto.ErrWeakKey), errors.Is(err, crypto.ErrStatement),
 		errors.Is(err, audit.ErrAuditBroken):
 		return exitAuth
@@ -106,7 +108,9 @@ func advice(err error) string {
 	case errors.As(err, &amb):
 		return fmt.Sprintf("name the record as %s@%s (or another of its origins)", amb.ID, amb.Origins[0])
 	case errors.Is(err, exchange.ErrNotTrusted):
-		return "add its card with valise peer add CARD --fingerprint FPR, once the fingerprint is compared with the office by phone"
+		return "add its card with valise peer add CARD --fingerprint FPR, once the fingerprint is compared with the office by phone; a card announced by a revocation is confirmed with valise peer confirm ID --fingerprint FPR (valise peer list shows the pending ones)"
+	case errors.Is(err, store.ErrTampered):
+		return "the store was edited outside valise: valise audit lists every row that fails; nothing was done with it. Restore the store from a backup you trust, or have the rows checked"
 	}
 	return ""
 }

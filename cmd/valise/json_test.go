@@ -253,6 +253,7 @@ func TestJSONContract(t *testing.T) {
 	check("audit_export", 0, "audit", "--home", kz, "--export", export)
 	check("audit_check", 0, "audit", "--check", export, "--card", cards[kz])
 	check("key", 0, "key", "--home", kg, "rotate")
+	check("key_statements", 0, "key", "--home", kg, "statements", "-o", filepath.Join(dir, "kg.statements"))
 	check("peer", 0, "peer", "revoke", "--home", kg, "CARICC")
 	check("version", 0, "version")
 	check("version", 0, "--version")

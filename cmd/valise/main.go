@@ -141,11 +141,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		e.home = filepath.Join(h, ".valise")
 	}
 	if !c.noHome {
-		o, err := office.Open(e.home)
+		o, err := office.OpenWith(e.home, passphrase)
 		if err != nil {
 			return report(e, c, err)
 		}
-		o.Passphrase = passphrase
 		defer o.Close()
 		e.office = o
 	}

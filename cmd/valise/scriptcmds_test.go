@@ -114,6 +114,19 @@ var scriptCmds = map[string]func(ts *testscript.TestScript, neg bool, args []str
 		ts.Check(err)
 		ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(d+"\n"), 0o644))
 	},
+	// reseal HOME: seal every row of HOME's store as it stands, after a
+	// hand edit (sqlexec), as modified software holding the office's key
+	// could: the script then plays such an office, whose pack sends what
+	// the edit made.
+	"reseal": func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 1 {
+			ts.Fatalf("usage: reseal HOME")
+		}
+		o, err := office.Open(ts.MkAbs(args[0]))
+		ts.Check(err)
+		defer o.Close()
+		ts.Check(o.Store.ResealUnsafe())
+	},
 	// mode FILE PERM: assert the file's permission bits, e.g. mode key 0600.
 	"mode": func(ts *testscript.TestScript, neg bool, args []string) {
 		if len(args) != 2 {
