@@ -10,6 +10,8 @@ export CGO_ENABLED := 0
 .PHONY: build test bench demo release clean
 
 WINTESTPKGS ?= ./internal/publish ./volume ./crypto ./bundle ./schema ./formats
+# staticcheck, pinned: go run fetches it once into the module cache.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/valise
@@ -18,11 +20,12 @@ test:
 	@out=$$(gofmt -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
 	@# Windows: the packages whose logic is portable (publishing, volumes,
 	@# key-file checks, formats) must build their tests for Windows too;
 	@# there is no Windows to run them on here.
 	@d=$$(mktemp -d) && GOOS=windows $(GO) test -c -o $$d $(WINTESTPKGS) && rm -rf $$d && echo "windows test binaries build: $(WINTESTPKGS)"
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./...
 
 # The SPEC §8 side-by-side benchmark: N records (default 1000000; e.g.
 # N=100000 make bench; BIG=4000000 adds a memory-only run of pack, verify

@@ -298,7 +298,7 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 		}
 		rep.UnknownEndpoints, rep.MoreUnknown = m.ends.report()
 		if opt.outcomes != nil {
-			if err := tx.BundleDisclosures(h.ID.String(), func(d store.Disclosure) error { return opt.outcomes(h, d) }); err != nil && !errors.Is(err, StopOutcomes) {
+			if err := tx.BundleDisclosures(h.ID.String(), func(d store.Disclosure) error { return opt.outcomes(h, d) }); err != nil && !errors.Is(err, ErrStopOutcomes) {
 				return err
 			}
 		}

@@ -33,9 +33,9 @@ func WithProgress(fn func(done int64)) Option {
 	return func(o *options) { o.progress = fn }
 }
 
-// StopOutcomes, returned by a WithOutcomes function, ends the list
+// ErrStopOutcomes, returned by a WithOutcomes function, ends the list
 // without failing the import.
-var StopOutcomes = errors.New("enough outcomes")
+var ErrStopOutcomes = errors.New("enough outcomes")
 
 // WithOutcomes has Import call fn for every record of the bundle h, in
 // key order, with what the import made of it (the bundle's entries in the

@@ -152,15 +152,6 @@ const (
 var envelopeColumns = []string{colOrigin, colTLP, colHandlingCode, colConditions, colReleasableTo, colNotReleasableTo,
 	colRetainUntil, colReliability, colCredibility}
 
-func isEnvelopeColumn(c string) bool {
-	for _, e := range envelopeColumns {
-		if c == e {
-			return true
-		}
-	}
-	return false
-}
-
 // readCSV reads a CSV file whose first record names the columns.
 func readCSV(c *collector, br *bufio.Reader) error {
 	p := newCSVReader(br)

@@ -166,12 +166,12 @@ func init() {
 						return nil
 					}
 					if len(sent) == exchange.MaxListed {
-						return exchange.StopOutcomes
+						return exchange.ErrStopOutcomes
 					}
 					sent = append(sent, item)
 					return nil
 				})
-				if err != nil && !errors.Is(err, exchange.StopOutcomes) {
+				if err != nil && !errors.Is(err, exchange.ErrStopOutcomes) {
 					return err
 				}
 			}
@@ -620,7 +620,7 @@ func init() {
 				case report == nil && e.json:
 					opts = append(opts, exchange.WithOutcomes(func(h *bundle.Header, d store.Disclosure) error {
 						if len(j.Outcomes) == exchange.MaxListed {
-							return exchange.StopOutcomes
+							return exchange.ErrStopOutcomes
 						}
 						j.Outcomes = append(j.Outcomes, outcomeJSON{d.ID, d.Origin, d.Outcome, d.Version, d.VHash})
 						return nil

@@ -4,11 +4,8 @@ package main
 
 import (
 	"errors"
-	"os"
 	"os/exec"
 )
-
-func maxRSSOf(ps *os.ProcessState) (int64, bool) { return 0, false }
 
 func newSession(cmd *exec.Cmd) {}
 
