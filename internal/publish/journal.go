@@ -167,6 +167,15 @@ func cleanupOne(path string) (Interrupted, bool, error) {
 	data := make([]byte, maxJournal+1)
 	n, _ := f.ReadAt(data, 0)
 	f.Close()
+	if unwritten(data[:n]) {
+		// Killed while the entry itself was being written: the temporary
+		// file is created only once the entry is whole and synced, so
+		// nothing else is left.
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return in, false, err
+		}
+		return in, false, nil
+	}
 	ent, err := parseJournal(data[:n])
 	if err != nil {
 		return in, false, fmt.Errorf("publish journal %s: %w", path, err)
@@ -200,6 +209,14 @@ func cleanupOne(path string) (Interrupted, bool, error) {
 		return in, false, err
 	}
 	return in, true, nil
+}
+
+// unwritten reports whether data is an entry cut short while newJournal
+// wrote it: fewer than its four first lines, starting as an entry does.
+func unwritten(data []byte) bool {
+	magic := []byte(journalMagic + "\n")
+	starts := bytes.HasPrefix(magic, data) || bytes.HasPrefix(data, magic)
+	return starts && bytes.Count(data, []byte("\n")) < 4
 }
 
 type journalEntry struct {

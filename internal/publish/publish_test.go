@@ -267,3 +267,46 @@ func TestParseJournal(t *testing.T) {
 		}
 	}
 }
+
+// TestCleanupUnwrittenJournal: a run killed while it wrote its journal
+// entry leaves a prefix of one (no temporary file exists yet); Cleanup
+// removes it without an error, and still refuses an entry that is whole
+// but wrong, or not an entry at all.
+func TestCleanupUnwrittenJournal(t *testing.T) {
+	work := t.TempDir()
+	dest := t.TempDir()
+	j, err := newJournal(work, filepath.Join(dest, "a.valise"), filepath.Join(dest, ".valise-00.part"), []byte("note"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	whole, err := os.ReadFile(j.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.remove()
+	entry := filepath.Join(work, journalPrefix+"0123456789abcdef")
+	cut := 0
+	for n := 0; n < len(whole); n++ {
+		if err := os.WriteFile(entry, whole[:n], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Cleanup(work)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("entry cut at %d bytes: Cleanup = %v, %v", n, got, err)
+		}
+		if _, err := os.Stat(entry); !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("entry cut at %d bytes: still there", n)
+		}
+		cut++
+	}
+	for _, bad := range []string{"not a journal\n", "valise-publish/v2\nfinal \"x\"\n", journalMagic + "\nfinal x\ntemp y\nnote z\n"} {
+		if err := os.WriteFile(entry, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Cleanup(work); err == nil {
+			t.Errorf("Cleanup accepted entry %q", bad)
+		}
+		os.Remove(entry)
+	}
+	t.Logf("%d cut entries removed", cut)
+}
