@@ -296,10 +296,10 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			Version: store.VectorString(b.recs[i].Version.Vector)})
 	}
 	// The held body is needed only when the vectors do not settle the
-	// case (see mergeStored).
+	// case (see mergeStored), and for a recall stub (see coversStub).
 	held, err := hr.HeldMany(b.keys, func(i int, hs *store.Stored) bool {
 		o := merge.Compare(b.recs[i].Version.Vector, hs.Vector)
-		return o == merge.Equal || o == merge.Concurrent
+		return o == merge.Equal || o == merge.Concurrent || hs.Recalled
 	})
 	if err != nil {
 		return err
@@ -373,11 +373,19 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			}
 		}
 		var res merge.Result
-		if hs != nil && hs.Recalled && rec.Recalled == nil && descendsFromStub(rec, hs, agency) {
-			// Content for a record held as a recall stub, newer than the
-			// stub: the stub holds nothing, so the version that comes is
-			// taken as it is (the stub's vector would claim to have
-			// seen, and dropped, what it only purged). This office's own
+		covers := false
+		if hs != nil && hs.Recalled && rec.Recalled == nil {
+			if covers, err = coversStub(rec, hs, agency); err != nil {
+				return err
+			}
+		}
+		if covers {
+			// Content for a record held as a recall stub, which has seen
+			// every change the stub still holds (its handling): the stub
+			// holds nothing else, so the version that comes is taken as
+			// it is (the stub's vector would claim to have seen, and
+			// dropped, what it only purged; changes it counts and the
+			// content lacks come again from whoever holds them). This office's own
 			// count stays what it was, so that its next change takes a
 			// new stamp.
 			r := rec
@@ -681,15 +689,34 @@ func resultClaims(self string, res, in *schema.Record, inClaims []proof.Claim, h
 	return out, nil
 }
 
-// descendsFromStub reports whether rec has seen every change the stub hs
-// has, but this office's own (which the recall purged).
-func descendsFromStub(rec *schema.Record, hs *store.Stored, self string) bool {
-	vv := make(map[string]uint64, len(hs.Vector))
-	for a, n := range hs.Vector {
-		if a != self {
-			vv[a] = n
+// coversStub reports whether rec has seen every change whose result the
+// recall stub hs still holds — the stamps of its handling, candidates
+// included — but this office's own (which the recall purged). A stub
+// holds nothing else of the record: what its vector counts beyond those
+// stamps it only purged.
+func coversStub(rec *schema.Record, hs *store.Stored, self string) (bool, error) {
+	stub, err := hs.Record()
+	if err != nil {
+		return false, err
+	}
+	seen := func(dot string) (bool, error) {
+		a, n, err := schema.ParseDot(dot)
+		if err != nil {
+			return false, fmt.Errorf("store holds a malformed stamp %q: %w", dot, err)
+		}
+		return a == self || rec.Version.Vector[a] >= n, nil
+	}
+	for _, d := range stub.Version.Props {
+		if ok, err := seen(d); !ok || err != nil {
+			return false, err
 		}
 	}
-	o := merge.Compare(rec.Version.Vector, vv)
-	return o == merge.After || o == merge.Equal
+	for _, alts := range stub.Version.Alts {
+		for _, alt := range alts {
+			if ok, err := seen(alt.Dot); !ok || err != nil {
+				return false, err
+			}
+		}
+	}
+	return true, nil
 }
