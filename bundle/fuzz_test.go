@@ -183,6 +183,8 @@ func FuzzManifest(f *testing.F) {
 		m := &Manifest{ID: h.ID, Sender: h.Sender, SenderKey: h.SenderKey, Recipients: h.Recipients, HeaderHash: sha256.Sum256(hdr),
 			Receipts: []Receipt{{Agency: "CARICC", Ranges: []SeqRange{{1, 3}, {5, 5}}}}, Statements: [][]byte{[]byte("statement")}}
 		f.Add(m.marshal())
+		m.Resent = []Resent{{Agency: "CARICC", Sequence: 1, Bundle: h.ID}, {Agency: "CARICC", Sequence: 4, Bundle: h.ID}}
+		f.Add(m.marshal())
 		return bytes.NewReader(nil)
 	}, 0)
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -279,6 +279,10 @@ type Manifest struct {
 	// Receipts tell each recipient which of its bundles the sender has
 	// imported, so that it knows what truly arrived.
 	Receipts []Receipt
+	// Resent names the bundles to a recipient, never acknowledged, whose
+	// records this bundle carries again (valise pack --resend): the
+	// recipient closes the gap they left.
+	Resent []Resent
 	// Statements are signed keyring statements by the sender (key rotation
 	// or revocation), each in its own canonical text form.
 	Statements [][]byte
@@ -299,6 +303,7 @@ const (
 	MaxProofLine     = 1 << 20
 	MaxTreeSection   = 64 << 20
 	MaxReceiptRanges = 256
+	MaxResent        = 256
 	MaxStatements    = 16
 	MaxStatementSize = 24 << 10
 )
@@ -338,6 +343,38 @@ func RangesOf(seqs []uint64) []SeqRange {
 		out = out[len(out)-MaxReceiptRanges:]
 	}
 	return out
+}
+
+// Resent is a bundle the sender sent to Agency under Sequence and never
+// saw acknowledged, whose records the bundle carrying it sends again.
+type Resent struct {
+	Agency   string
+	Sequence uint64
+	Bundle   uuid.UUID
+}
+
+func parseResent(s string) (Resent, error) {
+	f := strings.Split(s, " ")
+	if len(f) != 3 || schema.CheckAgency(f[0]) != nil {
+		return Resent{}, fmt.Errorf("want AGENCY SEQUENCE BUNDLE, found %q", schema.Printable(trunc(s)))
+	}
+	seq, err := parseUint(f[1], MaxSequence)
+	if err != nil || seq == 0 {
+		return Resent{}, fmt.Errorf("bad sequence %q", schema.Printable(trunc(f[1])))
+	}
+	id, err := uuid.Parse(f[2])
+	if err != nil || id.String() != f[2] {
+		return Resent{}, fmt.Errorf("bad bundle id %q", schema.Printable(trunc(f[2])))
+	}
+	return Resent{Agency: f[0], Sequence: seq, Bundle: id}, nil
+}
+
+// resentLess orders resent lines: by agency, then sequence.
+func resentLess(a, b Resent) bool {
+	if a.Agency != b.Agency {
+		return a.Agency < b.Agency
+	}
+	return a.Sequence < b.Sequence
 }
 
 func (r Receipt) marshal() string {
@@ -405,6 +442,9 @@ func (m *Manifest) marshal() []byte {
 	for _, r := range m.Receipts {
 		fmt.Fprintf(&b, "receipt: %s\n", r.marshal())
 	}
+	for _, r := range m.Resent {
+		fmt.Fprintf(&b, "resent: %s %d %s\n", r.Agency, r.Sequence, r.Bundle)
+	}
 	for _, st := range m.Statements {
 		fmt.Fprintf(&b, "statement: %s\n", base64.StdEncoding.EncodeToString(st))
 	}
@@ -460,6 +500,17 @@ func parseManifest(data []byte) (*Manifest, error) {
 			return nil, fmt.Errorf("manifest: receipts must be sorted by agency, one each, at most %d", MaxRecipients)
 		}
 		m.Receipts = append(m.Receipts, r)
+	}
+	for p.has("resent") {
+		v, _ := p.next("resent")
+		r, err := parseResent(v)
+		if err != nil {
+			return nil, fmt.Errorf("manifest: resent: %v", err)
+		}
+		if n := len(m.Resent); n > 0 && !resentLess(m.Resent[n-1], r) || len(m.Resent) >= MaxResent {
+			return nil, fmt.Errorf("manifest: resent lines must be sorted by agency and sequence, one each, at most %d", MaxResent)
+		}
+		m.Resent = append(m.Resent, r)
 	}
 	for p.has("statement") {
 		v, _ := p.next("statement")

@@ -430,6 +430,12 @@ func checkManifest(m *Manifest, h *Header, raw []byte) error {
 	if m.HeaderHash != sha256.Sum256(raw) {
 		return fail("manifest", ErrAuth, "payload is bound to another header: header fields were changed or swapped")
 	}
+	for _, r := range m.Resent {
+		to, ok := h.Recipient(r.Agency)
+		if !ok || r.Sequence >= to.Sequence {
+			return fail("manifest", ErrMalformed, "resent bundle %d to %s: not an earlier bundle to a recipient of this one", r.Sequence, r.Agency)
+		}
+	}
 	return nil
 }
 

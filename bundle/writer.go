@@ -33,6 +33,7 @@ type WriterOption func(*writerOptions) error
 type writerOptions struct {
 	treeSecret []byte
 	receipts   []Receipt
+	resent     []Resent
 	statements [][]byte
 }
 
@@ -49,6 +50,24 @@ func WithReceipts(rs []Receipt) WriterOption {
 			}
 		}
 		o.receipts = rs
+		return nil
+	}
+}
+
+// WithResent names, in the manifest, the bundles to the recipients whose
+// records this bundle carries again (sorted by agency and sequence, each
+// recipient's sequences below the one of this bundle).
+func WithResent(rs []Resent) WriterOption {
+	return func(o *writerOptions) error {
+		if len(rs) > MaxResent {
+			return fmt.Errorf("bundle: at most %d resent bundles", MaxResent)
+		}
+		for i, r := range rs {
+			if i > 0 && !resentLess(rs[i-1], r) {
+				return errors.New("bundle: resent bundles must be sorted by agency and sequence, one each")
+			}
+		}
+		o.resent = rs
 		return nil
 	}
 }
@@ -133,6 +152,11 @@ func NewWriter(dst io.Writer, h *Header, key ed25519.PrivateKey, recipients []ag
 	if err := h.check(); err != nil {
 		return nil, fmt.Errorf("bundle header: %w", err)
 	}
+	for _, r := range wo.resent {
+		if to, ok := h.Recipient(r.Agency); !ok || r.Sequence >= to.Sequence {
+			return nil, fmt.Errorf("bundle: resent bundle %d to %s is not an earlier bundle to a recipient", r.Sequence, r.Agency)
+		}
+	}
 	if len(recipients) == 0 {
 		return nil, errors.New("bundle: no age recipients")
 	}
@@ -162,7 +186,7 @@ func NewWriter(dst io.Writer, h *Header, key ed25519.PrivateKey, recipients []ag
 	}
 	w.TreeSecret = secret
 	m := &Manifest{ID: h.ID, Sender: h.Sender, SenderKey: h.SenderKey, Recipients: h.Recipients,
-		Receipts: wo.receipts, Statements: wo.statements, TreeSecret: secret, HeaderHash: sha256.Sum256(w.header)}
+		Receipts: wo.receipts, Resent: wo.resent, Statements: wo.statements, TreeSecret: secret, HeaderHash: sha256.Sum256(w.header)}
 	if _, err := w.buf.Write(m.marshal()); err != nil {
 		return nil, err
 	}

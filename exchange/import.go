@@ -37,6 +37,7 @@ type ImportReport struct {
 	// leave out: a report's memory does not grow with the bundle.
 	MoreConflicts, MoreUnknown int
 	Missing                    []Gap    // the sender's bundles still missing after this one
+	Resent                     []uint64 // the sender's bundles never received whose records this one carried again: their gaps closed
 	Acknowledged               int      // bundles of ours the sender's receipts acknowledged
 	KeyNotes                   []string // keyring statements applied
 	Skipped                    int      // records not imported (a revocation carrier)
@@ -162,6 +163,14 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 	prevSeq, err := o.Store.ReceivedSequence(h.Sender, me.Sequence)
 	if err != nil {
 		return rep, err
+	}
+	// A bundle whose records came re-sent in a later one (a lost stick
+	// turning up) is imported like any other: its mark is no replay.
+	if prevID != nil && prevID.PayloadSHA256 == "" {
+		prevID = nil
+	}
+	if prevSeq != nil && prevSeq.PayloadSHA256 == "" && prevSeq.Bundle == h.ID.String() {
+		prevSeq = nil
 	}
 	got, err := o.Store.ReceivedSequences(h.Sender)
 	if err != nil {
@@ -304,6 +313,29 @@ func Import(o *office.Office, path string, dryRun bool, opts ...Option) (*Import
 		}
 		if dryRun {
 			return errDryRun
+		}
+		if err := tx.DropResentMark(h.ID.String()); err != nil {
+			return err
+		}
+		if !carrier {
+			// The bundles to this office whose records this one carries
+			// again: their gaps close, and the receipts back acknowledge
+			// them.
+			for _, r := range rr.Manifest.Resent {
+				if r.Agency != o.Agency() {
+					continue
+				}
+				marked, err := tx.MarkResent(h.Sender, r.Sequence, r.Bundle.String(), h.ID.String())
+				if err != nil {
+					return err
+				}
+				if marked {
+					rep.Resent = append(rep.Resent, r.Sequence)
+					if err := tx.Audit("gap closed", fmt.Sprintf("bundle %s from %s seq %d never arrived; its records were re-sent in bundle %s", r.Bundle, h.Sender, r.Sequence, h.ID)); err != nil {
+						return err
+					}
+				}
+			}
 		}
 		if err := tx.AddLedger(store.LedgerEntry{Bundle: h.ID.String(), Direction: "received", Peer: h.Sender, Sequence: me.Sequence,
 			Records: int64(rep.Records), PayloadSHA256: fmt.Sprintf("%x", rr.Trailer().PayloadHash), File: filepath.Base(path), Result: "ok"}); err != nil {

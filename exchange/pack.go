@@ -3,12 +3,14 @@ package exchange
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"filippo.io/age"
+	"github.com/google/uuid"
 
 	"valise/bundle"
 	"valise/crypto"
@@ -75,6 +77,7 @@ type PackReport struct {
 	MoreWithheld int
 	Statements   []string          // keyring statements carried ("rotate KEY", …)
 	Receipts     map[string]string // recipient → the sequences acknowledged to it
+	Resent       map[string]string // recipient → its bundles never acknowledged whose records go again (--resend)
 	Note         string
 	onWithheld   func(Withheld)
 }
@@ -154,7 +157,7 @@ func Pack(o *office.Office, opts PackOptions) (*PackReport, error) {
 // them, and the records it would withhold.
 func dryPack(o *office.Office, peer string) (waiting, recalls, withheld int, err error) {
 	p := &packer{o: o, opts: PackOptions{To: []string{peer}}, today: o.Now(), to: []string{peer}, dry: true,
-		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}}}
+		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}, Resent: map[string]string{}}}
 	p.at = p.today.UTC().Format(time.RFC3339)
 	if err := p.channels(); err != nil {
 		return 0, 0, 0, err
@@ -199,6 +202,7 @@ type packer struct {
 	since     int64             // the store changes to look at: after the earliest recipient's high water
 	highWater int64             // the store's change counter when the pack began
 	unacked   []map[string]bool // per recipient, for --resend
+	resent    []bundle.Resent   // the unacknowledged bundles a --resend carries again, named in the joint bundle's manifest
 	tmp       string            // this pack's temporary directory in the office home
 	joint     *out
 	extra     []*out // per recipient, made when first needed
@@ -212,7 +216,7 @@ func newPacker(o *office.Office, opts PackOptions) (*packer, error) {
 		return nil, errors.New("pack needs at least one recipient")
 	}
 	p := &packer{o: o, opts: opts, today: o.Now(),
-		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}, onWithheld: opts.Withheld}}
+		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}, Resent: map[string]string{}, onWithheld: opts.Withheld}}
 	p.at = p.today.UTC().Format(time.RFC3339)
 	p.to = slices.Clone(opts.To)
 	sort.Strings(p.to)
@@ -319,6 +323,22 @@ func (p *packer) channels() error {
 		if p.opts.Resend && p.opts.Input == nil {
 			if p.unacked[i], err = p.o.Store.UnacknowledgedBundles(a); err != nil {
 				return err
+			}
+			bySeq, err := p.o.Store.UnacknowledgedSent(a)
+			if err != nil {
+				return err
+			}
+			seqs := slices.Sorted(maps.Keys(bySeq))
+			seqs = seqs[:min(len(seqs), bundle.MaxResent/len(p.to))]
+			if len(seqs) > 0 {
+				p.rep.Resent[a] = rangesString(bundle.RangesOf(seqs))
+			}
+			for _, seq := range seqs {
+				id, err := uuid.Parse(bySeq[seq])
+				if err != nil {
+					return fmt.Errorf("ledger holds a malformed bundle id %q", bySeq[seq])
+				}
+				p.resent = append(p.resent, bundle.Resent{Agency: a, Sequence: seq, Bundle: id})
 			}
 		}
 		got, err := p.o.Store.ReceivedSequences(a)

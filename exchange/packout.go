@@ -102,7 +102,7 @@ func (p *packer) open(b *out) error {
 	}
 	opts = append(opts, bundle.WithReceipts(receipts))
 	if b == p.joint {
-		opts = append(opts, bundle.WithStatements(p.statements))
+		opts = append(opts, bundle.WithStatements(p.statements), bundle.WithResent(p.resent))
 	} else {
 		b.file = filepath.Join(p.outDir, p.extraName(b.recipients[0]))
 	}

@@ -87,6 +87,26 @@ func (s *Store) UnacknowledgedBundles(peer string) (map[string]bool, error) {
 	return out, mapErr(rows.Err())
 }
 
+// UnacknowledgedSent returns the bundles sent to peer that peer has not
+// acknowledged, by sequence number: the ones a --resend carries again.
+func (s *Store) UnacknowledgedSent(peer string) (map[uint64]string, error) {
+	rows, err := s.db.Query(`SELECT sequence, bundle FROM ledger WHERE peer = ? AND direction = 'sent' AND acked_at IS NULL AND sequence IS NOT NULL`, peer)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := map[uint64]string{}
+	for rows.Next() {
+		var seq uint64
+		var b string
+		if err := rows.Scan(&seq, &b); err != nil {
+			return nil, mapErr(err)
+		}
+		out[seq] = b
+	}
+	return out, mapErr(rows.Err())
+}
+
 // CountChanged counts the records changed after since (store.ChangedFor's
 // records), from the index of changes: the total of a pack's progress.
 func (s *Store) CountChanged(since int64) (int64, error) {

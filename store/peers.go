@@ -554,16 +554,47 @@ func (s *Store) Meta(key string) (string, error) {
 	return v, mapErr(err)
 }
 
+// resentResult is the result of a ledger entry MarkResent writes.
+const resentResult = "records re-sent in bundle %s"
+
+// MarkResent records that peer's bundle under sequence seq never arrived
+// and that bundle by, imported now, carried its records again (valise
+// pack --resend): a received entry without payload, which closes the gap
+// and goes into the receipts to peer. It does nothing when that bundle or
+// sequence is already recorded as received. When the bundle itself turns
+// up later, its import replaces the mark (DropResentMark).
+func (t *Tx) MarkResent(peer string, seq uint64, bundle, by string) (bool, error) {
+	var n int
+	if err := t.tx.QueryRow(`SELECT COUNT(*) FROM ledger WHERE direction = 'received' AND (bundle = ? OR (peer = ? AND sequence = ?))`,
+		bundle, peer, seq).Scan(&n); err != nil {
+		return false, mapErr(err)
+	}
+	if n > 0 {
+		return false, nil
+	}
+	err := insertLedger(t.tx, t.s.now(), LedgerEntry{Bundle: bundle, Direction: "received", Peer: peer, Sequence: seq, Result: fmt.Sprintf(resentResult, by)})
+	return err == nil, mapErr(err)
+}
+
+// DropResentMark removes the mark MarkResent left for bundle, which is
+// being imported itself.
+func (t *Tx) DropResentMark(bundle string) error {
+	_, err := t.tx.Exec(`DELETE FROM ledger WHERE bundle = ? AND direction = 'received' AND COALESCE(payload_sha256, '') = ''`, bundle)
+	return mapErr(err)
+}
+
 // ReceivedBefore reports, inside a write transaction (so that no other
 // import can slip in between), whether bundle was already imported or
 // peer's sequence seq already used.
 func (t *Tx) ReceivedBefore(bundle, peer string, seq uint64) (byID, bySeq bool, err error) {
 	var n int
-	if err := t.tx.QueryRow(`SELECT COUNT(*) FROM ledger WHERE bundle = ? AND direction = 'received'`, bundle).Scan(&n); err != nil {
+	if err := t.tx.QueryRow(`SELECT COUNT(*) FROM ledger WHERE bundle = ? AND direction = 'received' AND COALESCE(payload_sha256, '') != ''`, bundle).Scan(&n); err != nil {
 		return false, false, mapErr(err)
 	}
+	// A re-send mark of this very bundle (MarkResent) is no earlier use.
 	var m int
-	if err := t.tx.QueryRow(`SELECT COUNT(*) FROM ledger WHERE peer = ? AND sequence = ? AND direction = 'received'`, peer, seq).Scan(&m); err != nil {
+	if err := t.tx.QueryRow(`SELECT COUNT(*) FROM ledger WHERE peer = ? AND sequence = ? AND direction = 'received'
+		AND NOT (bundle = ? AND COALESCE(payload_sha256, '') = '')`, peer, seq, bundle).Scan(&m); err != nil {
 		return false, false, mapErr(err)
 	}
 	return n > 0, m > 0, nil

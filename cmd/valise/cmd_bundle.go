@@ -215,6 +215,9 @@ func init() {
 				if r := rep.Receipts[a]; r != "" {
 					fmt.Fprintf(e.stdout, "  receipts   %s's bundles imported here: %s\n", a, r)
 				}
+				if r := rep.Resent[a]; r != "" {
+					fmt.Fprintf(e.stdout, "  re-sends   the records of our bundles to %s never acknowledged: %s\n", a, r)
+				}
 			}
 			for _, st := range rep.Statements {
 				fmt.Fprintf(e.stdout, "  statement  %s (signed by key %s)\n", st, rep.Bundles[0].Header.SenderKey)
@@ -258,6 +261,7 @@ func packJSON(rep *exchange.PackReport) map[string]any {
 	out["note"] = rep.Note
 	out["statements"] = nonNil(rep.Statements)
 	out["receipts"] = receipts
+	out["resent"] = rep.Resent
 	out["signer"] = rep.Bundles[0].Header.SenderKey
 	return out
 }
@@ -531,6 +535,7 @@ type importJSON struct {
 	MoreConflicts int       `json:"more_conflicts"`
 	MoreUnknown   int       `json:"more_unknown_endpoints"`
 	Missing       []gapJSON `json:"missing"`
+	Resent        []uint64  `json:"resent"`
 	KeyNotes      []string  `json:"keyring"`
 	Acknowledged  int       `json:"acknowledged"`
 	Recalled      int       `json:"recalled"`
@@ -602,7 +607,7 @@ func init() {
 			out := []importJSON{}
 			for _, f := range files {
 				j := importJSON{File: f, DryRun: o.dryRun, Counts: map[string]int{}, Conflicts: []conflictJSON{}, Unknown: []string{},
-					Missing: []gapJSON{}, KeyNotes: []string{}, Outcomes: []outcomeJSON{}}
+					Missing: []gapJSON{}, Resent: []uint64{}, KeyNotes: []string{}, Outcomes: []outcomeJSON{}}
 				line := func(h *bundle.Header, d store.Disclosure) error {
 					report.add(map[string]any{"file": f, "bundle": h.ID.String(), "sender": h.Sender, "id": d.ID, "origin": d.Origin,
 						"outcome": d.Outcome, "version": d.Version, "version_hash": d.VHash, "dry_run": o.dryRun})
@@ -653,7 +658,7 @@ func init() {
 					}
 					j.Conflicts = conflictsJSON(rep.Conflicts)
 					j.Unknown, j.Missing, j.KeyNotes = nonNil(rep.UnknownEndpoints), gapsJSON(rep.Missing), nonNil(rep.KeyNotes)
-					j.Recalled, j.Acknowledged = rep.Recalled, rep.Acknowledged
+					j.Recalled, j.Acknowledged, j.Resent = rep.Recalled, rep.Acknowledged, nonNil(rep.Resent)
 					if report == nil {
 						j.MoreOutcomes = max(0, int(rep.Records)-rep.Skipped-len(j.Outcomes))
 					}
@@ -726,6 +731,9 @@ func printImport(e *env, rep *exchange.ImportReport, err error) {
 	}
 	if rep.Acknowledged > 0 {
 		fmt.Fprintf(w, "  receipts    %d of our bundles to %s acknowledged\n", rep.Acknowledged, rep.Header.Sender)
+	}
+	for _, seq := range rep.Resent {
+		fmt.Fprintf(w, "  gap closed  bundle %d from %s never arrived; its records came again in this one\n", seq, rep.Header.Sender)
 	}
 	for _, g := range rep.Missing {
 		fmt.Fprintf(w, "  MISSING     %s\n", g)
