@@ -112,6 +112,36 @@ func BenchmarkAppendCanonical(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeCanonical compares the two ways of proving a record
+// canonical: checking the spelling while parsing (DecodeCanonical) and
+// what it did before, decoding and comparing with the encoding again.
+func BenchmarkDecodeCanonical(b *testing.B) {
+	_, canon := benchData()
+	b.Run("checked-while-parsing", func(b *testing.B) {
+		b.SetBytes(avgLen(canon))
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			if _, err := schema.DecodeCanonical(canon[i%len(canon)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoded-again", func(b *testing.B) {
+		b.SetBytes(avgLen(canon))
+		b.ReportAllocs()
+		for i := 0; b.Loop(); i++ {
+			l := canon[i%len(canon)]
+			r, err := schema.Decode(l)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if !bytes.Equal(r.AppendCanonical(make([]byte, 0, len(l))), l) {
+				b.Fatal(schema.ErrNotCanonical)
+			}
+		}
+	})
+}
+
 // BenchmarkDecodeCanonicalValidate is what the bundle reader does per
 // record on import.
 func BenchmarkDecodeCanonicalValidate(b *testing.B) {

@@ -383,6 +383,11 @@ type decoder struct {
 	// whole, so that each string need not be checked again.
 	src   string
 	valid bool
+	// canon makes the decoder check, as it parses, that the input is the
+	// canonical encoding of what it holds (DecodeCanonical); off records
+	// the first spelling that is not, after which the result is not used.
+	canon bool
+	off   bool
 }
 
 func newDecoder(data []byte) *decoder {
@@ -398,6 +403,7 @@ func (d *decoder) ws() {
 		switch d.data[d.pos] {
 		case ' ', '\t', '\n', '\r':
 			d.pos++
+			d.off = d.off || d.canon // the canonical form has no whitespace
 		default:
 			return
 		}
@@ -476,6 +482,9 @@ func (d *decoder) str() (string, error) {
 		}
 		e := d.data[d.pos]
 		d.pos++
+		if d.canon && !canonicalEscape(d.data[d.pos-1:]) {
+			d.off = true
+		}
 		switch e {
 		case '"', '\\', '/':
 			buf = append(buf, e)
@@ -517,6 +526,34 @@ func (d *decoder) str() (string, error) {
 	}
 }
 
+// canonicalEscape reports whether the escape that starts at e (just after
+// its backslash) is the one appendString writes: \" and \\, the short
+// forms of \b \t \n \f \r, and \u00xx in lowercase for the other
+// control characters.
+func canonicalEscape(e []byte) bool {
+	switch e[0] {
+	case '"', '\\', 'b', 't', 'n', 'f', 'r':
+		return true
+	case 'u':
+		if len(e) < 5 || e[1] != '0' || e[2] != '0' || (e[3] != '0' && e[3] != '1') {
+			return false
+		}
+		c := e[4]
+		var v byte
+		switch {
+		case c >= '0' && c <= '9':
+			v = c - '0'
+		case c >= 'a' && c <= 'f':
+			v = c - 'a' + 10
+		default:
+			return false
+		}
+		v += (e[3] - '0') << 4
+		return v != '\b' && v != '\t' && v != '\n' && v != '\f' && v != '\r'
+	}
+	return false
+}
+
 func (d *decoder) hex4() (rune, error) {
 	if d.pos+4 > len(d.data) {
 		return 0, d.fail("short \\u escape")
@@ -548,6 +585,7 @@ func (d *decoder) object(fn func(key string) error) error {
 	// keys a map keeps a hostile object of maxKeys keys linear.
 	var seen []string
 	var seenMap map[string]bool
+	var prev string
 	n := 0
 	if d.peek() == '}' {
 		d.pos++
@@ -560,7 +598,16 @@ func (d *decoder) object(fn func(key string) error) error {
 			return err
 		}
 		dup := false
-		if seenMap != nil {
+		if d.canon {
+			// Keys in strictly increasing order, as the canonical form
+			// writes them, cannot repeat: no need to remember them. A
+			// key out of order makes the input not canonical, and
+			// DecodeCanonical then decodes it again without this.
+			if n > 0 && CompareKeys(prev, k) >= 0 {
+				d.off = true
+			}
+			prev = k
+		} else if seenMap != nil {
 			dup = seenMap[k]
 		} else {
 			for _, s := range seen {
@@ -579,6 +626,7 @@ func (d *decoder) object(fn func(key string) error) error {
 		}
 		n++
 		switch {
+		case d.canon:
 		case seenMap != nil:
 			seenMap[k] = true
 		case len(seen) < 16:
@@ -777,7 +825,12 @@ func (d *decoder) number(dst []byte) ([]byte, error) {
 	if err != nil || math.IsInf(f, 0) {
 		return nil, d.fail("number out of range")
 	}
-	return appendNumber(dst, f), nil
+	n := len(dst)
+	dst = appendNumber(dst, f)
+	if d.canon && string(dst[n:]) != string(d.data[start:d.pos]) {
+		d.off = true
+	}
+	return dst, nil
 }
 
 func appendNumber(dst []byte, f float64) []byte {
@@ -806,21 +859,51 @@ func appendNumber(dst []byte, f float64) []byte {
 // trailing data; it does not validate the record against the model (see
 // [Record.Validate]).
 func Decode(data []byte) (*Record, error) {
-	d := newDecoder(data)
+	return newDecoder(data).record()
+}
+
+// record parses the one record that data holds. In canonical mode it also
+// checks what the object syntax cannot: the members the canonical form
+// always writes are there, the ones it leaves out when empty are not
+// empty, and the lists of agencies are sorted sets.
+func (d *decoder) record() (*Record, error) {
 	r := &Record{}
+	// The members AppendCanonical always writes, as they are found.
+	const (
+		hasID = 1 << iota
+		hasSchema
+		hasProperties
+		hasOrigin
+		hasHandling
+		hasAll = hasID | hasSchema | hasProperties | hasOrigin | hasHandling
+	)
+	var has int
+	// fills(ok) makes the input not canonical unless ok: a member the
+	// canonical form leaves out when empty is not, or one it always writes
+	// is there.
+	fills := func(ok bool) {
+		if !ok {
+			d.off = true
+		}
+	}
 	err := d.object(func(k string) error {
 		var err error
 		switch k {
 		case "id":
+			has |= hasID
 			r.ID, err = d.str()
 		case "schema":
+			has |= hasSchema
 			r.Schema, err = d.str()
 		case "origin":
+			has |= hasOrigin
 			r.Origin, err = d.str()
 		case "recalled":
 			r.Recalled = &Recall{}
+			n := 0
 			err = d.object(func(f string) error {
 				var err error
+				n++
 				switch f {
 				case "at":
 					r.Recalled.At, err = d.str()
@@ -831,6 +914,7 @@ func Decode(data []byte) (*Record, error) {
 				}
 				return err
 			})
+			fills(n == 2)
 		case "deleted":
 			switch {
 			case d.peek() == 't' && len(d.data)-d.pos >= 4 && string(d.data[d.pos:d.pos+4]) == "true":
@@ -838,41 +922,56 @@ func Decode(data []byte) (*Record, error) {
 				r.Deleted = true
 			case d.peek() == 'f' && len(d.data)-d.pos >= 5 && string(d.data[d.pos:d.pos+5]) == "false":
 				d.pos += 5
+				fills(false) // deleted is written only when true
 			default:
 				err = d.fail("deleted must be true or false")
 			}
 		case "properties":
+			has |= hasProperties
 			r.Properties = map[string][]string{}
 			err = d.object(func(p string) error {
 				l, err := d.strList()
 				r.Properties[p] = l
+				fills(len(l) > 0)
 				return err
 			})
 		case "handling":
+			has |= hasHandling
+			tlp := false
 			err = d.object(func(f string) error {
 				var err error
+				h := &r.Handling
 				switch f {
 				case "tlp":
-					r.Handling.TLP, err = d.str()
+					h.TLP, err = d.str()
+					tlp = true
 				case "code":
-					r.Handling.Code, err = d.str()
+					h.Code, err = d.str()
+					fills(h.Code != "")
 				case "conditions":
-					r.Handling.Conditions, err = d.strList()
+					h.Conditions, err = d.strList()
+					fills(len(h.Conditions) > 0)
 				case "releasable_to":
-					r.Handling.ReleasableTo, err = d.strList()
+					h.ReleasableTo, err = d.strList()
+					fills(len(h.ReleasableTo) > 0 && isSortedSet(h.ReleasableTo))
 				case "not_releasable_to":
-					r.Handling.NotReleasableTo, err = d.strList()
+					h.NotReleasableTo, err = d.strList()
+					fills(len(h.NotReleasableTo) > 0 && isSortedSet(h.NotReleasableTo))
 				case "retain_until":
-					r.Handling.RetainUntil, err = d.str()
+					h.RetainUntil, err = d.str()
+					fills(h.RetainUntil != "")
 				default:
 					err = d.fail("unknown handling field %q", f)
 				}
 				return err
 			})
+			fills(tlp)
 		case "evaluation":
 			r.Evaluation = &Evaluation{}
+			n := 0
 			err = d.object(func(f string) error {
 				var err error
+				n++
 				switch f {
 				case "reliability":
 					r.Evaluation.Reliability, err = d.str()
@@ -883,6 +982,7 @@ func Decode(data []byte) (*Record, error) {
 				}
 				return err
 			})
+			fills(n == 2)
 		case "version":
 			err = d.object(func(f string) error {
 				var err error
@@ -894,6 +994,7 @@ func Decode(data []byte) (*Record, error) {
 						r.Version.Vector[a] = n
 						return err
 					})
+					fills(len(r.Version.Vector) > 0)
 				case "props":
 					r.Version.Props = map[string]string{}
 					err = d.object(func(p string) error {
@@ -901,6 +1002,7 @@ func Decode(data []byte) (*Record, error) {
 						r.Version.Props[p] = s
 						return err
 					})
+					fills(len(r.Version.Props) > 0)
 				case "alts":
 					r.Version.Alts = map[string][]Alt{}
 					err = d.object(func(k string) error {
@@ -910,8 +1012,10 @@ func Decode(data []byte) (*Record, error) {
 						var alts []Alt
 						for {
 							var a Alt
+							n := 0
 							if err := d.object(func(f string) error {
 								var err error
+								n++
 								switch f {
 								case "dot":
 									a.Dot, err = d.str()
@@ -924,6 +1028,7 @@ func Decode(data []byte) (*Record, error) {
 							}); err != nil {
 								return err
 							}
+							fills(n == 2)
 							if len(alts) >= MaxValues {
 								return d.fail("more than %d alternatives", MaxValues)
 							}
@@ -942,15 +1047,19 @@ func Decode(data []byte) (*Record, error) {
 						r.Version.Alts[k] = alts
 						return nil
 					})
+					fills(len(r.Version.Alts) > 0)
 				case "by":
 					r.Version.By, err = d.str()
+					fills(r.Version.By != "")
 				case "at":
 					r.Version.At, err = d.str()
+					fills(r.Version.At != "")
 				default:
 					err = d.fail("unknown version field %q", f)
 				}
 				return err
 			})
+			fills(!r.Version.IsZero())
 		default:
 			if len(r.Extra) >= maxExtras {
 				return d.fail("more than %d unknown top-level keys", maxExtras)
@@ -973,12 +1082,41 @@ func Decode(data []byte) (*Record, error) {
 	if d.pos != len(d.data) {
 		return nil, d.fail("trailing data after the record")
 	}
+	fills(has == hasAll)
 	return r, nil
+}
+
+// isSortedSet reports whether l is sorted bytewise without repeats, as
+// the canonical form writes the lists of agencies (sortedSet).
+func isSortedSet(l []string) bool {
+	for i := 1; i < len(l); i++ {
+		if l[i-1] >= l[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // DecodeCanonical parses data and refuses it unless it is exactly the
 // canonical encoding of the record it holds.
+//
+// It checks the canonical spelling as it parses (key order, escapes,
+// numbers, no whitespace, the members left out or always written) instead
+// of encoding the record again to compare. Whatever that check does not
+// accept at once — a record that is not canonical, or not valid at all —
+// is decoded again and compared with its encoding, so that a refusal is
+// reported exactly as Decode and the comparison report it.
 func DecodeCanonical(data []byte) (*Record, error) {
+	d := newDecoder(data)
+	d.canon = true
+	if r, err := d.record(); err == nil && !d.off {
+		return r, nil
+	}
+	return decodeCanonicalSlow(data)
+}
+
+// decodeCanonicalSlow is DecodeCanonical by decoding and encoding again.
+func decodeCanonicalSlow(data []byte) (*Record, error) {
 	r, err := Decode(data)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,10 @@
 //	import update  valise import of a bundle that    vs  the same sqlite3 .import, of the updated records
 //	               changes every record held
 //
+// and, once, for information, bench/sqlbound: the sqlite3 baseline's rows
+// inserted through the SQLite engine valise links (modernc.org/sqlite), the
+// floor under import's time (valise writes at least these rows),
+//
 // with the peak memory of each valise command (ru_maxrss, which is what
 // /usr/bin/time -v prints as "Maximum resident set size") and, when N is
 // larger than the growth size, the same commands at 100k records for the
@@ -472,6 +476,14 @@ func measure(cfg config, n int) (*sizeResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What the SQLite engine valise links bounds import at: the same rows
+	// inserted by bench/sqlbound, once, for information.
+	bound, err := sqlBound(dir, recsCSV)
+	if err != nil {
+		return nil, err
+	}
+	res.setup = append(res.setup, series{name: "bench/sqlbound: the same rows into modernc.org/sqlite", samples: []sample{bound},
+		note: "bound of import, not compared"})
 	if homes["kg"] == "" {
 		// One run only: KG-NCB still needs the records, untimed.
 		if err := copyDir(filepath.Join(dir, "kg0"), filepath.Join(dir, "kg-A")); err != nil {
@@ -582,14 +594,16 @@ func measureMemory(cfg config, n int) (*memResult, error) {
 // checkCounts makes sure an import did what is measured: every record
 // inserted, or every record updated.
 func checkCounts(out []byte, kind string, n int) error {
-	var reps []struct {
-		OK     bool           `json:"ok"`
-		Counts map[string]int `json:"counts"`
-		Error  string         `json:"error"`
+	var doc struct {
+		Bundles []struct {
+			OK     bool           `json:"ok"`
+			Counts map[string]int `json:"counts"`
+		} `json:"bundles"`
 	}
-	if err := json.Unmarshal(out, &reps); err != nil {
+	if err := json.Unmarshal(out, &doc); err != nil {
 		return fmt.Errorf("reading import --json output: %w", err)
 	}
+	reps := doc.Bundles
 	if len(reps) != 1 || !reps[0].OK || reps[0].Counts[kind] != n {
 		return fmt.Errorf("import did not report %d %s: %s", n, kind, out)
 	}
@@ -658,6 +672,25 @@ func freshDir(n int) (string, error) {
 		return "", err
 	}
 	return dir, os.MkdirAll(dir, 0o755)
+}
+
+// sqlBound runs bench/sqlbound on the records' CSV: the rows of the
+// sqlite3 baseline inserted through the pure-Go SQLite valise uses, with
+// valise's settings and nothing else of valise. It is built from this
+// module each time (make bench runs from the repository's root; the build
+// cache makes it quick).
+func sqlBound(dir, csv string) (sample, error) {
+	bin := filepath.Join(workDir, "sqlbound")
+	if _, err := cmd(".", nil, "go", "build", "-o", bin, "./bench/sqlbound"); err != nil {
+		return sample{}, err
+	}
+	db := filepath.Join(dir, "sqlbound.db")
+	defer func() {
+		for _, f := range []string{db, db + "-wal", db + "-shm", db + "-journal"} {
+			os.Remove(f)
+		}
+	}()
+	return cmd(dir, nil, bin, "-db", db, csv)
 }
 
 // setup creates the offices KZ-NCB (kz), CARICC (ca0) and KG-NCB (kg0),

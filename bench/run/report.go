@@ -107,8 +107,12 @@ func report(cfg config, env *environment, all []*sizeResult, mem *memResult) str
 		}
 		for _, s := range res.setup {
 			md := s.median()
-			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %.2f | %s | setup, not compared |\n", res.n, s.name, s.times(), secs(md.wall),
-				secs(md.cpu), md.cpu.Seconds()/md.wall.Seconds(), mib(s.maxRSS()))
+			note := s.note
+			if note == "" {
+				note = "setup, not compared"
+			}
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %.2f | %s | %s |\n", res.n, s.name, s.times(), secs(md.wall),
+				secs(md.cpu), md.cpu.Seconds()/md.wall.Seconds(), mib(s.maxRSS()), note)
 		}
 	}
 
