@@ -411,6 +411,9 @@ func (im *importer) merge(tx *store.Tx, rr *bundle.RecordReader, carrier, stubs 
 			return err
 		}
 	}
+	if err := m.stubNamers(); err != nil {
+		return err
+	}
 	if err := m.recallDependents(); err != nil {
 		return err
 	}

@@ -67,6 +67,10 @@ type inBatch struct {
 	// disclosed registers every record as it came, with what the import
 	// made of it.
 	disclosed []store.Disclosure
+	// namesStubs registers the records written with content that name a
+	// record held only as a recall stub when the import began (see
+	// merger.stubNamers).
+	namesStubs []store.Disclosure
 }
 
 func (b *inBatch) reset() {
@@ -80,6 +84,8 @@ func (b *inBatch) reset() {
 	clear(b.ends)
 	clear(b.disclosed)
 	b.disclosed = b.disclosed[:0]
+	clear(b.namesStubs)
+	b.namesStubs = b.namesStubs[:0]
 	b.recs, b.lines, b.keys, b.known, b.hashes = b.recs[:0], b.lines[:0], b.keys[:0], b.known[:0], b.hashes[:0]
 	b.proofs = b.proofs[:0]
 	b.puts, b.conflicts, b.ends = b.puts[:0], b.conflicts[:0], b.ends[:0]
@@ -223,6 +229,9 @@ type merger struct {
 	stubs   bool // the store holds recall stubs
 	ends    endpoints
 	recalls []recallOf // the records this import recalled, for recallDependents
+	// namesStubs: the records written with content that named a stub
+	// (inBatch.namesStubs), for stubNamers.
+	namesStubs []store.Disclosure
 }
 
 // recallOf is a record an import recalled.
@@ -278,6 +287,75 @@ func (m *merger) recallDependents() error {
 	return nil
 }
 
+// stubNamers makes a recall stub of each record the import wrote with
+// content that names a record held only as a stub, now that every record
+// is written: the import may have brought content for the record named,
+// before or after the one naming it. The stub is the one resolve makes of
+// a record this office may no longer hold.
+func (m *merger) stubNamers() error {
+	for len(m.namesStubs) > 0 {
+		n := min(len(m.namesStubs), store.BatchSize)
+		batch := m.namesStubs[:n]
+		m.namesStubs = m.namesStubs[n:]
+		keys := make([]schema.Key, n)
+		for i, d := range batch {
+			keys[i] = d.Key
+		}
+		held, err := m.tx.HeldMany(keys)
+		if err != nil {
+			return err
+		}
+		recs := make([]*schema.Record, n)
+		var ids []string
+		for i, hs := range held {
+			if hs == nil || hs.Recalled {
+				continue
+			}
+			if recs[i], err = hs.Record(); err != nil {
+				return err
+			}
+			ids = append(ids, recs[i].Refs()...)
+		}
+		only, err := m.tx.StubbedIDs(ids)
+		if err != nil {
+			return err
+		}
+		var ws []store.Write
+		var ds []store.Disclosure
+		for i, r := range recs {
+			if r == nil || !slices.ContainsFunc(r.Refs(), func(id string) bool { return only[id] }) {
+				continue
+			}
+			stub := r.Stub(r.Origin, r.Version.At)
+			var sc []proof.Claim
+			if len(held[i].Claims) > 0 {
+				cs, err := proof.ParseClaims(held[i].Claims)
+				if err != nil {
+					return fmt.Errorf("store record %s: %w", r.Key(), err)
+				}
+				for _, c := range cs {
+					if c2, ok := proof.Carry(r, stub, c); ok {
+						sc = append(sc, c2)
+					}
+				}
+			}
+			ws = append(ws, store.Write{Rec: stub, Held: held[i], Purge: true, Claims: proof.MarshalClaims(sc)})
+			m.recalls = append(m.recalls, recallOf{r.ID, r.Origin})
+			d := batch[i]
+			d.Outcome = "recalled"
+			ds = append(ds, d)
+		}
+		m.rep.Recalled += len(ws)
+		if err := m.tx.Apply(m.c, ws, nil); err != nil {
+			return err
+		}
+		if err := m.tx.Disclose(m.c.Bundle, ds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // resolve hashes a batch and merges it with what the store holds. It runs
 // on the merging goroutine and reads the store through hr only.
 func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
@@ -306,7 +384,9 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 	}
 	agency := m.o.Agency()
 	// Content that names records this office holds only as recall stubs
-	// stays a stub itself (a passport of a recalled person).
+	// stays a stub itself (a passport of a recalled person), unless the
+	// import brings content for them too: decided once every record is
+	// written (stubNamers).
 	stubbed := func(*schema.Record) bool { return false }
 	if m.stubs {
 		var ids []string
@@ -405,6 +485,17 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			}
 			res = merge.Merge(held, rec)
 		}
+		if rec.Recalled != nil && hs != nil && !hs.Recalled && res.Record != nil && mayHold(res.Record, agency) {
+			// A recall concurrent with the content held, which this
+			// office may still hold under both handlings together (the
+			// origin widened it again, and the recall has not seen that):
+			// there is nothing to purge, and a stub's missing properties
+			// are no change to merge. The narrowing it carries comes
+			// with the content, once its sender may send that.
+			b.ignored++
+			b.disclosed[i].Outcome = "recall ignored"
+			continue
+		}
 		b.counts[res.Kind]++
 		b.disclosed[i].Outcome = res.Kind.String()
 		if res.Record == nil {
@@ -414,7 +505,7 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 		if err != nil {
 			return err
 		}
-		if !mayHold(res.Record, agency) || (res.Record.Recalled != nil && rec.Recalled != nil) || stubbed(res.Record) {
+		if !mayHold(res.Record, agency) || (res.Record.Recalled != nil && rec.Recalled != nil) {
 			// This office may no longer hold the record: it keeps the
 			// recall stub, and nothing of what the record said.
 			// The stub of a version is the same wherever it is made.
@@ -446,6 +537,9 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			p.Body, p.Hash = b.lines[i], b.hashes[i]
 		}
 		b.puts = append(b.puts, p)
+		if stubbed(res.Record) {
+			b.namesStubs = append(b.namesStubs, b.disclosed[i])
+		}
 		for _, pc := range res.Conflicts {
 			b.conflicts = append(b.conflicts, store.Conflict{Key: rec.Key(), Property: pc.Property,
 				Candidates: pc.Candidates, Bundle: m.c.Bundle, At: m.now})
@@ -467,6 +561,7 @@ func (m *merger) write(b *inBatch) error {
 	m.rep.Recalled += b.recalled
 	m.rep.RecallsIgnored += b.ignored
 	m.recalls = append(m.recalls, b.recalledIDs...)
+	m.namesStubs = append(m.namesStubs, b.namesStubs...)
 	for _, c := range b.conflicts {
 		if len(m.rep.Conflicts) == MaxListed {
 			m.rep.MoreConflicts++

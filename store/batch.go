@@ -323,6 +323,14 @@ func (t *Tx) Live(ids []string) (map[string]bool, error) {
 	return out, err
 }
 
+// StubbedIDs returns which of ids the store holds only as recall stubs,
+// as the transaction leaves it (see HeldReader.StubbedIDs).
+func (t *Tx) StubbedIDs(ids []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := t.eachID("stubbedids", `SELECT id FROM records WHERE id IN (%s) GROUP BY id HAVING MIN(recalled) = 1`, ids, func(id string) { out[id] = true })
+	return out, err
+}
+
 // eachID runs query, whose %s is a list of ids, for ids in batches and
 // calls fn with each id it returns.
 func (t *Tx) eachID(kind, query string, ids []string, fn func(id string)) error {
