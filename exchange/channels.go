@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"valise/office"
 
-	"valise/schema"
 	"valise/store"
 )
 
@@ -124,8 +123,18 @@ func Status(o *office.Office) (*StatusReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	today := o.Now()
-	for _, p := range agencyCards(peers) {
+	cards := agencyCards(peers)
+	var agencies []string
+	for _, p := range cards {
+		agencies = append(agencies, p.Agency)
+	}
+	// What the next pack for each would do: the pack's own rules, counted
+	// in one pass for all.
+	waiting, err := CountWaiting(o, agencies)
+	if err != nil {
+		return nil, err
+	}
+	for pi, p := range cards {
 		ps := PeerStatus{Peer: p.Agency, Status: p.Status, Fingerprint: p.Fingerprint, Missing: []Gap{}, Statements: []string{}}
 		lastWithheld := 0
 		for _, e := range entries {
@@ -153,12 +162,8 @@ func Status(o *office.Office) (*StatusReport, error) {
 		if ps.Missing == nil {
 			ps.Missing = []Gap{}
 		}
-		// What the next pack would do: the pack's own rules, counted.
-		w, rc, wh, err := dryPack(o, p.Agency)
-		if err != nil {
-			return nil, err
-		}
-		ps.Waiting, ps.Recalls, ps.Withheld = w, rc, wh+lastWithheld
+		w := waiting[pi]
+		ps.Waiting, ps.Recalls, ps.Withheld = w.Records, w.Recalls, w.Withheld+lastWithheld
 		pend, err := o.Store.PendingStatements(p.Agency)
 		if err != nil {
 			return nil, err
@@ -168,12 +173,6 @@ func Status(o *office.Office) (*StatusReport, error) {
 		}
 		st.Peers = append(st.Peers, ps)
 	}
-	day := today.UTC().Format("2006-01-02")
-	err = o.Store.Each(store.Filter{}, func(r *schema.Record) error {
-		if r.Handling.RetainUntil != "" && r.Handling.RetainUntil < day {
-			st.Expired = append(st.Expired, r.ID)
-		}
-		return nil
-	})
+	st.Expired, err = o.Store.Expired(o.Now().UTC().Format("2006-01-02"))
 	return st, err
 }

@@ -260,6 +260,10 @@ type propHist struct {
 	bundles []*propBundle
 	nextID  int
 	step    int
+
+	// afterStep, when set, runs after each step's checks (the status
+	// test's own check).
+	afterStep func(p *propHist)
 }
 
 // propRec is what the test knows of a record it created.
@@ -310,8 +314,12 @@ func (p *propHist) fatalf(format string, args ...any) {
 		tail = tail[len(tail)-80:]
 	}
 	defer panic(propFailed{})
-	p.t.Errorf("history seed %d (replay: -seed %d -handling-histories 1), step %d: %s\nsteps:\n  %s",
-		p.seed, p.seed, p.step, fmt.Sprintf(format, args...), strings.Join(tail, "\n  "))
+	histories := "-handling-histories"
+	if p.afterStep != nil {
+		histories = "-status-histories"
+	}
+	p.t.Errorf("history seed %d (replay: -seed %d %s 1), step %d: %s\nsteps:\n  %s",
+		p.seed, p.seed, histories, p.step, fmt.Sprintf(format, args...), strings.Join(tail, "\n  "))
 }
 
 // propSoft is what fatalf panics with under trial (see passes).
@@ -380,6 +388,9 @@ func (p *propHist) run() (ok bool) {
 	for p.step = 1; p.step <= steps; p.step++ {
 		p.randomStep()
 		p.check()
+		if p.afterStep != nil {
+			p.afterStep(p)
+		}
 	}
 	p.finish()
 	return true
@@ -1283,11 +1294,11 @@ func (p *propHist) pack(i int) bool {
 // waiting returns what status says office i would send to office j:
 // records and recall stubs.
 func (p *propHist) waiting(i, j int) int {
-	w, rc, _, err := dryPack(p.offs[i], p.names[j])
+	ws, err := CountWaiting(p.offs[i], []string{p.names[j]})
 	if err != nil {
 		p.fatalf("%s: status for %s: %v", p.names[i], p.names[j], err)
 	}
-	return w + rc
+	return ws[0].Records + ws[0].Recalls
 }
 
 func (p *propHist) packFor(i int, to []int) []*propBundle {

@@ -152,43 +152,59 @@ func Pack(o *office.Office, opts PackOptions) (*PackReport, error) {
 	return p.rep, nil
 }
 
-// dryPack counts what an ordinary pack for peer would send now, without
-// writing anything: the records it would carry, the recall stubs among
-// them, and the records it would withhold.
-func dryPack(o *office.Office, peer string) (waiting, recalls, withheld int, err error) {
-	p := &packer{o: o, opts: PackOptions{To: []string{peer}}, today: o.Now(), to: []string{peer}, dry: true,
-		rep: &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}, Resent: map[string]string{}}}
+// Waiting is what the next ordinary pack for one peer alone would do
+// now: the records it would send, the recall stubs among them, and the
+// records it would withhold.
+type Waiting struct{ Records, Recalls, Withheld int }
+
+// CountWaiting counts, for each of peers, what an ordinary pack for that
+// peer alone would do now (Waiting), without writing anything: one pass
+// over the records changed since the earliest of the peers' last bundles,
+// each looked at for the peers whose last bundle it changed after, by the
+// pack's own release decision (decide).
+func CountWaiting(o *office.Office, peers []string) ([]Waiting, error) {
+	p := &packer{o: o, opts: PackOptions{To: peers}, today: o.Now(), to: peers,
+		rep:     &PackReport{Withheld: map[string]map[string]int{}, Receipts: map[string]string{}, Resent: map[string]string{}},
+		waiting: make([]Waiting, len(peers))}
 	p.at = p.today.UTC().Format(time.RFC3339)
+	if len(peers) == 0 {
+		return nil, nil
+	}
 	if err := p.channels(); err != nil {
-		return 0, 0, 0, err
+		return nil, err
 	}
-	p.extra = make([]*out, 1)
-	p.joint = &out{recipients: []int{0}}
 	if err := p.fromStore(); err != nil {
-		return 0, 0, 0, err
+		return nil, err
 	}
-	for _, b := range []*out{p.joint, p.extra[0]} {
-		if b != nil {
-			waiting += b.count - b.recalls
-			recalls += b.recalls
+	return p.waiting, nil
+}
+
+// tally counts the verdicts of one record (CountWaiting).
+func (p *packer) tally(vs []verdict) {
+	for i, v := range vs {
+		switch v {
+		case release:
+			p.waiting[i].Records++
+		case recall:
+			p.waiting[i].Recalls++
+		case withhold:
+			p.waiting[i].Withheld++
 		}
 	}
-	for _, n := range p.rep.Withheld[peer] {
-		withheld += n
-	}
-	return waiting, recalls, withheld, nil
 }
 
 // packer is the state of one Pack.
 type packer struct {
-	dry   bool // count what would be sent, write nothing (dryPack)
-	o     *office.Office
-	opts  PackOptions
-	rep   *PackReport
-	to    []string // recipients, sorted
-	cards []*crypto.Card
-	today time.Time
-	at    string // the pack's time, RFC 3339: of recalls
+	// waiting, when not nil, makes the packer count what a pack for
+	// each recipient alone would do (CountWaiting), and write nothing.
+	waiting []Waiting
+	o       *office.Office
+	opts    PackOptions
+	rep     *PackReport
+	to      []string // recipients, sorted (in status's order for CountWaiting)
+	cards   []*crypto.Card
+	today   time.Time
+	at      string // the pack's time, RFC 3339: of recalls
 
 	enc         string
 	signer      *crypto.Keys
@@ -200,6 +216,7 @@ type packer struct {
 
 	seq       []uint64          // next sequence per recipient
 	since     int64             // the store changes to look at: after the earliest recipient's high water
+	sinces    []int64           // each recipient's high water
 	highWater int64             // the store's change counter when the pack began
 	unacked   []map[string]bool // per recipient, for --resend
 	resent    []bundle.Resent   // the unacknowledged bundles a --resend carries again, named in the joint bundle's manifest
@@ -307,6 +324,7 @@ func (p *packer) keys() error {
 func (p *packer) channels() error {
 	p.since = -1
 	p.seq = make([]uint64, len(p.to))
+	p.sinces = make([]int64, len(p.to))
 	p.unacked = make([]map[string]bool, len(p.to))
 	for i, a := range p.to {
 		var err error
@@ -317,6 +335,7 @@ func (p *packer) channels() error {
 		if err != nil {
 			return err
 		}
+		p.sinces[i] = hw
 		if p.since < 0 || hw < p.since {
 			p.since = hw
 		}
@@ -374,23 +393,33 @@ func (p *packer) may(r *schema.Record, refused []string) []string {
 	return may
 }
 
-// route sends one record where it may go: to the joint bundle when every
-// recipient may receive it, else to the bundle of each recipient that may
-// and needs it. may[i] is why recipient i may not ("" where it may);
-// need[i] tells whether it lacks this version. From the store (r not
-// nil), a recipient that holds a version (holds[i]) it may no longer hold
-// at all — its handling, or refHold[i] false: a record it names — gets the
-// record's recall stub instead.
-func (p *packer) route(r *schema.Record, k schema.Key, line, claims []byte, may []string, need []bool, held []string, refHold []bool) error {
-	all, any := true, false
-	recall := make([]bool, len(p.to))
-	var stub *schema.Record
-	var stubLine []byte
+// verdict is what a pack does with one record for one recipient.
+type verdict uint8
+
+const (
+	skip     verdict = iota // nothing: the recipient holds it, or nothing is new
+	release                 // the record goes to it
+	recall                  // its recall stub goes to it
+	withhold                // its handling keeps the record from it
+)
+
+// decide is the pack's release decision for one record, per recipient,
+// as if each were packed for alone: the one place that says what a
+// recipient gets. may[i] is why recipient i may not receive the record
+// ("" where it may); need[i] tells whether it lacks this version. From
+// the store (r not nil), a recipient that holds a version (held[i]) it
+// may no longer hold at all — its handling, or refHold[i] false: a record
+// it names — gets the record's recall stub instead (stub, with its
+// canonical line, when some recipient gets it). Status counts these
+// verdicts (statusPass); route sends by them.
+func (p *packer) decide(r *schema.Record, line []byte, may []string, need []bool, held []string, refHold []bool) (vs []verdict, stub *schema.Record, stubLine []byte) {
+	vs = make([]verdict, len(p.to))
 	for i := range p.to {
 		// H2, H3 and retention keep a record from being sent on, not from
 		// being held: they never recall.
-		recall[i] = r != nil && held != nil && held[i] != "" && (!mayHold(r, p.to[i]) || (refHold != nil && !refHold[i]))
-		if recall[i] && stub == nil {
+		holdsBarred := r != nil && held != nil && held[i] != "" && !mayHold(r, p.to[i])
+		rc := r != nil && held != nil && held[i] != "" && (holdsBarred || (refHold != nil && !refHold[i]))
+		if rc && stub == nil {
 			// The stub of a version is the same wherever it is made, so
 			// that a peer that holds it is not sent it again.
 			stub, stubLine = r, line
@@ -399,11 +428,34 @@ func (p *packer) route(r *schema.Record, k schema.Key, line, claims []byte, may 
 				stubLine = stub.AppendCanonical(nil)
 			}
 		}
-		if recall[i] && held[i] == schema.VersionHash(stubLine) {
-			recall[i] = false
+		if rc && held[i] == schema.VersionHash(stubLine) {
+			rc = false
 		}
+		switch {
+		case !need[i] && !rc:
+		case may[i] == "":
+			vs[i] = release
+		case rc:
+			vs[i] = recall
+		case !need[i] || holdsBarred:
+			// Nothing new, or a stub the peer holds already.
+		default:
+			vs[i] = withhold
+		}
+	}
+	return vs, stub, stubLine
+}
+
+// route sends one record where decide says: to the joint bundle when
+// every recipient may receive it and one of them gets it, else to the
+// bundle of each recipient that gets it (the record or its recall stub),
+// counting those that have it withheld.
+func (p *packer) route(r *schema.Record, k schema.Key, line, claims []byte, may []string, need []bool, held []string, refHold []bool) error {
+	vs, stub, stubLine := p.decide(r, line, may, need, held, refHold)
+	all, any := true, false
+	for i := range p.to {
 		all = all && may[i] == ""
-		any = any || need[i] || recall[i]
+		any = any || vs[i] != skip
 	}
 	if !any {
 		return nil
@@ -411,20 +463,18 @@ func (p *packer) route(r *schema.Record, k schema.Key, line, claims []byte, may 
 	if all {
 		return p.send(p.joint, r, line, r, claims, false)
 	}
-	for i := range p.to {
-		switch {
-		case recall[i]:
+	for i, v := range vs {
+		switch v {
+		case recall:
 			// The recall stub, or the stub this office holds, passed on.
 			if err := p.send(p.extraFor(i), stub, stubLine, r, claims, true); err != nil {
 				return err
 			}
-		case !need[i] || r != nil && held != nil && held[i] != "" && !mayHold(r, p.to[i]):
-			// Nothing new, or a stub the peer holds already.
-		case may[i] == "":
+		case release:
 			if err := p.send(p.extraFor(i), r, line, r, claims, false); err != nil {
 				return err
 			}
-		default:
+		case withhold:
 			p.rep.withhold(k, p.to[i], may[i])
 		}
 	}

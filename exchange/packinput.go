@@ -244,7 +244,7 @@ func (p *packer) sendSorted(f *fileInput, sorter *spill.Sorter) error {
 			ids = append(ids, it.refs...)
 		}
 		slices.Sort(ids)
-		named, err := p.o.Store.ByID(slices.Compact(ids))
+		named, err := p.o.Store.Envelopes(slices.Compact(ids))
 		if err != nil {
 			return err
 		}

@@ -129,9 +129,6 @@ func (p *packer) send(b *out, r *schema.Record, line []byte, full *schema.Record
 	if recall {
 		b.recalls++
 	}
-	if p.dry {
-		return nil
-	}
 	if b.w == nil {
 		if err := p.open(b); err != nil {
 			return err

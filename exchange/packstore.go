@@ -25,18 +25,25 @@ func (p *packer) fromStore() error {
 		total = n
 		p.opts.Progress(0, total)
 	}
-	err := p.o.Store.ChangedFor(p.since, p.to, func(r *schema.Record, body, claims []byte, held []store.Held) error {
+	err := p.o.Store.ChangedFor(p.since, p.to, func(c *store.Changed) error {
 		if p.opts.Progress != nil {
 			if looked++; looked%1024 == 0 {
 				p.opts.Progress(looked, total)
 			}
 		}
+		r, body := c.Record, c.Body
 		vh := schema.VersionHash(body)
 		it := packItem{rec: r, need: make([]bool, len(p.to)), held: make([]string, len(p.to))}
 		look := false
 		for i := range p.to {
-			it.need[i] = p.opts.All || held[i].VHash != vh || p.unacked[i][held[i].Bundle]
-			it.held[i] = held[i].VHash
+			if p.waiting != nil && c.Changed <= p.sinces[i] {
+				// Counting for each recipient alone: its pack would not
+				// look at a record unchanged since its last bundle.
+				continue
+			}
+			held := c.Held[i]
+			it.need[i] = p.opts.All || held.VHash != vh || p.unacked[i][held.Bundle]
+			it.held[i] = held.VHash
 			// A recipient that holds this very version needs nothing,
 			// unless it may no longer hold it (a record it names was
 			// narrowed: route tells).
@@ -49,10 +56,11 @@ func (p *packer) fromStore() error {
 			return fmt.Errorf("store record %s: canonical form larger than %d bytes", r.Key(), schema.MaxRecordBytes)
 		}
 		it.line = bytes.Clone(body)
-		it.claims = bytes.Clone(claims)
+		it.claims = bytes.Clone(c.Claims)
 		batch = append(batch, it)
 		if len(batch) == store.BatchSize {
-			err := p.routeBatch(batch)
+			// The records named, looked up on the scan's connection.
+			err := p.routeBatch(batch, c.Envelopes)
 			batch = batch[:0]
 			return err
 		}
@@ -64,7 +72,7 @@ func (p *packer) fromStore() error {
 	if p.opts.Progress != nil {
 		p.opts.Progress(looked, total)
 	}
-	return p.routeBatch(batch)
+	return p.routeBatch(batch, p.o.Store.Envelopes)
 }
 
 // packItem is one record on its way to the bundles.
@@ -77,15 +85,16 @@ type packItem struct {
 }
 
 // routeBatch routes a batch of records, after looking up the records
-// they name: a record goes only where everything it names may go.
-func (p *packer) routeBatch(batch []packItem) error {
+// they name (envelopes, a Store.Envelopes): a record goes only where
+// everything it names may go.
+func (p *packer) routeBatch(batch []packItem, envelopes func(ids []string) (map[string][]*schema.Record, error)) error {
 	var ids []string
 	for _, it := range batch {
 		ids = append(ids, handling.Refs(it.rec)...)
 	}
 	slices.Sort(ids)
 	ids = slices.Compact(ids)
-	named, err := p.o.Store.ByID(ids)
+	named, err := envelopes(ids)
 	if err != nil {
 		return err
 	}
@@ -96,6 +105,11 @@ func (p *packer) routeBatch(batch []packItem) error {
 			for i := range may {
 				may[i] = why
 			}
+		}
+		if p.waiting != nil {
+			vs, _, _ := p.decide(it.rec, it.line, may, it.need, it.held, refHold)
+			p.tally(vs)
+			continue
 		}
 		if err := p.route(it.rec, it.rec.Key(), it.line, it.claims, may, it.need, it.held, refHold); err != nil {
 			return err

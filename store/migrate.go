@@ -27,6 +27,7 @@ var migrations = []func(s *Store, tx *sql.Tx) error{
 	2: plain(migrateProofs),
 	3: plain(migrateDisclosures),
 	4: migrateSeal,
+	5: plain(migrateRetention),
 }
 
 // plain adapts a migration that needs nothing but the transaction.
@@ -306,4 +307,25 @@ func migrateSeal(s *Store, tx *sql.Tx) error {
 		return fmt.Errorf("sealing the store: %w", err)
 	}
 	return nil
+}
+
+// retainUntil is the SQL expression of a record's retain_until, read from
+// its canonical handling where it has one (retainWhere): after a key that
+// canonical JSON writes with unescaped quotes, which no string value can
+// hold, a date YYYY-MM-DD (schema.Record.Validate). records_retain
+// indexes it, and Expired asks for it by this very text (SQLite uses an
+// index on an expression only for the same expression).
+const retainUntil = `substr(handling, instr(handling, '"retain_until":"') + 16, 10)`
+
+// retainWhere is records_retain's partial-index condition: the records
+// held, not tombstones, that have a retain_until.
+const retainWhere = `deleted = 0 AND instr(handling, '"retain_until":"') > 0`
+
+// migrateRetention indexes the records by their retain_until (layout 6),
+// so that status lists the expired ones without reading every record.
+// Its values are computed from records.handling, which the record's MAC
+// covers: there is nothing new to seal.
+func migrateRetention(tx *sql.Tx) error {
+	_, err := tx.Exec(`CREATE INDEX records_retain ON records(` + retainUntil + `) WHERE ` + retainWhere)
+	return err
 }

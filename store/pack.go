@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 
@@ -12,15 +14,42 @@ import (
 // bundle that version travelled in.
 type Held struct{ VHash, Bundle string }
 
+// Changed is one record ChangedFor found: its stored canonical body, its
+// authorship claims (Write.Claims), its place in the store's changes
+// (compare a peer's SentHighWater) and what each of the peers holds of
+// it. Body, Claims and Held are valid only during the call.
+type Changed struct {
+	Record       *schema.Record
+	Body, Claims []byte
+	Changed      int64
+	Held         []Held
+	conn         querier
+	parsed       map[string]schema.Handling
+}
+
+// Envelopes is Store.Envelopes read on the connection of ChangedFor's
+// scan, in its snapshot. Looked up on another connection while the scan
+// is open, the same lookups made SQLite read pages from the file again
+// and again: 3.1M reads instead of 21k for a status at a hub of 200k
+// records and 16 peers.
+func (c *Changed) Envelopes(ids []string) (map[string][]*schema.Record, error) {
+	return envelopes(c.conn, c.parsed, ids)
+}
+
+// connQuerier runs queries on one connection.
+type connQuerier struct{ c *sql.Conn }
+
+func (q connQuerier) Query(query string, args ...any) (*sql.Rows, error) {
+	return q.c.QueryContext(context.Background(), query, args...)
+}
+
 // ChangedFor calls fn for each record changed since since, in key order,
-// with its stored canonical body, its authorship claims (Write.Claims) and
-// what each of peers holds of it. It
-// asks SQLite to join the peer state rather than loading it: pack's memory
-// does not grow with the number of records the peers hold. held and body
-// are valid only during the call.
-func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record, body, claims []byte, held []Held) error) error {
+// with what each of peers holds of it (Changed). It asks SQLite to join
+// the peer state rather than loading it: pack's memory does not grow with
+// the number of records the peers hold.
+func (s *Store) ChangedFor(since int64, peers []string, fn func(c *Changed) error) error {
 	var q strings.Builder
-	q.WriteString(`SELECT r.id, r.origin, r.n, r.schema, r.deleted, r.recalled, r.handling, r.content_hash, r.body, r.proofs, r.mac`) // recordColumns
+	q.WriteString(`SELECT r.id, r.origin, r.n, r.schema, r.deleted, r.recalled, r.handling, r.content_hash, r.body, r.proofs, r.mac, r.changed`) // recordColumns, changed
 	for i := range peers {
 		fmt.Fprintf(&q, `, COALESCE(p%d.vhash, ''), COALESCE(p%d.bundle, '')`, i, i)
 	}
@@ -32,22 +61,28 @@ func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record
 	}
 	q.WriteString(` WHERE r.changed > ? ORDER BY r.id, r.origin`)
 	args = append(args, since)
-	rows, err := s.db.Query(q.String(), args...)
-	if err != nil {
-		return mapErr(err)
-	}
-	defer rows.Close()
 	// Every row a pack reads is checked against its MAC: a pack never
 	// sends a record whose handling or origin was changed by hand.
 	m, err := s.sealer()
 	if err != nil {
 		return err
 	}
-	held := make([]Held, len(peers))
+	conn, err := s.db.Conn(context.Background())
+	if err != nil {
+		return mapErr(err)
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(context.Background(), q.String(), args...)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	c := &Changed{Held: make([]Held, len(peers)), conn: connQuerier{conn}, parsed: map[string]schema.Handling{}}
 	var row recordRow
-	dest := append(make([]any, 0, 11+2*len(peers)), row.dest()...)
-	for i := range held {
-		dest = append(dest, &held[i].VHash, &held[i].Bundle)
+	dest := append(make([]any, 0, 12+2*len(peers)), row.dest()...)
+	dest = append(dest, &c.Changed)
+	for i := range c.Held {
+		dest = append(dest, &c.Held[i].VHash, &c.Held[i].Bundle)
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
@@ -56,12 +91,12 @@ func (s *Store) ChangedFor(since int64, peers []string, fn func(r *schema.Record
 		if te := row.check(m); te != nil {
 			return te
 		}
-		body := row.body
-		r, err := schema.Decode(body)
+		r, err := schema.Decode(row.body)
 		if err != nil {
 			return fmt.Errorf("store holds a malformed record: %w", err)
 		}
-		if err := fn(r, body, row.claims, held); err != nil {
+		c.Record, c.Body, c.Claims = r, row.body, row.claims
+		if err := fn(c); err != nil {
 			return err
 		}
 	}

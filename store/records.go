@@ -155,9 +155,21 @@ func (s *Store) Get(k schema.Key) (*schema.Record, error) {
 	return r, err
 }
 
-// ByID returns the records held under each of ids (every origin), in
-// batches of BatchSize ids.
-func (s *Store) ByID(ids []string) (map[string][]*schema.Record, error) {
+// Envelopes returns, for each of ids, the envelopes of the records held
+// under it (every origin): records that carry only their id, origin and
+// handling — what the release rules read (package handling) — taken from
+// the records' columns, not decoded from their bodies. It asks in batches
+// of BatchSize ids.
+//
+// A record's handling column and its body say the same (one write path,
+// and the record's MAC covers both).
+func (s *Store) Envelopes(ids []string) (map[string][]*schema.Record, error) {
+	return envelopes(s.db, map[string]schema.Handling{}, ids)
+}
+
+// envelopes is Envelopes on q; parsed holds the handlings parsed so far
+// (records share a few).
+func envelopes(q querier, parsed map[string]schema.Handling, ids []string) (map[string][]*schema.Record, error) {
 	out := make(map[string][]*schema.Record, len(ids))
 	for len(ids) > 0 {
 		n := min(len(ids), BatchSize)
@@ -165,16 +177,35 @@ func (s *Store) ByID(ids []string) (map[string][]*schema.Record, error) {
 		for i, id := range ids[:n] {
 			args[i] = id
 		}
-		err := s.eachBody(func(r *schema.Record) error {
-			out[r.ID] = append(out[r.ID], r)
-			return nil
-		}, `SELECT body FROM records WHERE id IN (`+inList(n)+`) ORDER BY id, origin`, args...)
-		if err != nil {
+		if err := envelopeBatch(q, out, parsed, n, args); err != nil {
 			return nil, err
 		}
 		ids = ids[n:]
 	}
 	return out, nil
+}
+
+func envelopeBatch(q querier, out map[string][]*schema.Record, parsed map[string]schema.Handling, n int, args []any) error {
+	rows, err := q.Query(`SELECT id, origin, handling FROM records WHERE id IN (`+inList(n)+`) ORDER BY id, origin`, args...)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, origin, hs string
+		if err := rows.Scan(&id, &origin, &hs); err != nil {
+			return mapErr(err)
+		}
+		h, ok := parsed[hs]
+		if !ok && hs != "" {
+			if h, err = schema.ParseHandlingString(hs); err != nil {
+				return fmt.Errorf("store holds a malformed handling of record %s from %s: %w", id, origin, err)
+			}
+			parsed[hs] = h
+		}
+		out[id] = append(out[id], &schema.Record{ID: id, Origin: origin, Handling: h})
+	}
+	return mapErr(rows.Err())
 }
 
 // Find returns the keys of the records held under id: one per origin
@@ -243,6 +274,27 @@ func (s *Store) eachBody(fn func(*schema.Record) error, query string, args ...an
 		}
 	}
 	return mapErr(rows.Err())
+}
+
+// Expired returns the ids of the records held (not tombstones) whose
+// retain_until is before day (YYYY-MM-DD), in id order: from the index
+// records_retain, without reading the records.
+func (s *Store) Expired(day string) ([]string, error) {
+	rows, err := s.db.Query(`SELECT id FROM records INDEXED BY records_retain WHERE `+retainWhere+
+		` AND `+retainUntil+` < ? ORDER BY id, origin`, day)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, mapErr(err)
+		}
+		out = append(out, id)
+	}
+	return out, mapErr(rows.Err())
 }
 
 // Recalled returns the number of recall stubs held: records this office

@@ -87,11 +87,11 @@ func TestSealDetects(t *testing.T) {
 			}},
 		{"record body", `UPDATE records SET body = replace(body, '"amber"', '"clear"') WHERE id = 'p-1'`, "records", "id=p-1 origin=KZ-NCB",
 			func(s *store.Store) error {
-				return s.ChangedFor(0, []string{"KG-NCB"}, func(*schema.Record, []byte, []byte, []store.Held) error { return nil })
+				return s.ChangedFor(0, []string{"KG-NCB"}, func(*store.Changed) error { return nil })
 			}},
 		{"record origin", `UPDATE records SET origin = 'KG-NCB' WHERE id = 'p-2'`, "records", "id=p-2 origin=KG-NCB",
 			func(s *store.Store) error {
-				return s.ChangedFor(0, nil, func(*schema.Record, []byte, []byte, []store.Held) error { return nil })
+				return s.ChangedFor(0, nil, func(*store.Changed) error { return nil })
 			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
