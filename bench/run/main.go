@@ -582,14 +582,16 @@ func measureMemory(cfg config, n int) (*memResult, error) {
 // checkCounts makes sure an import did what is measured: every record
 // inserted, or every record updated.
 func checkCounts(out []byte, kind string, n int) error {
-	var reps []struct {
-		OK     bool           `json:"ok"`
-		Counts map[string]int `json:"counts"`
-		Error  string         `json:"error"`
+	var doc struct {
+		Bundles []struct {
+			OK     bool           `json:"ok"`
+			Counts map[string]int `json:"counts"`
+		} `json:"bundles"`
 	}
-	if err := json.Unmarshal(out, &reps); err != nil {
+	if err := json.Unmarshal(out, &doc); err != nil {
 		return fmt.Errorf("reading import --json output: %w", err)
 	}
+	reps := doc.Bundles
 	if len(reps) != 1 || !reps[0].OK || reps[0].Counts[kind] != n {
 		return fmt.Errorf("import did not report %d %s: %s", n, kind, out)
 	}
