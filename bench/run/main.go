@@ -294,12 +294,25 @@ type sizeResult struct {
 	importNew, sqlNew series
 	importUpd, sqlUpd series
 	setup             []series // unmeasured steps, timed for information
+	// The cost of authorship (authorship.go): the share of CPU samples of
+	// one extra profiled run of each command, and the split of the
+	// bundles' payloads.
+	authPack, authStorePack, authImportNew, authImportUpd *cpuShare
+	splitA, splitB                                        *payloadSplit
 }
 
 // cmd runs a command, its output going to the log, and measures it.
 func cmd(dir string, stdout io.Writer, name string, args ...string) (sample, error) {
+	return cmdEnv(dir, nil, stdout, name, args...)
+}
+
+// cmdEnv is cmd with variables added to the environment.
+func cmdEnv(dir string, env []string, stdout io.Writer, name string, args ...string) (sample, error) {
 	c := exec.Command(name, args...)
 	c.Dir = dir
+	if env != nil {
+		c.Env = append(os.Environ(), env...)
+	}
 	var tail bytes.Buffer
 	c.Stderr = io.MultiWriter(logFile, &tail)
 	if stdout != nil {
@@ -307,7 +320,7 @@ func cmd(dir string, stdout io.Writer, name string, args ...string) (sample, err
 	} else {
 		c.Stdout = io.MultiWriter(logFile, &tail)
 	}
-	fmt.Fprintf(logFile, "$ %s %s\n", name, strings.Join(args, " "))
+	fmt.Fprintf(logFile, "$ %s%s %s\n", strings.Join(append(env, ""), " "), name, strings.Join(args, " "))
 	// Flush what earlier commands left dirty, so that their write-back
 	// is not charged to this one.
 	syncDisks()
@@ -434,6 +447,17 @@ func measure(cfg config, n int) (*sizeResult, error) {
 		return nil, err
 	}
 	res.bundleBytes, res.baselineAgeBytes = fileSize(bundleA), fileSize(filepath.Join(dir, "baseline.age"))
+	say("%d records: pack --input once more under the CPU profiler, for the share of authorship", n)
+	if err := os.Remove(filepath.Join(dir, "packed.valise")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if res.authPack, err = profiled(dir, "pack-input", nil, "pack", "--home", "kz", "--to", "CARICC", "--to", "KG-NCB", "--input", recs, "-o", "packed.valise"); err != nil {
+		return nil, err
+	}
+	os.Remove(filepath.Join(dir, "packed.valise"))
+	if res.splitA, err = splitBundle(dir, bundleA, "kz.card", filepath.Join(dir, "ca0", "identity.txt")); err != nil {
+		return nil, err
+	}
 
 	// verify
 	res.verify.name, res.minisign.name = "valise verify (auditor)", "minisign -V"
@@ -484,6 +508,18 @@ func measure(cfg config, n int) (*sizeResult, error) {
 	}
 	res.setup = append(res.setup, series{name: "bench/sqlbound: the same rows into modernc.org/sqlite", samples: []sample{bound},
 		note: "bound of import, not compared"})
+	say("%d records: import of new records once more under the CPU profiler", n)
+	if err := copyDir(filepath.Join(dir, "ca0"), filepath.Join(dir, "ca-prof")); err != nil {
+		return nil, err
+	}
+	var profOut bytes.Buffer
+	if res.authImportNew, err = profiled(dir, "import-new", &profOut, "import", "--json", "--home", "ca-prof", bundleA); err != nil {
+		return nil, err
+	}
+	if err := checkCounts(profOut.Bytes(), "inserted", n); err != nil {
+		return nil, err
+	}
+	os.RemoveAll(filepath.Join(dir, "ca-prof"))
 	if homes["kg"] == "" {
 		// One run only: KG-NCB still needs the records, untimed.
 		if err := copyDir(filepath.Join(dir, "kg0"), filepath.Join(dir, "kg-A")); err != nil {
@@ -507,12 +543,17 @@ func measure(cfg config, n int) (*sizeResult, error) {
 	}
 	res.setup = append(res.setup, series{name: "valise ingest (update every held record)", samples: []sample{ing}})
 	bundleB := filepath.Join(dir, "B.valise")
-	pk, err := v(dir, nil, "pack", "--home", homes["ca"], "--to", "KG-NCB", "-o", bundleB)
-	if err != nil {
+	// Run once only (a second pack would find nothing to send), under the
+	// CPU profiler.
+	var pk sample
+	if res.authStorePack, pk, err = profiledSample(dir, "pack-store", nil, "pack", "--home", homes["ca"], "--to", "KG-NCB", "-o", bundleB); err != nil {
 		return nil, err
 	}
-	res.setup = append(res.setup, series{name: "valise pack (changes from the store)", samples: []sample{pk}})
+	res.setup = append(res.setup, series{name: "valise pack (changes from the store)", samples: []sample{pk}, note: "setup, not compared; under the CPU profiler"})
 	res.updateBundleBytes = fileSize(bundleB)
+	if res.splitB, err = splitBundle(dir, bundleB, "ca0.card", filepath.Join(dir, "kg0", "identity.txt")); err != nil {
+		return nil, err
+	}
 	os.RemoveAll(filepath.Join(dir, homes["ca"]))
 
 	res.importUpd.name, res.sqlUpd.name = "valise import (update held)", "sqlite3 .import --csv"
@@ -530,6 +571,18 @@ func measure(cfg config, n int) (*sizeResult, error) {
 		return sqliteImport(dir, updCSV)
 	})
 	if err != nil {
+		return nil, err
+	}
+	say("%d records: import of updates once more under the CPU profiler", n)
+	os.RemoveAll(filepath.Join(dir, "kg-B"))
+	if err := copyDir(filepath.Join(dir, homes["kg"]), filepath.Join(dir, "kg-B")); err != nil {
+		return nil, err
+	}
+	profOut.Reset()
+	if res.authImportUpd, err = profiled(dir, "import-update", &profOut, "import", "--json", "--home", "kg-B", bundleB); err != nil {
+		return nil, err
+	}
+	if err := checkCounts(profOut.Bytes(), "updated", n); err != nil {
 		return nil, err
 	}
 	os.RemoveAll(filepath.Join(dir, "kg-B"))

@@ -89,6 +89,12 @@ func report(cfg config, env *environment, all []*sizeResult, mem *memResult) str
 		fmt.Fprintf(&b, "| growth | not measured: N=%d is not above SMALL=%d | | | ≤ 11× | — |\n", big.n, cfg.small)
 	}
 
+	for _, res := range all {
+		b.WriteString(authorshipRows(res))
+	}
+
+	b.WriteString(authorshipSection(all))
+
 	if mem != nil {
 		fmt.Fprintf(&b, "\n## Memory at %d records (BIG, one run each)\n\n| command | time | peak RSS | budget | verdict |\n|---|---|---|---|---|\n", mem.n)
 		for _, s := range []*series{&mem.pack, &mem.verify, &mem.impNew} {
@@ -128,6 +134,7 @@ func report(cfg config, env *environment, all []*sizeResult, mem *memResult) str
 	fmt.Fprintf(&b, "- **import of new records**: that bundle into a fresh copy of an empty CARICC (and KG-NCB) store; `--json` output checked for N inserted. Baseline: `sqlite3 new.db 'CREATE TABLE t(id TEXT PRIMARY KEY, schema TEXT NOT NULL, body TEXT NOT NULL)' '.import --csv recs.csv t'`, the same records with the JSON line as body.\n")
 	fmt.Fprintf(&b, "- **import of updates**: CARICC ingests a changed version of every record (`bench/gen -update`) and packs the changes for KG-NCB; KG-NCB, holding the originals, imports that bundle (a fresh copy of its home each run); every record must fast-forward (N updated). Baseline: the same `.import` of the updated records' CSV.\n")
 	fmt.Fprintf(&b, "- **growth**: the median time at N divided by the median at SMALL; the budget is 11× for 10× the records.\n")
+	fmt.Fprintf(&b, "- **authorship**: see \"Cost of authorship\" above.\n")
 
 	fmt.Fprintf(&b, "\n## Environment\n\n| | |\n|---|---|\n")
 	for _, l := range env.lines {
@@ -144,4 +151,111 @@ func loadavg() string {
 		return "?"
 	}
 	return out
+}
+
+const (
+	budgetAuthorTime = 0.10 // issue 12: authorship within 10% of pack and import time
+	budgetAuthorSize = 0.05 // and 5% of bundle size, at 100k records
+)
+
+func pct(f float64) string { return fmt.Sprintf("%.1f%%", 100*f) }
+
+// authorshipRows are the budget rows of issue 12 at one size.
+func authorshipRows(res *sizeResult) string {
+	var b strings.Builder
+	shares := []struct {
+		name string
+		c    *cpuShare
+	}{{"pack --input", res.authPack}, {"pack (store)", res.authStorePack}, {"import new", res.authImportNew}, {"import update", res.authImportUpd}}
+	var parts []string
+	worst := 0.0
+	for _, x := range shares {
+		if x.c == nil {
+			continue
+		}
+		parts = append(parts, x.name+" "+pct(x.c.share()))
+		worst = max(worst, x.c.share())
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(&b, "| authorship share of pack / import time, %d records (CPU samples of a profiled run) | %s | | %s at most | ≤ %.0f%% | %s |\n",
+			res.n, strings.Join(parts, ", "), pct(worst), 100*budgetAuthorTime, verdict(worst <= budgetAuthorTime))
+	}
+	parts, worst = nil, 0
+	for _, x := range []struct {
+		name string
+		s    *payloadSplit
+	}{{"pack --input bundle", res.splitA}, {"update bundle (relayed, KZ-NCB's proofs)", res.splitB}} {
+		if x.s == nil {
+			continue
+		}
+		w := max(x.s.marginal(), x.s.alone())
+		parts = append(parts, fmt.Sprintf("%s %s (%s alone)", x.name, pct(x.s.marginal()), pct(x.s.alone())))
+		worst = max(worst, w)
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(&b, "| authorship share of bundle size, %d records (proof lines, tree section, tree-secret; compressed) | %s | | %s at most | ≤ %.0f%% | %s |\n",
+			res.n, strings.Join(parts, "; "), pct(worst), 100*budgetAuthorSize, verdict(worst <= budgetAuthorSize))
+	}
+	return b.String()
+}
+
+// authorshipSection details the cost of authorship at every size.
+func authorshipSection(all []*sizeResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Cost of authorship (issue 12)\n\n")
+	fmt.Fprintf(&b, "valise cannot pack without proofs, so this is the share of authorship in what each command does, not an A/B. "+
+		"Issue 12's budget: within %.0f%% of pack and import time and %.0f%% of bundle size at 100k records.\n\n", 100*budgetAuthorTime, 100*budgetAuthorSize)
+	fmt.Fprintf(&b, "| records | command (one extra run under the CPU profiler) | wall of the measured runs | CPU sampled | authorship CPU | share | budget | verdict |\n|---|---|---|---|---|---|---|---|\n")
+	for _, res := range all {
+		var storePack series
+		for _, s := range res.setup {
+			if strings.HasPrefix(s.name, "valise pack") {
+				storePack = s
+			}
+		}
+		for _, x := range []struct {
+			s *series
+			c *cpuShare
+		}{{&res.pack, res.authPack}, {&storePack, res.authStorePack}, {&res.importNew, res.authImportNew}, {&res.importUpd, res.authImportUpd}} {
+			if x.c == nil {
+				continue
+			}
+			share := pct(x.c.share())
+			if x.c.called > 0 {
+				share += fmt.Sprintf(" (%s without `schema.Decode` in `packer.send`)", pct(float64(x.c.author-x.c.called)/float64(x.c.total)))
+			}
+			fmt.Fprintf(&b, "| %d | %s | %s | %s | %s | %s | ≤ %.0f%% | %s |\n", res.n, cell(x.s.name), secs(x.s.median().wall), secs(x.c.total), secs(x.c.author),
+				share, 100*budgetAuthorTime, verdict(x.c.share() <= budgetAuthorTime))
+		}
+	}
+	fmt.Fprintf(&b, "\n| records | bundle | records | proof lines | tree section | tree-secret line | authorship, decompressed | bundle file | recompressed: whole / without authorship / authorship alone | share: marginal (alone) | budget | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, res := range all {
+		for _, x := range []struct {
+			name string
+			s    *payloadSplit
+		}{{"pack --input (KZ-NCB's own records)", res.splitA}, {"update (CARICC's changes to KZ-NCB's records)", res.splitB}} {
+			s := x.s
+			if s == nil {
+				continue
+			}
+			w := max(s.marginal(), s.alone())
+			fmt.Fprintf(&b, "| %d | %s | %.1f MB | %d lines, %.1f MB | %d tree + %d node lines, %d B | %d B | %.1f MB (%s of the payload) | %.2f MB | %.2f / %.2f / %.3f MB | %s (%s) | ≤ %.0f%% | %s |\n",
+				res.n, x.name, float64(s.records)/1e6, s.proofLines, float64(s.proofs)/1e6, s.treeLines, s.nodeLines, s.trees, s.secret,
+				float64(s.authorBytes())/1e6, pct(float64(s.authorBytes())/float64(s.decompressedSize)), float64(s.bundle)/1e6,
+				float64(s.zAll)/1e6, float64(s.zNoProof)/1e6, float64(s.zProofAlone)/1e6, pct(s.marginal()), pct(s.alone()), 100*budgetAuthorSize, verdict(w <= budgetAuthorSize))
+		}
+	}
+	fmt.Fprintf(&b, "\nHow:\n\n")
+	fmt.Fprintf(&b, "- **Time**: after the measured runs, each command runs once more with `$VALISE_CPUPROFILE` (pack from the store, which runs once, is profiled in its only run). "+
+		"`go tool pprof -traces` lists every sampled stack; a sample is authorship's when any frame of its stack is (so hashing, JSON, SQLite and allocation done on its behalf count, on whichever goroutine, and no sample twice): "+
+		"package `valise/proof`; in `valise/exchange` the methods of `authorship` (the leaf hashing of import runs in `authorship.record` on the resolving goroutine), `newAuthorship`, `checkHandlingAuthor`, `resultClaims`, `packer.prove`, `packer.writeTrees`, `packer.unprovable`; "+
+		"in `valise/store` `Tx.PutTree`, `Tx.AddTreeLeaves`, `Tx.AddTreeNodes`, `Store.Tree`, `Tx.carryClaims`; `bundle.Writer.WriteProof` and `WriteTree`; "+
+		"and `schema.Decode` called from `packer.send`: pack --input decodes each line there for its leaf (before proofs, send took the key and never decoded the line), though the register of what was sent now reads the version vector from that decode too, so the share is also given without it. The share is of CPU, not wall time: the import and pack pipelines overlap goroutines, so the wall share may differ.\n")
+	fmt.Fprintf(&b, "- **Not counted** (not separable in a profile): the claims column written with each record and read back (SQLite in `Tx.Apply`, the held reader, the store pack's query), "+
+		"the bundle reader's look for a proof line after each record, and the compression and encryption of proof bytes (done with the records').\n")
+	fmt.Fprintf(&b, "- **Size**: the payload is decrypted with a recipient's identity (`age`), decompressed and split per FORMAT.md §3 into the manifest, record lines, `proof` lines and the tree section (`tree`, `node` lines). "+
+		"The content is compressed again with the writer's settings (zstd default level, one goroutine, 4 MiB window) whole, without the authorship lines, and the authorship lines alone; "+
+		"the *marginal* share is (whole − without) / bundle file, the *alone* share the authorship lines compressed alone / bundle file; the verdict takes the larger. "+
+		"The pack --input bundle carries only the sender's own records (no proof lines: the sender's tree is rebuilt by the reader), the update bundle one proof line per record (KZ-NCB's claim) and KZ-NCB's forwarded tree.\n")
+	return b.String()
 }
