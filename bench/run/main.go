@@ -159,6 +159,11 @@ func run(cfg config) error {
 		return err
 	}
 	say("wrote %s (log of every command: %s)", cfg.results, logFile.Name())
+	hist := filepath.Join(filepath.Dir(cfg.results), "history.md")
+	if err := appendHistory(hist, historyLine(env, all)); err != nil {
+		return err
+	}
+	say("added a line to %s", hist)
 	return nil
 }
 

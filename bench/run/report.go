@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"time"
 )
@@ -258,4 +259,59 @@ func authorshipSection(all []*sizeResult) string {
 		"the *marginal* share is (whole − without) / bundle file, the *alone* share the authorship lines compressed alone / bundle file; the verdict takes the larger. "+
 		"The pack --input bundle carries only the sender's own records (no proof lines: the sender's tree is rebuilt by the reader), the update bundle one proof line per record (KZ-NCB's claim) and KZ-NCB's forwarded tree.\n")
 	return b.String()
+}
+
+// historyHeader starts bench/history.md, which keeps a line per run of
+// make bench: results.md is rewritten each time.
+const historyHeader = `# valise benchmark history
+
+One line per ` + "`make bench`" + ` run, appended by bench/run (results.md holds the
+last run in full). Ratios as in results.md: pack and import are throughput
+against their baseline (higher is better), verify is time against
+` + "`minisign -V`" + ` (lower is better). Peak memory in MiB.
+
+| date (UTC) | valise | N | load before | pack | verify | import new | import update | peak MiB pack / verify / import new / import update |
+|---|---|---|---|---|---|---|---|---|
+`
+
+// historyLine is the line of this run in bench/history.md, at the largest
+// N of the growth pair.
+func historyLine(env *environment, all []*sizeResult) string {
+	big := all[len(all)-1]
+	field := func(key string) string {
+		for _, l := range env.lines {
+			if strings.HasPrefix(l, "| "+key+" | ") {
+				return strings.TrimSuffix(strings.TrimPrefix(l, "| "+key+" | "), " |")
+			}
+		}
+		return "?"
+	}
+	load, _, _ := strings.Cut(field("load before the run"), " ")
+	// ratio is a's median time over b's.
+	ratio := func(a, b *series) string {
+		return fmt.Sprintf("%.2f×", a.median().wall.Seconds()/b.median().wall.Seconds())
+	}
+	return fmt.Sprintf("| %s | %s | %d | %s | %s | %s | %s | %s | %.0f / %.0f / %.0f / %.0f |\n",
+		time.Now().UTC().Format("2006-01-02 15:04"), cell(field("valise")), big.n, load,
+		ratio(&big.zstdAge, &big.pack), ratio(&big.verify, &big.minisign),
+		ratio(&big.sqlNew, &big.importNew), ratio(&big.sqlUpd, &big.importUpd),
+		float64(big.pack.maxRSS())/1024, float64(big.verify.maxRSS())/1024,
+		float64(big.importNew.maxRSS())/1024, float64(big.importUpd.maxRSS())/1024)
+}
+
+// appendHistory appends line to the history file, creating it with its
+// header.
+func appendHistory(path, line string) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if st, err := f.Stat(); err == nil && st.Size() == 0 {
+		line = historyHeader + line
+	}
+	if _, err := f.WriteString(line); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -283,10 +283,10 @@ func editDistance(a, b string) int {
 func printVersion(e *env) int {
 	if e.json {
 		printJSON(e.stdout, map[string]any{"format_version": jsonFormatVersion, "version": version,
-			"bundle_format": 1, "schema": schema.ModelVersion})
+			"bundle_format": 1, "manifest_format": 2, "schema": schema.ModelVersion})
 		return exitOK
 	}
-	fmt.Fprintf(e.stdout, "valise %s (bundle format v1, schema %s)\n", version, schema.ModelVersion)
+	fmt.Fprintf(e.stdout, "valise %s (bundle format v1, manifest v2, schema %s)\n", version, schema.ModelVersion)
 	return exitOK
 }
 
