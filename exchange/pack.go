@@ -16,6 +16,7 @@ import (
 	"valise/crypto"
 	"valise/handling"
 	"valise/office"
+	"valise/proof"
 	"valise/schema"
 	"valise/store"
 )
@@ -220,12 +221,18 @@ type packer struct {
 	highWater int64             // the store's change counter when the pack began
 	unacked   []map[string]bool // per recipient, for --resend
 	resent    []bundle.Resent   // the unacknowledged bundles a --resend carries again, named in the joint bundle's manifest
-	tmp       string            // this pack's temporary directory in the office home
-	joint     *out
-	extra     []*out // per recipient, made when first needed
-	outDir    string
-	outName   string // the joint bundle's file name
-	explicit  bool   // the name was given
+	// claims is the last record's stored claims parsed (parseClaims).
+	claims struct {
+		raw []byte
+		cs  []proof.Claim
+		err error
+	}
+	tmp      string // this pack's temporary directory in the office home
+	joint    *out
+	extra    []*out // per recipient, made when first needed
+	outDir   string
+	outName  string // the joint bundle's file name
+	explicit bool   // the name was given
 }
 
 func newPacker(o *office.Office, opts PackOptions) (*packer, error) {

@@ -160,7 +160,7 @@ func (p *packer) prove(b *out, r, full *schema.Record, claims []byte) error {
 	if len(claims) == 0 {
 		return nil
 	}
-	cs, err := proof.ParseClaims(claims)
+	cs, err := p.parseClaims(claims)
 	if err != nil {
 		return fmt.Errorf("record %s: its stored claims: %w", r.Key(), err)
 	}
@@ -186,6 +186,19 @@ func (p *packer) prove(b *out, r, full *schema.Record, claims []byte) error {
 		return nil
 	}
 	return b.w.WriteProof(proof.MarshalClaims(out))
+}
+
+// parseClaims parses a record's stored claims, once for the record
+// however many bundles it goes to: unprovable and then prove for each
+// bundle ask for the same bytes in a row, and the answer of the last call
+// is kept. (Packs route records on one goroutine.)
+func (p *packer) parseClaims(raw []byte) ([]proof.Claim, error) {
+	if len(raw) > 0 && len(p.claims.raw) == len(raw) && &p.claims.raw[0] == &raw[0] {
+		return p.claims.cs, p.claims.err
+	}
+	cs, err := proof.ParseClaims(raw)
+	p.claims.raw, p.claims.cs, p.claims.err = raw, cs, err
+	return cs, err
 }
 
 // writeTrees writes b's tree section: this office's signed tree head, and

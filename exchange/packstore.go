@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"valise/handling"
-	"valise/proof"
 	"valise/schema"
 	"valise/store"
 )
@@ -150,7 +149,7 @@ func (p *packer) refsRefused(r *schema.Record, held func(id string) []*schema.Re
 func (p *packer) unprovable(r *schema.Record, claims []byte) string {
 	named := map[string]bool{p.o.Agency(): true}
 	if len(claims) > 0 {
-		cs, err := proof.ParseClaims(claims)
+		cs, err := p.parseClaims(claims)
 		if err != nil {
 			return "its stored proofs are damaged"
 		}
