@@ -349,7 +349,8 @@ func Prove(n uint64, in []uint64, hash func(lo, hi uint64) (Hash, bool)) ([]Node
 
 // Verify recomputes the root of a tree of n leaves from the leaves known
 // (index → leaf hash) and the multiproof nodes; it fails when they do not
-// determine it, or hold a node that is not needed. See VerifySorted.
+// determine it, or hold a node that is not needed or that covers a leaf
+// given. See VerifySorted.
 func Verify(n uint64, leaves map[uint64]Hash, nodes []Node) (Hash, error) {
 	idx := slices.Sorted(maps.Keys(leaves))
 	return VerifySorted(n, leafMap{idx, leaves}, nodes)
@@ -374,11 +375,9 @@ type SortedLeaves interface {
 // known and the multiproof nodes, reading the leaves once in index order
 // (so that they need no map: a million of them take 40 MB in a slice,
 // more than twice that in a map). It fails when they do not determine the
-// root, when a node is not needed, when a leaf is beyond the tree or the
-// leaves are not in strictly increasing order. As Verify always did, a
-// leaf under a node given is passed over: the node's hash stands for its
-// subtree and the leaf is not checked against it (TestHandlingProperty
-// imports bundles that have such leaves).
+// root, when a node is not needed, when a node covers a leaf given (that
+// leaf would go unchecked), when a leaf is beyond the tree or the leaves
+// are not in strictly increasing order.
 func VerifySorted(n uint64, leaves SortedLeaves, nodes []Node) (Hash, error) {
 	if n == 0 {
 		return Hash{}, fmt.Errorf("%w: an empty tree", ErrProof)
@@ -412,11 +411,13 @@ func VerifySorted(n uint64, leaves SortedLeaves, nodes []Node) (Hash, error) {
 		return x
 	}
 	used := 0
+	var covered error
 	var rec func(lo, hi uint64) (Hash, bool)
 	rec = func(lo, hi uint64) (Hash, bool) {
 		if h, ok := byRange[[2]uint64{lo, hi}]; ok {
-			for nextIndex() < hi {
-				next++
+			if x := nextIndex(); x < hi {
+				covered = fmt.Errorf("%w: node [%d, %d) covers leaf %d given", ErrProof, lo, hi, x)
+				return Hash{}, false
 			}
 			used++
 			return h, true
@@ -444,6 +445,9 @@ func VerifySorted(n uint64, leaves SortedLeaves, nodes []Node) (Hash, error) {
 		return inner(a, b), true
 	}
 	root, ok := rec(0, n)
+	if covered != nil {
+		return Hash{}, covered
+	}
 	if !ok {
 		return Hash{}, fmt.Errorf("%w: the leaves and nodes given do not determine the tree's root", ErrProof)
 	}

@@ -41,8 +41,16 @@ func TestVerifySorted(t *testing.T) {
 			t.Errorf("leaves %v: %v", idx, err)
 		}
 	}
+	// A node that covers a leaf given: the leaf would go unchecked, even
+	// a forged one.
+	nodes := prove(2)
+	forged := known(2, 9)
+	forged[9] = sha256.Sum256([]byte("forged"))
+	if _, err := Verify(13, forged, nodes); !errors.Is(err, ErrProof) {
+		t.Errorf("a leaf under a node of the multiproof was accepted: %v", err)
+	}
 	// A node not needed.
-	if _, err := Verify(13, known(2), append(prove(2), Node{0, 13, root})); !errors.Is(err, ErrProof) {
+	if _, err := Verify(13, known(2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 0, 1), nodes[:1]); !errors.Is(err, ErrProof) {
 		t.Errorf("a node not needed was accepted: %v", err)
 	}
 	// A leaf missing.
