@@ -3,8 +3,8 @@ package exchange
 import (
 	"bytes"
 	"fmt"
-	"maps"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 
@@ -32,14 +32,46 @@ type authorship struct {
 	mu   sync.Mutex
 	own  proof.Builder
 	part []store.TreeLeaf // own leaves not yet written to the store
-	fwd  map[[2]string]map[uint64]proof.Hash
+	fwd  map[[2]string]*fwdLeaves
 	// counters of this office's own changes each record held says it made,
 	// for the check of claims to this office's counter
 }
 
 func newAuthorship(self, sender string, m *bundle.Manifest, bundleID string) *authorship {
 	return &authorship{self: self, sender: sender, v1: m.V1, secret: m.TreeSecret, treeID: bundleID,
-		fwd: map[[2]string]map[uint64]proof.Hash{}}
+		fwd: map[[2]string]*fwdLeaves{}}
+}
+
+// fwdLeaves are the leaves of one forwarded tree computed from the
+// records, as they came, in parts of store.TreePart: 40 bytes a leaf (a
+// map of a million leaves took 95 MiB, most of the peak of an import of a
+// million relayed updates). finish sorts them by index in place, checks
+// them against the tree and stores the parts as they are.
+type fwdLeaves struct {
+	parts [][]store.TreeLeaf
+	n     int
+}
+
+func (f *fwdLeaves) add(l store.TreeLeaf) {
+	if f.n%store.TreePart == 0 {
+		f.parts = append(f.parts, make([]store.TreeLeaf, 0, store.TreePart))
+	}
+	p := &f.parts[len(f.parts)-1]
+	*p = append(*p, l)
+	f.n++
+}
+
+func (f *fwdLeaves) at(i int) *store.TreeLeaf {
+	return &f.parts[i/store.TreePart][i%store.TreePart]
+}
+
+// sort.Interface and proof.SortedLeaves.
+func (f *fwdLeaves) Len() int           { return f.n }
+func (f *fwdLeaves) Less(i, j int) bool { return f.at(i).Index < f.at(j).Index }
+func (f *fwdLeaves) Swap(i, j int)      { x, y := f.at(i), f.at(j); *x, *y = *y, *x }
+func (f *fwdLeaves) At(i int) (uint64, proof.Hash) {
+	l := f.at(i)
+	return l.Index, l.Hash
 }
 
 // authorError makes a failed proof an authentication failure of the
@@ -87,14 +119,12 @@ func (a *authorship) record(r *schema.Record, proofLine []byte, heldSelf uint64)
 		}
 		a.mu.Lock()
 		t := [2]string{c.Author, c.Tree}
-		if a.fwd[t] == nil {
-			a.fwd[t] = map[uint64]proof.Hash{}
+		f := a.fwd[t]
+		if f == nil {
+			f = &fwdLeaves{}
+			a.fwd[t] = f
 		}
-		if _, dup := a.fwd[t][c.Index]; dup {
-			a.mu.Unlock()
-			return nil, authorError("record %s: leaf %d of %s's tree %s claimed twice", r.Key(), c.Index, c.Author, c.Tree)
-		}
-		a.fwd[t][c.Index] = l.Hash(c.Salt)
+		f.add(store.TreeLeaf{Index: c.Index, Hash: l.Hash(c.Salt)})
 		a.mu.Unlock()
 		if c.Author != a.self {
 			out = append(out, *c)
@@ -224,13 +254,20 @@ func (a *authorship) finish(tx *store.Tx, kr *crypto.Keyring, senderCard *crypto
 		if err != nil {
 			return authorError("versions of %s: its tree %s is signed by key %s: %v", t[0], t[1], h.Key, err)
 		}
+		// In index order: a leaf claimed twice (by two records) shows
+		// beside itself.
 		leaves := a.fwd[t]
-		for i := range leaves {
-			if i >= h.Count {
-				return authorError("leaf %d beyond %s's tree %s of %d", i, t[0], t[1], h.Count)
+		sort.Sort(leaves)
+		for i := range leaves.Len() {
+			l := leaves.at(i)
+			if l.Index >= h.Count {
+				return authorError("leaf %d beyond %s's tree %s of %d", l.Index, t[0], t[1], h.Count)
+			}
+			if i > 0 && leaves.at(i-1).Index == l.Index {
+				return authorError("leaf %d of %s's tree %s claimed twice", l.Index, t[0], t[1])
 			}
 		}
-		root, err := proof.Verify(h.Count, leaves, nodes[t])
+		root, err := proof.VerifySorted(h.Count, leaves, nodes[t])
 		if err != nil {
 			return authorError("%s's tree %s: %v", t[0], t[1], err)
 		}
@@ -243,22 +280,15 @@ func (a *authorship) finish(tx *store.Tx, kr *crypto.Keyring, senderCard *crypto
 		if err := tx.PutTree(h); err != nil {
 			return err
 		}
-		// Stored in index order, a part at a time: a copy of a million
-		// leaves (40 MB) beside the map would double what they take.
-		idx := slices.Sorted(maps.Keys(leaves))
-		part := make([]store.TreeLeaf, 0, min(len(idx), store.TreePart))
-		for len(idx) > 0 {
-			n := min(len(idx), store.TreePart)
-			part = part[:0]
-			for _, i := range idx[:n] {
-				part = append(part, store.TreeLeaf{Index: i, Hash: leaves[i]})
-			}
-			if err := tx.AddTreeLeaves(t[0], t[1], part); err != nil {
+		// Stored in index order, a part at a time, each part let go once
+		// stored.
+		for i, p := range leaves.parts {
+			if err := tx.AddTreeLeaves(t[0], t[1], p); err != nil {
 				return err
 			}
-			idx = idx[n:]
+			leaves.parts[i] = nil
 		}
-		delete(a.fwd, t) // done with: its memory goes before the next tree's
+		delete(a.fwd, t)
 		if err := tx.AddTreeNodes(t[0], t[1], nodes[t]); err != nil {
 			return err
 		}
