@@ -287,6 +287,20 @@ func (m *merger) recallDependents() error {
 	return nil
 }
 
+// stubWrite is the write that replaces the record held (hs) by the recall
+// stub of r, recalled by by at at, purging its content, with the claims
+// of r that still prove what the stub holds (its handling).
+func stubWrite(r *schema.Record, by, at string, claims []proof.Claim, hs *store.Stored) store.Write {
+	stub := r.Stub(by, at)
+	var sc []proof.Claim
+	for _, c := range claims {
+		if c2, ok := proof.Carry(r, stub, c); ok {
+			sc = append(sc, c2)
+		}
+	}
+	return store.Write{Rec: stub, Held: hs, Purge: true, Claims: proof.MarshalClaims(sc)}
+}
+
 // stubNamers makes a recall stub of each record the import wrote with
 // content that names a record held only as a stub, now that every record
 // is written: the import may have brought content for the record named,
@@ -326,20 +340,13 @@ func (m *merger) stubNamers() error {
 			if r == nil || !slices.ContainsFunc(r.Refs(), func(id string) bool { return only[id] }) {
 				continue
 			}
-			stub := r.Stub(r.Origin, r.Version.At)
-			var sc []proof.Claim
+			var cs []proof.Claim
 			if len(held[i].Claims) > 0 {
-				cs, err := proof.ParseClaims(held[i].Claims)
-				if err != nil {
+				if cs, err = proof.ParseClaims(held[i].Claims); err != nil {
 					return fmt.Errorf("store record %s: %w", r.Key(), err)
 				}
-				for _, c := range cs {
-					if c2, ok := proof.Carry(r, stub, c); ok {
-						sc = append(sc, c2)
-					}
-				}
 			}
-			ws = append(ws, store.Write{Rec: stub, Held: held[i], Purge: true, Claims: proof.MarshalClaims(sc)})
+			ws = append(ws, stubWrite(r, r.Origin, r.Version.At, cs, held[i]))
 			m.recalls = append(m.recalls, recallOf{r.ID, r.Origin})
 			d := batch[i]
 			d.Outcome = "recalled"
@@ -513,14 +520,7 @@ func (m *merger) resolve(hr *store.HeldReader, b *inBatch) error {
 			if rec.Recalled != nil {
 				by, at = rec.Recalled.By, rec.Recalled.At
 			}
-			stub := res.Record.Stub(by, at)
-			var sc []proof.Claim
-			for _, c := range rc {
-				if c2, ok := proof.Carry(res.Record, stub, c); ok {
-					sc = append(sc, c2)
-				}
-			}
-			b.puts = append(b.puts, store.Write{Rec: stub, Held: hs, Purge: true, Claims: proof.MarshalClaims(sc)})
+			b.puts = append(b.puts, stubWrite(res.Record, by, at, rc, hs))
 			b.recalled++
 			b.disclosed[i].Outcome = "recalled"
 			b.recalledIDs = append(b.recalledIDs, recallOf{rec.ID, by})
